@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+package_name = 'lip_policy'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='Face team',
+    maintainer_email='dev@face-robot.invalid',
+    description='Audio to lip motion: speech and song corpora, the audio-to-lip model, evaluation, and the streaming policy node.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+        ],
+    },
+)
