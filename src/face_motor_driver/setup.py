@@ -14,7 +14,10 @@ setup(
     zip_safe=True,
     maintainer='Face team',
     maintainer_email='dev@face-robot.invalid',
-    description='Dynamixel Protocol 2.0 driver for the 26 face actuators, with a bus emulator to run without hardware.',
+    description=(
+        'Dynamixel Protocol 2.0 driver for the 26 face actuators, with a bus emulator to '
+        'run without hardware.'
+    ),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -14,7 +14,10 @@ setup(
     zip_safe=True,
     maintainer='Face team',
     maintainer_email='dev@face-robot.invalid',
-    description='The virtual head: renders the face from actuator positions into camera images, a mirror without hardware.',
+    description=(
+        'The virtual head: renders the face from actuator positions into camera images, a '
+        'mirror without hardware.'
+    ),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -14,7 +14,10 @@ setup(
     zip_safe=True,
     maintainer='Face team',
     maintainer_email='dev@face-robot.invalid',
-    description='Audio to lip motion: speech and song corpora, the audio-to-lip model, evaluation, and the streaming policy node.',
+    description=(
+        'Audio to lip motion: speech and song corpora, the audio-to-lip model, '
+        'evaluation, and the streaming policy node.'
+    ),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

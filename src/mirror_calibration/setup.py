@@ -14,7 +14,10 @@ setup(
     zip_safe=True,
     maintainer='Face team',
     maintainer_email='dev@face-robot.invalid',
-    description='Self-observation: camera and landmark observer nodes, motor babbling, and the learned self-model of the face.',
+    description=(
+        'Self-observation: camera and landmark observer nodes, motor babbling, and the '
+        'learned self-model of the face.'
+    ),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -1,1 +1,3 @@
-"""Dynamixel Protocol 2.0 driver for the 26 face actuators, with a bus emulator to run without hardware."""
+"""Dynamixel Protocol 2.0 driver for the 26 face actuators, with a bus emulator to run without
+hardware.
+"""

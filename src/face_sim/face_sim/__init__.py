@@ -1,1 +1,3 @@
-"""The virtual head: renders the face from actuator positions into camera images, a mirror without hardware."""
+"""The virtual head: renders the face from actuator positions into camera images, a mirror
+without hardware.
+"""
