@@ -21,6 +21,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'observer_node = mirror_calibration.observer_node:main',
+            'camera_node = mirror_calibration.camera_node:main',
         ],
     },
 )

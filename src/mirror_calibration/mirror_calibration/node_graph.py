@@ -1,0 +1,109 @@
+"""Starting and stopping node processes from their console scripts (no launch here).
+
+mirror-eval, the benchmark and the tests need a running graph (driver on the emulated bus,
+face_sim, observer); launch/launch_ros are not installable here, so this starts each node
+as a child process and always stops it again: SIGINT first (clean rclpy shutdown), then
+SIGKILL to its process group if it does not exit in time. Plain Python, no rclpy.
+"""
+
+import contextlib
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+
+class NodeStartError(RuntimeError):
+    """A node's console script is missing or the node exited during start-up."""
+
+
+def _executable(script):
+    local = pathlib.Path(sys.executable).parent / script
+    if local.exists():
+        return str(local)
+    found = shutil.which(script)
+    if found is None:
+        raise NodeStartError(f'console script {script!r} not found; run `make setup` so the '
+                             'package that provides it is installed')
+    return found
+
+
+class NodeProcess:
+    """One node process: NodeProcess('observer_node', {'layout': 'face_subset_v1'})."""
+
+    def __init__(self, script, parameters=None, params_file=None):
+        self.script = script
+        command = [_executable(script), '--ros-args']
+        if params_file is not None:
+            command += ['--params-file', str(params_file)]
+        for name, value in (parameters or {}).items():
+            if isinstance(value, bool):
+                value = 'true' if value else 'false'
+            command += ['-p', f'{name}:={value}']
+        self.command = command
+        self._log = tempfile.TemporaryFile(mode='w+')
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def output(self):
+        """Everything the node printed so far."""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()
+
+    def check_running(self):
+        code = self.process.poll()
+        if code is not None:
+            raise NodeStartError(f'{self.script} exited with code {code}:\n'
+                                 f'{self.output()[-3000:]}')
+
+    def stop(self, timeout=10.0):
+        """Stop the node (SIGINT, then SIGKILL) and return its exit code."""
+        if self.process.poll() is None:
+            # The whole group: the venv's ROS bootstrapper may run the node as a child.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self):
+        """Kill the node at once, as a crash would (SIGKILL, no clean-up)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def close(self):
+        self.stop()
+        self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+@contextlib.contextmanager
+def running_nodes(*specs):
+    """Start nodes given as (script, parameters) pairs; stop every one of them on exit."""
+    nodes = []
+    try:
+        for script, parameters in specs:
+            nodes.append(NodeProcess(script, parameters))
+        yield nodes
+    finally:
+        for node in reversed(nodes):
+            node.close()

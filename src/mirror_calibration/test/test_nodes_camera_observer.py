@@ -1,0 +1,96 @@
+"""camera_node and observer_node as real processes over DDS: a video file in, landmarks out."""
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from mirror_calibration import face_layout
+from mirror_calibration.node_graph import NodeProcess
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture
+def face_video(tmp_path):
+    """An MJPG video: 10 frames of the astronaut photo, then 10 blank frames, 160x160."""
+    path = tmp_path / 'face.avi'
+    face = cv2.resize(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), (256, 256))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10, (256, 256))
+    for _ in range(10):
+        writer.write(face)
+    for _ in range(10):
+        writer.write(np.zeros_like(face))
+    writer.release()
+    return path
+
+
+def _collect(context, count, timeout):
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    from face_msgs.msg import FaceLandmarks
+    from mirror_calibration.observer_node import LANDMARK_QOS
+
+    node = Node('landmark_listener', context=context)
+    received = []
+    node.create_subscription(FaceLandmarks, '/face/landmarks', received.append, LANDMARK_QOS)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    deadline = time.monotonic() + timeout
+    try:
+        while len(received) < count and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+    return received
+
+
+def test_video_through_camera_and_observer(ros_context, face_video):
+    from face_msgs.checks import check_face_landmarks
+
+    with NodeProcess('observer_node') as observer, \
+            NodeProcess('camera_node', {'device': str(face_video), 'width': 256,
+                                        'height': 256, 'rate': 20.0, 'frame_id': 'mirror'}) \
+            as camera:
+        received = _collect(ros_context, 40, timeout=30)
+        observer.check_running()
+        camera.check_running()
+    assert len(received) >= 40, 'observer must publish one message per camera frame'
+    for msg in received:
+        check_face_landmarks(msg, len(face_layout.FACE_SUBSET) if msg.detected else None)
+        assert msg.header.frame_id == 'mirror'
+        assert msg.layout == 'face_subset_v1'
+    faces = [m for m in received if m.detected]
+    blanks = [m for m in received if not m.detected]
+    assert len(faces) >= 10 and len(blanks) >= 10, 'the looping video has faces and blanks'
+    points = np.array([[p.x, p.y, p.z] for p in faces[0].points])
+    assert 0.5 < face_layout.mouth_width(points) < 1.2
+    assert all(np.isnan(m.face_size_px) and m.confidence == 0.0 for m in blanks)
+    stamps = [m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in received]
+    assert all(s > 0 for s in stamps), 'landmarks carry the camera frame stamp'
+
+
+def test_camera_that_cannot_open_fails_clearly(tmp_path):
+    node = NodeProcess('camera_node', {'device': str(tmp_path / 'missing.avi')})
+    try:
+        code = node.process.wait(timeout=30)
+        text = node.output()
+    finally:
+        node.close()
+    assert code == 2
+    assert 'does not exist' in text and 'camera index' in text
+
+
+def test_bad_parameter_fails_clearly():
+    node = NodeProcess('observer_node', {'min_detection_confidence': 1.5})
+    try:
+        code = node.process.wait(timeout=30)
+        text = node.output()
+    finally:
+        node.close()
+    assert code == 2
+    assert 'min_detection_confidence' in text and '[0, 1]' in text
