@@ -1,0 +1,308 @@
+"""The face's Dynamixel bus on the official dynamixel-sdk (Protocol 2.0). No rclpy.
+
+Every (comm_result, error) pair the SDK returns becomes a named exception, so callers
+decide what a failure means (the driver retries a silent servo; a missing servo at start
+is fatal). Positions, velocities and currents leave this module in joint units (rad,
+rad/s, A); ticks stay inside.
+"""
+
+from dataclasses import dataclass
+
+import dynamixel_sdk as sdk
+
+from .control_table import (
+    FIELDS,
+    HEALTH_BLOCK_ADDRESS,
+    HEALTH_BLOCK_SIZE,
+    OPERATING_MODE_POSITION,
+    RAD_S2_PER_ACCELERATION_UNIT,
+    RAD_S_PER_VELOCITY_UNIT,
+    STATE_BLOCK_ADDRESS,
+    STATE_BLOCK_SIZE,
+    VOLT_PER_UNIT,
+    current_to_amps,
+    encode,
+    error_names,
+    joint_to_ticks,
+    model_spec,
+    ticks_to_joint,
+    to_signed,
+    velocity_to_joint,
+)
+
+ALERT_BIT = 0x80
+
+
+class BusError(RuntimeError):
+    """Base of every failure on the face bus."""
+
+
+class PortError(BusError):
+    """The serial port cannot be opened or configured."""
+
+
+class CommError(BusError):
+    """An instruction got no valid answer (timeout, corrupt packet, port busy)."""
+
+    def __init__(self, what, result_text, servo_ids=()):
+        super().__init__(f'{what}: {result_text}')
+        self.servo_ids = tuple(servo_ids)
+
+
+class ServoMissingError(BusError):
+    """Configured servos did not answer a ping."""
+
+    def __init__(self, missing):
+        self.missing = tuple(missing)  # of Actuator
+        names = ', '.join(f'{a.name} (id {a.id})' for a in self.missing)
+        super().__init__(f'no answer from {names}; check power, cabling, ids and baud rate '
+                         'of these servos, or fix config/face_motors.yaml')
+
+
+class ServoModelError(BusError):
+    """A servo answered with a different model than configured."""
+
+
+class ServoRefusedError(BusError):
+    """A servo answered with an error in its status packet (access, range, ...)."""
+
+    def __init__(self, actuator, what, error_text):
+        super().__init__(f'{actuator.name} (id {actuator.id}) refused {what}: {error_text}')
+        self.actuator = actuator
+
+
+class ServoHardwareError(BusError):
+    """A servo reports hardware error bits (overheating, overload, ...)."""
+
+
+class FacePortHandler(sdk.PortHandler):
+    """PortHandler whose reply timeout uses the adapter's real latency timer.
+
+    The SDK assumes the FTDI default of 16 ms, so each absent servo costs about 34 ms; on
+    an adapter set to 1 ms (and on the emulator's pty) a few ms is plenty.
+    """
+
+    def __init__(self, port_name, latency_timer_ms):
+        super().__init__(port_name)
+        self.latency_timer_ms = latency_timer_ms
+
+    def setPacketTimeout(self, packet_length):
+        self.packet_start_time = self.getCurrentTime()
+        self.packet_timeout = (self.tx_time_per_byte * packet_length
+                               + self.latency_timer_ms * 2.0 + 2.0)
+
+
+@dataclass
+class ServoReading:
+    position: float   # [rad]
+    velocity: float   # [rad/s]
+    effort: float     # motor current [A]
+
+
+@dataclass
+class ServoHealth:
+    hardware_error: int   # Hardware Error Status bits
+    voltage: float        # [V]
+    temperature: float    # [deg C]
+
+    @property
+    def error_names(self):
+        return error_names(self.hardware_error)
+
+
+class FaceBus:
+    """All configured servos on one port: start-up, one sync write + one sync read per cycle."""
+
+    def __init__(self, config, port=None, baud_rate=None, latency_timer_ms=4.0,
+                 fast_sync_read=True):
+        self.config = config
+        self.actuators = {a.id: a for a in config.actuators}
+        self.port_name = port or config.bus.port
+        self.baud_rate = baud_rate or config.bus.baud_rate
+        self.port = FacePortHandler(self.port_name, latency_timer_ms)
+        self.packet = sdk.PacketHandler(2.0)
+        self.fast_sync_read = fast_sync_read and all(
+            model_spec(a.model).fast_sync_read for a in config.actuators)
+        goal = FIELDS['goal_position']
+        self._writer = sdk.GroupSyncWrite(self.port, self.packet, goal.address, goal.size)
+        self._state_reader = sdk.GroupSyncRead(self.port, self.packet, STATE_BLOCK_ADDRESS,
+                                               STATE_BLOCK_SIZE)
+        error = FIELDS['hardware_error_status']
+        self._error_reader = sdk.GroupSyncRead(self.port, self.packet, error.address,
+                                               error.size)
+        self._health_reader = sdk.GroupSyncRead(self.port, self.packet, HEALTH_BLOCK_ADDRESS,
+                                                HEALTH_BLOCK_SIZE)
+        self.online = set()
+        self._opened = False
+
+    # -- port ---------------------------------------------------------------------------
+    def open(self):
+        try:
+            opened = self.port.openPort()
+        except Exception as exc:  # pyserial raises SerialException/OSError subclasses
+            raise PortError(f'cannot open {self.port_name}: {exc}; check the device path and '
+                            'that your user is in the dialout group') from exc
+        if not opened or not self.port.setBaudRate(self.baud_rate):
+            raise PortError(f'cannot set {self.port_name} to {self.baud_rate} bit/s; use a '
+                            'rate the adapter supports (57600, 1000000, 2000000, 4000000, ...)')
+        self._opened = True
+
+    def close(self):
+        if self._opened:
+            self.port.closePort()
+            self._opened = False
+
+    # -- start-up -------------------------------------------------------------------------
+    def ping(self, actuator):
+        """Ping one servo; CommError if silent, ServoModelError if it is another model."""
+        model, result, error = self.packet.ping(self.port, actuator.id)
+        self._check(result, error, actuator, 'ping', raise_on_alert=False)
+        expected = model_spec(actuator.model).model_number
+        if model != expected:
+            raise ServoModelError(f'{actuator.name} (id {actuator.id}) is model number {model}, '
+                                  f'config says {actuator.model} ({expected}); fix the model '
+                                  'in config/face_motors.yaml or the servo id')
+
+    def ping_all(self):
+        """Ping every configured servo; ServoMissingError names all that did not answer."""
+        missing = []
+        for actuator in self.config.actuators:
+            try:
+                self.ping(actuator)
+            except CommError:
+                missing.append(actuator)
+        if missing:
+            raise ServoMissingError(missing)
+
+    def configure(self, actuator, profile_velocity=0.0, profile_acceleration=0.0):
+        """Torque off, then Return Delay Time 0, position mode and motion profile.
+
+        profile_velocity [rad/s] and profile_acceleration [rad/s^2]: 0 = unlimited (the
+        driver does its own slew limiting; a servo-side profile adds a second safety net).
+        """
+        self.write(actuator, 'torque_enable', 0)
+        self.write(actuator, 'return_delay_time', 0)
+        self.write(actuator, 'operating_mode', OPERATING_MODE_POSITION)
+        self.write(actuator, 'profile_velocity',
+                   int(round(profile_velocity / RAD_S_PER_VELOCITY_UNIT)))
+        self.write(actuator, 'profile_acceleration',
+                   int(round(profile_acceleration / RAD_S2_PER_ACCELERATION_UNIT)))
+
+    def set_torque(self, actuator, enable):
+        self.write(actuator, 'torque_enable', 1 if enable else 0)
+
+    def write(self, actuator, field_name, value):
+        field = FIELDS[field_name]
+        data = list(encode(value, field.size))
+        result, error = self.packet.writeTxRx(self.port, actuator.id, field.address,
+                                              field.size, data)
+        self._check(result, error, actuator, f'write of {field_name}={value}',
+                    raise_on_alert=False)
+
+    def read(self, actuator, field_name):
+        field = FIELDS[field_name]
+        data, result, error = self.packet.readTxRx(self.port, actuator.id, field.address,
+                                                   field.size)
+        self._check(result, error, actuator, f'read of {field_name}', raise_on_alert=False)
+        value = int.from_bytes(bytes(data), 'little')
+        return to_signed(value, field.size) if field.signed else value
+
+    def read_position(self, actuator):
+        """Present position of one servo [rad] (one READ instruction)."""
+        return ticks_to_joint(actuator, self.read(actuator, 'present_position'))
+
+    # -- group membership -----------------------------------------------------------------
+    def set_online(self, servo_id, online):
+        """Add or remove a servo from the per-cycle sync read/write groups."""
+        readers = (self._state_reader, self._error_reader, self._health_reader)
+        if online and servo_id not in self.online:
+            self.online.add(servo_id)
+            for reader in readers:
+                reader.addParam(servo_id)
+            self._writer.addParam(servo_id, [0, 0, 0, 0])
+        elif not online and servo_id in self.online:
+            self.online.discard(servo_id)
+            for reader in readers:
+                reader.removeParam(servo_id)
+            self._writer.removeParam(servo_id)
+
+    # -- per cycle ------------------------------------------------------------------------
+    def write_goals(self, goals):
+        """One sync write of Goal Position; goals maps servo id -> joint position [rad]."""
+        for servo_id, position in goals.items():
+            if servo_id in self.online:
+                ticks = joint_to_ticks(self.actuators[servo_id], position)
+                self._writer.changeParam(servo_id, list(encode(ticks, 4)))
+        if not self.online:
+            return
+        result = self._writer.txPacket()
+        if result != sdk.COMM_SUCCESS:
+            raise CommError('sync write of goal positions', self.packet.getTxRxResult(result))
+
+    def _group_read(self, reader, what):
+        if not self.online:
+            return
+        result = reader.fastSyncRead() if self.fast_sync_read else reader.txRxPacket()
+        if result != sdk.COMM_SUCCESS:
+            raise CommError(what, self.packet.getTxRxResult(result), sorted(self.online))
+
+    def read_states(self):
+        """One (fast) sync read of current, velocity and position of every online servo."""
+        self._group_read(self._state_reader, 'sync read of present state')
+        reader = self._state_reader
+        states = {}
+        for servo_id in self.online:
+            a = self.actuators[servo_id]
+            current = self._get(reader, servo_id, 'present_current')
+            velocity = self._get(reader, servo_id, 'present_velocity')
+            position = self._get(reader, servo_id, 'present_position')
+            states[servo_id] = ServoReading(ticks_to_joint(a, position),
+                                            velocity_to_joint(a, velocity),
+                                            current_to_amps(a, current))
+        return states
+
+    def read_health(self):
+        """Hardware error bits, input voltage and temperature of every online servo."""
+        self._group_read(self._error_reader, 'sync read of hardware error status')
+        self._group_read(self._health_reader, 'sync read of voltage and temperature')
+        health = {}
+        for servo_id in self.online:
+            errors = self._get(self._error_reader, servo_id, 'hardware_error_status')
+            voltage = self._get(self._health_reader, servo_id, 'present_input_voltage')
+            temperature = self._get(self._health_reader, servo_id, 'present_temperature')
+            health[servo_id] = ServoHealth(errors, voltage * VOLT_PER_UNIT, float(temperature))
+        return health
+
+    @staticmethod
+    def _get(reader, servo_id, field_name):
+        field = FIELDS[field_name]
+        value = reader.getData(servo_id, field.address, field.size)
+        return to_signed(value, field.size) if field.signed else value
+
+    # -- errors ---------------------------------------------------------------------------
+    def _check(self, result, error, actuator, what, raise_on_alert=True):
+        if result != sdk.COMM_SUCCESS:
+            raise CommError(f'{what} on {actuator.name} (id {actuator.id})',
+                            self.packet.getTxRxResult(result), [actuator.id])
+        if error & ~ALERT_BIT:
+            raise ServoRefusedError(actuator, what, self.packet.getRxPacketError(error))
+        if raise_on_alert and error & ALERT_BIT:
+            raise ServoHardwareError(f'{actuator.name} (id {actuator.id}) has a hardware '
+                                     'error; read its Hardware Error Status')
+
+
+def wire_seconds_per_cycle(servo_count, baud_rate, fast=True):
+    """Bytes on the wire for one sync write of goals + one sync read of state, as time [s].
+
+    Sync write: 14-byte frame + (1 id + 4 data) per servo. Sync read instruction: 14 + 1 per
+    servo; fast reply: 11-byte frame - 2 + (ERR ID DATA CRC) per servo; a plain sync read
+    gets one 11 + data status packet per servo. 10 bits per byte (start, 8 data, stop).
+    """
+    write = 14 + 5 * servo_count
+    request = 14 + servo_count
+    if fast:
+        reply = 8 + (STATE_BLOCK_SIZE + 4) * servo_count
+    else:
+        reply = (11 + STATE_BLOCK_SIZE) * servo_count
+    return 10.0 * (write + request + reply) / baud_rate
+

@@ -1,0 +1,338 @@
+"""A Dynamixel Protocol 2.0 bus with the face's 26 servos, on a pseudo-terminal.
+
+Run as `face-bus-emulator` (its own process, because the SDK busy-polls the port and two
+processes on two cores keep each other's timing honest). It prints `PORT <path>` on its
+first stdout line; point the real dynamixel-sdk (or the driver with that port) at the path.
+
+Instructions: PING (also broadcast), READ, WRITE, SYNC_READ, SYNC_WRITE, FAST_SYNC_READ,
+BULK_READ; byte stuffing both ways; CRC checked on every instruction (a bad CRC is dropped
+silently, as a real servo does). Fast-sync-read replies are one packet of
+ERR ID DATA CRC segments, not byte-stuffed (each segment CRC is the running CRC of the
+packet so far, the last one is the packet CRC).
+
+Fault injection comes from a JSON file (--fault-file), re-read whenever it changes:
+    {"absent": [ids],           servos that do not answer at all
+     "corrupt_rate": 0.01,      probability that a status packet's CRC is broken
+     "delay_ms": 50,            extra delay before replies of ...
+     "delay_ids": [ids],        ... these servos (empty or missing = all)
+     "overheating": [ids],      latch the overheating error bit (torque drops)
+     "overload": [ids]}         latch the overload error bit (torque drops)
+Removing a servo from overheating/overload clears the bit, as a reboot would.
+
+Wire time (--wire-time): each reply is held back until the instruction and the reply would
+have crossed the wire at the bus baud rate (10 bits per byte) plus each answering servo's
+Return Delay Time, so cycle timing matches a real bus at that rate.
+"""
+
+import argparse
+import json
+import os
+import random
+import select
+import signal
+import sys
+import time
+import tty
+
+from . import protocol as p
+from .control_table import ERROR_OVERHEATING, ERROR_OVERLOAD, joint_to_ticks
+from .face_config import ConfigError, default_face_config_path, load_face_config
+from .servo_model import AccessError, EmulatedServo
+
+DEFAULT_LAG = 0.03  # [s] servo position lag time constant, see servo_model
+
+
+class Faults:
+    def __init__(self, data=None):
+        data = data or {}
+        self.absent = set(int(i) for i in data.get('absent', []))
+        self.corrupt_rate = float(data.get('corrupt_rate', 0.0))
+        self.delay = float(data.get('delay_ms', 0.0)) / 1000.0
+        self.delay_ids = set(int(i) for i in data.get('delay_ids', []))
+        self.overheating = set(int(i) for i in data.get('overheating', []))
+        self.overload = set(int(i) for i in data.get('overload', []))
+
+    def delay_for(self, servo_id):
+        if self.delay and (not self.delay_ids or servo_id in self.delay_ids):
+            return self.delay
+        return 0.0
+
+
+class BusEmulator:
+    """The servos and the instruction set, without any I/O: packets in, reply bytes out."""
+
+    def __init__(self, servos, baud_rate=1_000_000, wire_time=False, seed=0):
+        self.servos = {s.id: s for s in servos}
+        self.baud_rate = baud_rate
+        self.wire_time = wire_time
+        self.faults = Faults()
+        self._random = random.Random(seed)
+
+    def set_faults(self, faults):
+        self.faults = faults
+        for servo_id, servo in self.servos.items():
+            bits = ((ERROR_OVERHEATING if servo_id in faults.overheating else 0)
+                    | (ERROR_OVERLOAD if servo_id in faults.overload else 0))
+            if bits != servo.injected_errors:
+                servo.inject_errors(bits)
+
+    def _present(self, servo_id):
+        return servo_id in self.servos and servo_id not in self.faults.absent
+
+    def _status(self, servo, error=0, params=b''):
+        if servo.hardware_error:
+            error |= p.ALERT
+        return p.build_status(servo.id, error, params)
+
+    def _maybe_corrupt(self, packet):
+        if self.faults.corrupt_rate and self._random.random() < self.faults.corrupt_rate:
+            return packet[:-1] + bytes([packet[-1] ^ 0xFF])
+        return packet
+
+    def handle(self, servo_id, instruction, params, now):
+        """Reply (bytes, extra_delay [s], answering servo count) for one instruction."""
+        if instruction == p.PING:
+            ids = sorted(self.servos) if servo_id == p.BROADCAST_ID else [servo_id]
+            replies = [self._reply_ping(i) for i in ids if self._present(i)]
+            return self._join(replies, ids)
+        if instruction == p.READ:
+            if not self._present(servo_id) or len(params) != 4:
+                return b'', 0.0, 0
+            address, length = _u16(params, 0), _u16(params, 2)
+            return self._join([self._reply_read(servo_id, address, length, now)], [servo_id])
+        if instruction == p.WRITE:
+            return self._write(servo_id, _u16(params, 0), params[2:], now)
+        if instruction == p.SYNC_WRITE:
+            address, length = _u16(params, 0), _u16(params, 2)
+            body = params[4:]
+            for start in range(0, len(body) - length, length + 1):
+                target = body[start]
+                if self._present(target):
+                    try:
+                        self.servos[target].write(address, body[start + 1:start + 1 + length],
+                                                  now)
+                    except AccessError:
+                        pass  # sync write has no status packet to report it in
+            return b'', 0.0, 0
+        if instruction in (p.SYNC_READ, p.FAST_SYNC_READ):
+            address, length = _u16(params, 0), _u16(params, 2)
+            ids = list(params[4:])
+            if instruction == p.FAST_SYNC_READ:
+                return self._fast_sync_read(ids, address, length, now)
+            replies = []
+            for i in ids:
+                if not self._present(i):
+                    break  # the chain stalls: later servos wait for this one's reply
+                replies.append(self._reply_read(i, address, length, now))
+            return self._join(replies, ids[:len(replies)])
+        if instruction == p.BULK_READ:
+            replies, ids = [], []
+            for start in range(0, len(params) - 4, 5):
+                i = params[start]
+                if not self._present(i):
+                    break
+                replies.append(self._reply_read(i, _u16(params, start + 1),
+                                                _u16(params, start + 3), now))
+                ids.append(i)
+            return self._join(replies, ids)
+        if servo_id != p.BROADCAST_ID and self._present(servo_id):
+            return self._join([self._status(self.servos[servo_id], p.ERR_INSTRUCTION)],
+                              [servo_id])
+        return b'', 0.0, 0
+
+    def _join(self, replies, ids):
+        delay = max((self.faults.delay_for(i) for i in ids), default=0.0)
+        return b''.join(self._maybe_corrupt(r) for r in replies), delay, len(replies)
+
+    def _reply_ping(self, servo_id):
+        servo = self.servos[servo_id]
+        model = servo.spec.model_number
+        return self._status(servo, 0, bytes([model & 0xFF, model >> 8, servo.get(
+            'firmware_version')]))
+
+    def _reply_read(self, servo_id, address, length, now):
+        servo = self.servos[servo_id]
+        try:
+            return self._status(servo, 0, servo.read(address, length, now))
+        except AccessError as exc:
+            return self._status(servo, exc.code)
+
+    def _write(self, servo_id, address, data, now):
+        targets = sorted(self.servos) if servo_id == p.BROADCAST_ID else [servo_id]
+        reply = b''
+        for i in targets:
+            if not self._present(i):
+                continue
+            try:
+                self.servos[i].write(address, data, now)
+                error = 0
+            except AccessError as exc:
+                error = exc.code
+            if servo_id != p.BROADCAST_ID:
+                reply = self._status(self.servos[i], error)
+        if not reply:
+            return b'', 0.0, 0
+        return self._join([reply], [servo_id])
+
+    def _fast_sync_read(self, ids, address, length, now):
+        # One status packet from the broadcast id; each servo appends ERR ID DATA CRC.
+        segments = []
+        for i in ids:
+            if not self._present(i):
+                break  # the servos after a silent one never get their turn
+            servo = self.servos[i]
+            try:
+                data, error = servo.read(address, length, now), 0
+            except AccessError as exc:
+                data, error = bytes(length), exc.code
+            if servo.hardware_error:
+                error |= p.ALERT
+            segments.append((error, i, data))
+        if not segments:
+            return b'', 0.0, 0
+        declared = 1 + (length + 4) * len(ids)  # as if every servo answered
+        frame = bytearray(p.HEADER + bytes([p.BROADCAST_ID, declared & 0xFF, declared >> 8,
+                                            p.STATUS]))
+        crc = p.crc16(frame)
+        for error, i, data in segments:
+            segment = bytes([error, i]) + data
+            crc = p.crc16(segment, crc)  # running CRC; after the last segment the packet CRC
+            frame += segment + bytes([crc & 0xFF, crc >> 8])
+            crc = p.crc16(frame[-2:], crc)
+        reply = self._maybe_corrupt(bytes(frame))
+        delay = max(self.faults.delay_for(s[1]) for s in segments)
+        return reply, delay, len(segments)
+
+    def wire_seconds(self, instruction_bytes, reply_bytes, answering):
+        """Time the exchange takes on a real bus: 10 bits per byte plus return delays."""
+        if not self.wire_time:
+            return 0.0
+        return_delay = 2e-6 * answering * (self._return_delay() if answering else 0)
+        return 10.0 * (instruction_bytes + reply_bytes) / self.baud_rate + return_delay
+
+    def _return_delay(self):
+        # The servos the driver configures share one value; use the first servo's.
+        return next(iter(self.servos.values())).get('return_delay_time')
+
+
+def _u16(data, offset):
+    return data[offset] | (data[offset + 1] << 8)
+
+
+def servos_from_config(config, lag=DEFAULT_LAG, now=0.0):
+    """Emulated servos at their neutral positions, one per configured actuator."""
+    return [EmulatedServo(a.id, a.model, joint_to_ticks(a, a.neutral), lag=lag, now=now)
+            for a in config.actuators]
+
+
+class FaultFileWatcher:
+    """Re-reads the fault file when its modification time changes."""
+
+    def __init__(self, path, emulator, log):
+        self.path, self.emulator, self.log = path, emulator, log
+        self._stamp = None
+
+    def poll(self):
+        if not self.path:
+            return
+        try:
+            stamp = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        if stamp is None:
+            self.emulator.set_faults(Faults())
+            return
+        try:
+            with open(self.path) as f:
+                self.emulator.set_faults(Faults(json.load(f)))
+        except (OSError, ValueError, TypeError) as exc:
+            self.log(f'fault file {self.path} ignored: {exc}; write a JSON object')
+
+
+def open_pty():
+    """(master fd, slave fd, slave path); the slave stays open so the SDK can reopen it."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    tty.setraw(master)
+    return master, slave, os.ttyname(slave)
+
+
+def serve(emulator, master, watcher, stop):
+    """Answer instructions on the pty master until stop() is true."""
+    reader = p.PacketReader()
+    last_poll = 0.0
+    while not stop():
+        now = time.monotonic()
+        if now - last_poll > 0.02:
+            watcher.poll()
+            last_poll = now
+        ready, _, _ = select.select([master], [], [], 0.02)
+        if not ready:
+            continue
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            continue  # no process has the slave open right now
+        received = time.monotonic()
+        reader.feed(data)
+        try:
+            for servo_id, instruction, params in reader.packets():
+                incoming = 10 + len(params)  # header, id, length, instruction, CRC
+                reply, delay, answering = emulator.handle(servo_id, instruction, params,
+                                                          time.monotonic())
+                due = received + delay + emulator.wire_seconds(incoming, len(reply), answering)
+                while time.monotonic() < due:
+                    pass  # busy wait: sleep() is too coarse for sub-millisecond wire times
+                if reply:
+                    os.write(master, reply)
+                received = max(due, time.monotonic())
+        except p.PacketError:
+            pass  # a real servo ignores a packet it cannot verify
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Emulated Dynamixel Protocol 2.0 bus with the face servos on a pty.')
+    parser.add_argument('--config', default=str(default_face_config_path()),
+                        help='face_motors.yaml giving servo ids and models')
+    parser.add_argument('--baud', type=int, default=None,
+                        help='bus baud rate for wire-time simulation [bit/s] '
+                             '(default: the config file)')
+    parser.add_argument('--wire-time', action='store_true',
+                        help='hold replies back by the time they take on a real wire')
+    parser.add_argument('--lag', type=float, default=DEFAULT_LAG,
+                        help='servo position lag time constant [s] (default 0.03)')
+    parser.add_argument('--fault-file', default='',
+                        help='JSON file with injected faults, re-read when it changes')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the corruption draws')
+    args = parser.parse_args(argv)
+    if args.lag <= 0:
+        parser.error('--lag must be > 0 s')
+    try:
+        config = load_face_config(args.config)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    baud = args.baud or config.bus.baud_rate
+    emulator = BusEmulator(servos_from_config(config, args.lag, time.monotonic()),
+                           baud_rate=baud, wire_time=args.wire_time, seed=args.seed)
+    watcher = FaultFileWatcher(args.fault_file, emulator,
+                               lambda m: print(m, file=sys.stderr, flush=True))
+    watcher.poll()
+    master, slave, path = open_pty()
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    print(f'PORT {path}', flush=True)
+    try:
+        serve(emulator, master, watcher, lambda: bool(stopping))
+    finally:
+        os.close(master)
+        os.close(slave)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Start and stop the bus emulator in its own process (for the driver's `port: sim`, the
+benchmark and the tests)."""
+
+import os
+import select
+import subprocess
+import sys
+import time
+
+
+class EmulatorError(RuntimeError):
+    """The emulator process did not come up."""
+
+
+class EmulatorProcess:
+    """A running `face_motor_driver.emulator`; .port is the pty path to open."""
+
+    def __init__(self, config_path, wire_time=False, baud=None, lag=None, fault_file='',
+                 seed=0, startup_timeout=15.0):
+        command = [sys.executable, '-m', 'face_motor_driver.emulator',
+                   '--config', str(config_path), '--seed', str(seed)]
+        if wire_time:
+            command.append('--wire-time')
+        if baud:
+            command += ['--baud', str(baud)]
+        if lag is not None:
+            command += ['--lag', str(lag)]
+        if fault_file:
+            command += ['--fault-file', str(fault_file)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
+        self.port = self._wait_for_port(startup_timeout)
+
+    def _wait_for_port(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.1)
+            if ready:
+                line = self.process.stdout.readline()
+                if line.startswith('PORT '):
+                    return line.split(' ', 1)[1].strip()
+            if self.process.poll() is not None:
+                break
+        error = ''
+        if self.process.poll() is not None:
+            error = self.process.stderr.read().strip()
+        self.stop()
+        raise EmulatorError(f'bus emulator did not start within {timeout} s: {error or "no PORT"}'
+                            '; run face-bus-emulator by hand to see why')
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def write_faults(path, **faults):
+    """Atomically replace a fault file (the emulator re-reads it when it changes)."""
+    import json
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(faults, f)
+    os.replace(tmp, path)

@@ -1,0 +1,176 @@
+"""One emulated X-series servo: its control-table memory and its motion.
+
+Dynamics (what face_sim renders and what the lip policy compensates):
+    the position follows Goal Position as a first-order lag with time constant
+    `lag` [s] (default 0.03 s, about what a small position-controlled servo with the
+    factory P gain shows under a light skin load), with the speed limited to
+    Profile Velocity when it is non-zero, else to the model's no-load speed, and the
+    change of speed limited to Profile Acceleration when that is non-zero:
+        v_wanted = (goal - position) * (1 - exp(-dt / lag)) / dt
+        v = clip(v_wanted, v - a_max dt, v + a_max dt), then clip to +-v_max
+        position += v * dt
+    A step of size d therefore takes about 3 * lag to reach 95 % when the speed limit
+    is not hit, and d / v_max + lag when it is.
+Present Current is modelled as a proportional effort on the tracking error (half the
+current limit at 0.35 rad error), Present Temperature as a first-order rise with
+current squared (60 s time constant), Present Input Voltage as the nominal supply.
+With torque off the joint stays where the skin left it.
+"""
+
+import math
+
+from .control_table import (
+    CONTROL_TABLE_SIZE,
+    ERROR_OVERHEATING,
+    FIELDS,
+    OPERATING_MODE_POSITION,
+    RAD_PER_TICK,
+    RAD_S2_PER_ACCELERATION_UNIT,
+    RAD_S_PER_VELOCITY_UNIT,
+    decode,
+    encode,
+    model_spec,
+)
+
+AMBIENT_TEMPERATURE = 30.0     # [deg C]
+THERMAL_TIME_CONSTANT = 60.0   # [s]
+FULL_EFFORT_ERROR = 0.35       # [rad] tracking error at which current is half the limit
+
+
+class AccessError(Exception):
+    """A read or write the servo refuses (range or EEPROM lock); carries the status error."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+class EmulatedServo:
+    def __init__(self, servo_id, model, position_ticks, lag=0.03, now=0.0):
+        self.id = servo_id
+        self.model = model
+        self.spec = model_spec(model)
+        self.lag = lag
+        self.memory = bytearray(CONTROL_TABLE_SIZE)
+        self._set('model_number', self.spec.model_number)
+        self._set('firmware_version', 52)
+        self._set('id', servo_id)
+        self._set('baud_rate', 3)                 # 1 Mbps
+        self._set('return_delay_time', 250)       # factory 500 us; the driver sets 0
+        self._set('operating_mode', OPERATING_MODE_POSITION)
+        self._set('temperature_limit', self.spec.temperature_limit)
+        self._set('max_voltage_limit', int(self.spec.nominal_voltage * 14))
+        self._set('min_voltage_limit', int(self.spec.nominal_voltage * 7))
+        self._set('current_limit', self.spec.current_limit)
+        self._set('velocity_limit', int(self.spec.no_load_speed / RAD_S_PER_VELOCITY_UNIT))
+        self._set('max_position_limit', 4095)
+        self._set('min_position_limit', 0)
+        self._set('shutdown', 0x34)               # overheating, electrical shock, overload
+        self._set('status_return_level', 2)
+        self._set('present_input_voltage', int(round(self.spec.nominal_voltage * 10)))
+        self.position = float(position_ticks)     # [tick], continuous
+        self.velocity = 0.0                        # [tick/s]
+        self.temperature = AMBIENT_TEMPERATURE
+        self.injected_errors = 0
+        self._current_units = 0.0
+        self._set('goal_position', position_ticks)
+        self._last_update = now
+        self._publish_state()
+
+    # -- memory ---------------------------------------------------------------------------
+    def _set(self, name, value):
+        field = FIELDS[name]
+        self.memory[field.address:field.address + field.size] = encode(value, field.size)
+
+    def get(self, name):
+        return decode(self.memory[FIELDS[name].address:], FIELDS[name])
+
+    @property
+    def torque_on(self):
+        return self.memory[FIELDS['torque_enable'].address] == 1
+
+    @property
+    def hardware_error(self):
+        return self.memory[FIELDS['hardware_error_status'].address]
+
+    def read(self, address, length, now):
+        if length < 1 or address + length > CONTROL_TABLE_SIZE:
+            raise AccessError(0x07)
+        self.update(now)
+        return bytes(self.memory[address:address + length])
+
+    def write(self, address, data, now):
+        end = address + len(data)
+        if not data or end > CONTROL_TABLE_SIZE:
+            raise AccessError(0x07)
+        touched = [(n, f) for n, f in FIELDS.items()
+                   if f.address < end and address < f.address + f.size]
+        if self.torque_on and any(f.eeprom for _, f in touched):
+            raise AccessError(0x07)       # EEPROM is locked while torque is on
+        if any(n.startswith(('present_', 'model_', 'hardware_error', 'moving')) or
+               n == 'firmware_version' for n, _ in touched):
+            raise AccessError(0x07)       # read-only fields
+        self.update(now)
+        torque_field = FIELDS['torque_enable'].address
+        was_on = self.torque_on
+        self.memory[address:end] = data
+        if self.hardware_error and self.torque_on:
+            self.memory[torque_field] = 0  # a latched error keeps torque off until reboot
+            raise AccessError(0x01)
+        if self.torque_on and not was_on:
+            # Torque on holds the present position rather than jumping to a stale goal.
+            self._set('goal_position', int(round(self.position)))
+
+    # -- faults -------------------------------------------------------------------------
+    def inject_errors(self, bits):
+        """Latch hardware error bits (overheating/overload); torque drops like a real servo."""
+        self.injected_errors = bits
+        self._set('hardware_error_status', bits)
+        if bits:
+            self._set('torque_enable', 0)
+        if bits & ERROR_OVERHEATING:
+            self.temperature = max(self.temperature, self.spec.temperature_limit + 5.0)
+
+    # -- motion ---------------------------------------------------------------------------
+    def update(self, now):
+        dt = now - self._last_update
+        if dt <= 0.0:
+            return
+        self._last_update = now
+        if self.torque_on:
+            goal = self.get('goal_position')
+            goal = min(max(goal, self.get('min_position_limit')), self.get('max_position_limit'))
+            wanted = (goal - self.position) * (1.0 - math.exp(-dt / self.lag)) / dt
+            profile = self.get('profile_acceleration') * RAD_S2_PER_ACCELERATION_UNIT
+            if profile > 0:
+                step = profile / RAD_PER_TICK * dt
+                wanted = min(max(wanted, self.velocity - step), self.velocity + step)
+            v_max = self.spec.no_load_speed
+            profile_velocity = self.get('profile_velocity') * RAD_S_PER_VELOCITY_UNIT
+            if profile_velocity > 0:
+                v_max = min(v_max, profile_velocity)
+            v_max /= RAD_PER_TICK
+            self.velocity = min(max(wanted, -v_max), v_max)
+            self.position += self.velocity * dt
+            error = (goal - self.position) * RAD_PER_TICK
+            effort = 0.5 * max(-1.0, min(1.0, error / FULL_EFFORT_ERROR))
+            current_units = effort * self.get('current_limit')
+        else:
+            self.velocity = 0.0
+            current_units = 0.0
+        heat = (abs(current_units) / max(1, self.get('current_limit'))) ** 2
+        target_temperature = AMBIENT_TEMPERATURE + 40.0 * heat
+        if self.injected_errors & ERROR_OVERHEATING:
+            target_temperature = self.spec.temperature_limit + 5.0
+        self.temperature += (target_temperature - self.temperature) * (
+            1.0 - math.exp(-dt / THERMAL_TIME_CONSTANT))
+        self._current_units = current_units
+        self._publish_state()
+
+    def _publish_state(self):
+        self._set('present_position', int(round(self.position)))
+        self._set('present_velocity', int(round(self.velocity * RAD_PER_TICK
+                                                / RAD_S_PER_VELOCITY_UNIT)))
+        self._set('present_current', int(round(self._current_units)))
+        self._set('present_temperature', int(round(self.temperature)))
+        self._set('moving', int(abs(self.velocity) * RAD_PER_TICK > 0.01))

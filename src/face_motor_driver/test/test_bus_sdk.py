@@ -1,0 +1,111 @@
+"""FaceBus (official dynamixel-sdk) against the emulator in its own process, over a pty."""
+
+import time
+
+import pytest
+
+from face_motor_driver.bus import (
+    CommError,
+    FaceBus,
+    PortError,
+    ServoMissingError,
+    ServoRefusedError,
+)
+from face_motor_driver.control_table import RAD_PER_TICK
+from face_motor_driver.emulator_process import write_faults
+
+
+def _open_bus(face_config, emulator):
+    bus = FaceBus(face_config, port=emulator.port)
+    bus.open()
+    return bus
+
+
+def _start(bus, face_config):
+    bus.ping_all()
+    for a in face_config.actuators:
+        bus.configure(a)
+        bus.set_online(a.id, True)
+        bus.set_torque(a, True)
+
+
+def test_start_up_and_commands_reach_servo_positions(face_config, emulator):
+    bus = _open_bus(face_config, emulator)
+    try:
+        _start(bus, face_config)
+        states = bus.read_states()
+        assert set(states) == {a.id for a in face_config.actuators}
+        for a in face_config.actuators:
+            assert abs(states[a.id].position - a.neutral) <= RAD_PER_TICK
+        goals = {a.id: a.min + 0.75 * (a.max - a.min) for a in face_config.actuators}
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            bus.write_goals(goals)
+            states = bus.read_states()
+            if all(abs(states[i].position - g) < 2 * RAD_PER_TICK for i, g in goals.items()):
+                break
+        for servo_id, goal in goals.items():
+            assert abs(states[servo_id].position - goal) < 2 * RAD_PER_TICK
+        health = bus.read_health()
+        assert all(h.hardware_error == 0 and h.voltage > 4.0 for h in health.values())
+        jaw = face_config.actuator('jaw_open')
+        assert bus.read(jaw, 'return_delay_time') == 0
+    finally:
+        bus.close()
+
+
+def test_values_that_need_byte_stuffing_survive_both_directions(face_config, emulator):
+    bus = _open_bus(face_config, emulator)
+    try:
+        a = face_config.actuator('nose_wrinkle')
+        # 0x00FDFFFF puts FF FF FD inside both the WRITE instruction and the READ reply.
+        bus.write(a, 'goal_position', 0x00FDFFFF)
+        assert bus.read(a, 'goal_position') == 0x00FDFFFF
+    finally:
+        bus.close()
+
+
+def test_eeprom_write_with_torque_on_is_a_named_refusal(face_config, emulator):
+    bus = _open_bus(face_config, emulator)
+    try:
+        a = face_config.actuator('jaw_open')
+        bus.set_torque(a, True)
+        with pytest.raises(ServoRefusedError, match='jaw_open .id 1. refused write of '
+                                                    'operating_mode'):
+            bus.write(a, 'operating_mode', 3)
+    finally:
+        bus.close()
+
+
+def test_absent_servos_at_start_are_named(face_config, emulator, fault_file):
+    write_faults(fault_file, absent=[9, 17])
+    time.sleep(0.1)  # the emulator polls its fault file every 20 ms
+    bus = _open_bus(face_config, emulator)
+    try:
+        with pytest.raises(ServoMissingError) as info:
+            bus.ping_all()
+        assert [a.id for a in info.value.missing] == [9, 17]
+        assert 'lower_lip_left_lower (id 9)' in str(info.value)
+        assert 'eye_right_yaw (id 17)' in str(info.value)
+    finally:
+        bus.close()
+
+
+def test_a_silent_servo_makes_the_sync_read_fail(face_config, emulator, fault_file):
+    bus = _open_bus(face_config, emulator)
+    try:
+        _start(bus, face_config)
+        write_faults(fault_file, absent=[5])
+        time.sleep(0.1)
+        with pytest.raises(CommError):
+            bus.read_states()
+        bus.set_online(5, False)
+        assert 5 not in bus.read_states()
+    finally:
+        bus.close()
+
+
+def test_a_missing_port_is_a_port_error(face_config, tmp_path):
+    bus = FaceBus(face_config, port=str(tmp_path / 'ttyUSB9'))
+    with pytest.raises(PortError, match='cannot open'):
+        bus.open()
