@@ -1,0 +1,213 @@
+"""Training the audio -> lip model on one or more lip corpora (lip-train).
+
+Data preparation (features, lip-space targets, speaker split) is separate from the loop.
+The validation split is by speaker (a voice in the synthetic corpus, a person in video),
+so validation measures generalisation to voices the model never heard. The best epoch by
+validation loss is kept; training stops after `patience` epochs without improvement or
+when the time budget runs out.
+"""
+
+import dataclasses
+import json
+import pathlib
+import time
+
+import numpy as np
+import torch
+
+from lip_policy import corpus
+from lip_policy.features import FeatureConfig, LogMel
+from lip_policy.lip_space import LipBasis
+from lip_policy.model import LipModel, LipModelConfig
+from lip_policy.predictor import save_checkpoint
+
+# Languages the default model never trains on, so lip-eval measures unseen languages:
+# five families and four scripts (Germanic, Slavic, Romance, Turkic, Greek, Indo-Aryan,
+# Iranian, Semitic, Austroasiatic, Korean).
+HELD_OUT_LANGUAGES = ('nl', 'sv', 'pl', 'sk', 'ro', 'tr', 'el', 'hi', 'fa', 'he', 'vi', 'ko')
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    epochs: int = 60
+    batch_clips: int = 16
+    learning_rate: float = 2e-3
+    lr_decay: float = 0.96  # per epoch
+    patience: int = 8  # epochs without validation improvement before stopping
+    validation_fraction: float = 0.15  # of speakers
+    max_minutes: float = 20.0
+    seed: int = 0
+    gain_jitter: float = 1.0  # [log power] random per-clip level shift (augmentation)
+
+
+@dataclasses.dataclass
+class Example:
+    features: np.ndarray  # (frames + lookahead, mels)
+    targets: np.ndarray  # (frames, coefficients)
+    mask: np.ndarray  # (frames,) frames with a face
+    speaker: str
+
+
+class TrainingError(ValueError):
+    """Training cannot start: not enough data or speakers."""
+
+
+def split_speakers(clips, fraction, seed):
+    """-> (train clips, validation clips), whole speakers on each side."""
+    speakers = sorted({c.info.get('speaker', c.id) for c in clips})
+    if len(speakers) < 2:
+        raise TrainingError('need clips from at least 2 speakers/voices to hold one out for '
+                            'validation; add clips or another corpus')
+    rng = np.random.default_rng(seed)
+    count = min(max(1, round(fraction * len(speakers))), len(speakers) - 1)
+    held = set(rng.choice(speakers, size=count, replace=False))
+    return ([c for c in clips if c.info.get('speaker', c.id) not in held],
+            [c for c in clips if c.info.get('speaker', c.id) in held])
+
+
+def prepare(clips, log_mel, basis, lookahead_frames):
+    examples = []
+    for clip in clips:
+        frames = min(len(clip.audio) // corpus.HOP, len(clip.lips))
+        tail = np.zeros(lookahead_frames * corpus.HOP)
+        feats = log_mel(np.concatenate([clip.audio[:frames * corpus.HOP], tail]))
+        lips = np.where(clip.valid[:frames, None, None], clip.lips[:frames], basis.mean.reshape(
+            40, 3))
+        examples.append(Example(feats, basis.encode(lips).astype(np.float32),
+                                clip.valid[:frames].copy(), clip.info.get('speaker', '')))
+    return examples
+
+
+def batch(examples, lookahead, rng=None, gain_jitter=0.0):
+    """Pad examples to one tensor batch: features (B, T+L, M), targets (B, T, C), mask (B, T)."""
+    length = max(len(e.targets) for e in examples)
+    n_mels, n_coef = examples[0].features.shape[1], examples[0].targets.shape[1]
+    feats = np.zeros((len(examples), length + lookahead, n_mels), np.float32)
+    targets = np.zeros((len(examples), length, n_coef), np.float32)
+    mask = np.zeros((len(examples), length), np.float32)
+    for i, e in enumerate(examples):
+        shift = rng.uniform(-gain_jitter, gain_jitter) if rng is not None else 0.0
+        feats[i, :len(e.features)] = e.features + shift
+        feats[i, len(e.features):] = e.features[-1]
+        targets[i, :len(e.targets)] = e.targets
+        mask[i, :len(e.targets)] = e.mask
+    return torch.from_numpy(feats), torch.from_numpy(targets), torch.from_numpy(mask)
+
+
+def masked_loss(model, feats, targets, mask, weights):
+    """Mean squared lip-landmark error (coefficients weighted by their scale)."""
+    lookahead = model.config.lookahead_frames
+    out = model.coefficients(model(feats)[:, lookahead:])  # (B, T, C)
+    err = ((out - targets) ** 2 * weights).sum(dim=2)  # (B, T)
+    return (err * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def evaluate_loss(model, examples, weights, batch_clips):
+    model.eval()
+    total, count = 0.0, 0.0
+    with torch.no_grad():
+        for i in range(0, len(examples), batch_clips):
+            feats, targets, mask = batch(examples[i:i + batch_clips],
+                                         model.config.lookahead_frames)
+            total += float(masked_loss(model, feats, targets, mask, weights)) * float(mask.sum())
+            count += float(mask.sum())
+    return total / max(count, 1.0)
+
+
+def train(corpus_dirs, out, model_config=None, train_config=None, exclude_languages=(),
+          progress=True):
+    """Train on corpora (minus excluded languages); writes the checkpoint, a .json summary
+    and a .curve.png training curve next to `out`. Returns the summary dict."""
+    from tqdm import tqdm
+
+    model_config = model_config or LipModelConfig()
+    tc = train_config or TrainConfig()
+    torch.manual_seed(tc.seed)
+    rng = np.random.default_rng(tc.seed)
+    clips = [c for d in corpus_dirs for c in corpus.load_corpus(
+        d, exclude_languages=exclude_languages)]
+    train_clips, val_clips = split_speakers(clips, tc.validation_fraction, tc.seed)
+    frames = np.concatenate([c.lips[c.valid] for c in train_clips])
+    basis = LipBasis.fit(frames, model_config.n_coefficients)
+    feature_config = FeatureConfig(n_mels=model_config.n_mels)
+    log_mel = LogMel(feature_config)
+    lookahead = model_config.lookahead_frames
+    train_set = prepare(train_clips, log_mel, basis, lookahead)
+    val_set = prepare(val_clips, log_mel, basis, lookahead)
+
+    model = LipModel(model_config)
+    all_feats = np.concatenate([e.features for e in train_set])
+    all_coef = np.concatenate([e.targets[e.mask] for e in train_set])
+    with torch.no_grad():
+        model.feature_mean.copy_(torch.from_numpy(all_feats.mean(axis=0)))
+        model.feature_std.copy_(torch.from_numpy(all_feats.std(axis=0) + 1e-3))
+        model.coefficient_std.copy_(torch.from_numpy(all_coef.std(axis=0) + 1e-6))
+    # Coefficients are orthonormal projections, so an unweighted sum of their squared errors
+    # is the squared landmark error; normalise by the total variance to keep it near 1.
+    weights = 1.0 / float((all_coef.var(axis=0)).sum())
+    optimiser = torch.optim.Adam(model.parameters(), lr=tc.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=tc.lr_decay)
+
+    history, best, best_state, stale = [], float('inf'), None, 0
+    started = time.monotonic()
+    bar = tqdm(range(tc.epochs), desc='lip-train', unit='epoch', disable=not progress)
+    for epoch in bar:
+        model.train()
+        order = rng.permutation(len(train_set))
+        losses = []
+        for i in range(0, len(order), tc.batch_clips):
+            feats, targets, mask = batch([train_set[j] for j in order[i:i + tc.batch_clips]],
+                                         lookahead, rng, tc.gain_jitter)
+            loss = masked_loss(model, feats, targets, mask, weights)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            losses.append(loss.item())
+        scheduler.step()
+        val = evaluate_loss(model, val_set, weights, tc.batch_clips)
+        history.append({'epoch': epoch, 'train': float(np.mean(losses)), 'validation': val})
+        bar.set_postfix(train=f'{np.mean(losses):.4f}', val=f'{val:.4f}')
+        if val < best:
+            best, stale = val, 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        if stale >= tc.patience or (time.monotonic() - started) / 60 > tc.max_minutes:
+            break
+    model.load_state_dict(best_state)
+    summary = {
+        'corpora': [str(d) for d in corpus_dirs],
+        'excluded_languages': sorted(exclude_languages),
+        'train_clips': len(train_clips), 'validation_clips': len(val_clips),
+        'validation_speakers': sorted({c.info.get('speaker', '') for c in val_clips}),
+        'train_config': dataclasses.asdict(tc),
+        'best_validation_loss': best, 'epochs_run': len(history),
+        'minutes': round((time.monotonic() - started) / 60, 2),
+        'history': history,
+    }
+    model.eval()
+    save_checkpoint(out, model, basis, feature_config, summary)
+    out = pathlib.Path(out)
+    out.with_suffix('.json').write_text(json.dumps(summary, indent=1))
+    plot_curve(history, out.with_suffix('.curve.png'))
+    return summary
+
+
+def plot_curve(history, path):
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = [h['epoch'] for h in history]
+    ax.plot(epochs, [h['train'] for h in history], label='train')
+    ax.plot(epochs, [h['validation'] for h in history], label='validation (held-out voices)')
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('lip landmark MSE / variance')
+    ax.set_yscale('log')
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
