@@ -113,7 +113,7 @@ class ServoHealth:
 class FaceBus:
     """All configured servos on one port: start-up, one sync write + one sync read per cycle."""
 
-    def __init__(self, config, port=None, baud_rate=None, latency_timer_ms=4.0,
+    def __init__(self, config, port=None, baud_rate=None, latency_timer_ms=16.0,
                  fast_sync_read=True):
         self.config = config
         self.actuators = {a.id: a for a in config.actuators}
@@ -163,14 +163,21 @@ class FaceBus:
                                   f'config says {actuator.model} ({expected}); fix the model '
                                   'in config/face_motors.yaml or the servo id')
 
-    def ping_all(self):
-        """Ping every configured servo; ServoMissingError names all that did not answer."""
+    def ping_all(self, attempts=3):
+        """Ping every configured servo; ServoMissingError names all that did not answer.
+
+        A servo is missing only after `attempts` silent pings, so one reply lost to a busy
+        host (or a noisy cable) does not stop the face.
+        """
         missing = []
         for actuator in self.config.actuators:
-            try:
-                self.ping(actuator)
-            except CommError:
-                missing.append(actuator)
+            for attempt in range(attempts):
+                try:
+                    self.ping(actuator)
+                    break
+                except CommError:
+                    if attempt == attempts - 1:
+                        missing.append(actuator)
         if missing:
             raise ServoMissingError(missing)
 

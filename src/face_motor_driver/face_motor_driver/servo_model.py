@@ -124,12 +124,15 @@ class EmulatedServo:
     # -- faults -------------------------------------------------------------------------
     def inject_errors(self, bits):
         """Latch hardware error bits (overheating/overload); torque drops like a real servo."""
+        if self.injected_errors & ERROR_OVERHEATING and not bits & ERROR_OVERHEATING:
+            self.temperature = AMBIENT_TEMPERATURE  # cleared = cooled down and rebooted
         self.injected_errors = bits
         self._set('hardware_error_status', bits)
         if bits:
             self._set('torque_enable', 0)
         if bits & ERROR_OVERHEATING:
             self.temperature = max(self.temperature, self.spec.temperature_limit + 5.0)
+        self._publish_state()
 
     # -- motion ---------------------------------------------------------------------------
     def update(self, now):

@@ -1,0 +1,284 @@
+"""The face driver without ROS: start-up, the control cycle, fault handling, diagnostics.
+
+One cycle = shape goals -> one sync write -> one sync read. A servo that stops answering
+is taken out of the sync groups (the others keep running), reported as ERROR and pinged
+again every `retry_interval`; when it answers it is configured again, its goal starts from
+where it is, and it rejoins. A single failed sync read (a corrupt reply) is retried once
+before any servo is blamed. Health (error bits, voltage, temperature) is read at a lower
+rate. The node wraps this class; the tests and the benchmark drive it directly.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bus import BusError, CommError
+from .command_shaper import CommandShaper
+from .control_table import model_spec
+
+OK, WARN, ERROR, STALE = 0, 1, 2, 3  # diagnostic_msgs/DiagnosticStatus levels
+
+
+@dataclass
+class DriverSettings:
+    command_timeout: float = 0.5          # [s] without commands before easing to neutral
+    neutral_duration: float = 1.0         # [s] default easing time to neutral
+    health_rate: float = 5.0              # [Hz] error bits, voltage, temperature reads
+    retry_interval: float = 1.0           # [s] between pings of a silent servo
+    temperature_warn_margin: float = 10.0  # [deg C] below the servo's limit: WARN
+    load_warn: float = 0.8                # fraction of the current limit: WARN
+    profile_velocity: float = 0.0         # [rad/s] servo-side speed cap; 0 = none
+    profile_acceleration: float = 0.0     # [rad/s^2] servo-side acceleration cap; 0 = none
+    shutdown_timeout: float = 3.0         # [s] longest wait for neutral at shutdown
+
+
+@dataclass
+class ActuatorStatus:
+    name: str
+    servo_id: int
+    level: int
+    message: str
+    values: dict          # str -> str, for diagnostic_msgs/KeyValue
+
+
+class FaceDriver:
+    def __init__(self, config, bus, settings=None, log=print):
+        self.config = config
+        self.bus = bus
+        self.settings = settings or DriverSettings()
+        self.log = log
+        self.actuators = config.actuators
+        self.shaper = CommandShaper(self.actuators, self.settings.command_timeout,
+                                    self.settings.neutral_duration)
+        n = len(self.actuators)
+        self.position = np.full(n, math.nan)   # [rad] NaN until first read
+        self.velocity = np.full(n, math.nan)   # [rad/s]
+        self.effort = np.full(n, math.nan)     # [A] motor current
+        self.health = {}                       # servo id -> ServoHealth
+        self.offline = {}                      # servo id -> reason text
+        self.torque_enabled = False
+        self.cycles = 0
+        self.failed_reads = 0                  # sync reads that needed a retry
+        self._index_by_id = {a.id: i for i, a in enumerate(self.actuators)}
+        self._next_health = 0.0
+        self._next_retry = 0.0
+        self._retry_turn = 0
+
+    # -- start-up and shutdown ------------------------------------------------------------
+    def start(self, now=None):
+        """Open the port, ping every servo (fail naming the missing), configure, torque on."""
+        now = time.monotonic() if now is None else now
+        self.bus.open()
+        try:
+            self.bus.ping_all()
+            for a in self.actuators:
+                self._bring_up(a)
+            self.shaper.reset(self.position, now)
+            self.torque_enabled = True
+            for a in self.actuators:
+                self.bus.set_torque(a, True)
+        except BusError:
+            self.bus.close()
+            raise
+
+    def _bring_up(self, actuator):
+        """Configure one servo with torque off, read where it is and add it to the groups."""
+        self.bus.configure(actuator, self.settings.profile_velocity,
+                           self.settings.profile_acceleration)
+        i = self._index_by_id[actuator.id]
+        self.position[i] = self.bus.read_position(actuator)
+        self.shaper.hold(i, self.position[i])
+        self.bus.set_online(actuator.id, True)
+
+    def shutdown(self, cycle_period=0.005):
+        """Ease to neutral (bounded by shutdown_timeout), torque off, close the port."""
+        try:
+            if self.torque_enabled and self.bus.online:
+                self.shaper.go_neutral(self.settings.neutral_duration)
+                deadline = time.monotonic() + self.settings.shutdown_timeout
+                while self.shaper.holding_neutral and time.monotonic() < deadline:
+                    self.cycle(time.monotonic())
+                    time.sleep(cycle_period)
+            self.set_torque(False)
+        finally:
+            self.bus.close()
+
+    # -- commands -------------------------------------------------------------------------
+    def submit(self, names, positions, max_velocities, priority, now):
+        """A validated command; returns (taken, clamped, refusal reason or '')."""
+        if not self.torque_enabled:
+            return [], [], 'torque is off; call set_torque(true) first (command ignored)'
+        if self.shaper.holding_neutral:
+            return [], [], 'going to neutral; commands resume when neutral is reached'
+        taken, clamped = self.shaper.submit(names, positions, max_velocities, priority, now)
+        return taken, clamped, ''
+
+    def go_neutral(self, duration):
+        if not self.torque_enabled:
+            return False, 'torque is off; enable torque before going to neutral'
+        self.shaper.go_neutral(duration)
+        return True, f'easing to neutral over {duration or self.settings.neutral_duration} s'
+
+    def set_torque(self, enable):
+        """Torque on/off for every online servo; (success, message)."""
+        failed = []
+        for a in self.actuators:
+            if a.id not in self.bus.online:
+                continue
+            try:
+                if enable:
+                    # Start from where the skin left the joint, never from a stale goal.
+                    self.shaper.hold(self._index_by_id[a.id], self.bus.read_position(a))
+                self.bus.set_torque(a, enable)
+            except BusError as exc:
+                failed.append(f'{a.name}: {exc}')
+        if enable:
+            # No command is pending after torque comes on: ease from here to neutral.
+            self.shaper.reset(self.shaper.goal.copy(), time.monotonic())
+        self.torque_enabled = enable
+        state = 'on' if enable else 'off'
+        if failed:
+            return False, f'torque {state} failed for ' + '; '.join(failed)
+        offline = ', '.join(self._name(i) for i in sorted(self.offline))
+        suffix = f' (not answering: {offline})' if offline else ''
+        return True, f'torque {state}{suffix}'
+
+    # -- the cycle ------------------------------------------------------------------------
+    def cycle(self, now):
+        """One control cycle; returns True when fresh states were read."""
+        self.cycles += 1
+        if self.torque_enabled:
+            goals = self.shaper.step(now)
+            self.bus.write_goals({a.id: goals[i] for i, a in enumerate(self.actuators)})
+        fresh = self._read_states()
+        if now >= self._next_health:
+            self._next_health = now + 1.0 / self.settings.health_rate
+            self._read_health()
+        if self.offline and now >= self._next_retry:
+            self._next_retry = now + self.settings.retry_interval
+            self._retry_one()
+        return fresh
+
+    def _read_states(self):
+        try:
+            states = self.bus.read_states()
+        except CommError:
+            self.failed_reads += 1
+            try:
+                states = self.bus.read_states()   # a corrupt reply: retry once
+            except CommError:
+                self._find_silent_servos()
+                return False
+        for servo_id, reading in states.items():
+            i = self._index_by_id[servo_id]
+            self.position[i] = reading.position
+            self.velocity[i] = reading.velocity
+            self.effort[i] = reading.effort
+        return True
+
+    def _find_silent_servos(self):
+        """Ask each online servo on its own; take the silent ones out of the groups."""
+        for servo_id in sorted(self.bus.online):
+            a = self.actuators[self._index_by_id[servo_id]]
+            try:
+                self.bus.read_position(a)
+            except CommError:
+                try:
+                    self.bus.read_position(a)   # twice silent before it counts as gone
+                except CommError as exc:
+                    self._mark_offline(servo_id, f'no answer: {exc}')
+
+    def _mark_offline(self, servo_id, reason):
+        self.bus.set_online(servo_id, False)
+        self.offline[servo_id] = reason
+        i = self._index_by_id[servo_id]
+        self.position[i] = self.velocity[i] = self.effort[i] = math.nan
+        self.health.pop(servo_id, None)
+        self.log(f'{self._name(servo_id)} stopped answering ({reason}); retrying every '
+                 f'{self.settings.retry_interval} s while the others keep running')
+
+    def _retry_one(self):
+        ids = sorted(self.offline)
+        servo_id = ids[self._retry_turn % len(ids)]
+        self._retry_turn += 1
+        a = self.actuators[self._index_by_id[servo_id]]
+        try:
+            self.bus.ping(a)
+            self._bring_up(a)
+            if self.torque_enabled:
+                self.bus.set_torque(a, True)
+        except BusError as exc:
+            self.offline[servo_id] = f'no answer: {exc}'
+            self.bus.set_online(servo_id, False)
+            return
+        del self.offline[servo_id]
+        self.log(f'{self._name(servo_id)} answers again and rejoined the cycle')
+
+    def _read_health(self):
+        try:
+            health = self.bus.read_health()
+        except CommError:
+            return  # the state read finds a silent servo; health waits for the next round
+        for servo_id, h in health.items():
+            before = self.health.get(servo_id)
+            self.health[servo_id] = h
+            if before and before.hardware_error and not h.hardware_error and \
+                    self.torque_enabled:
+                # The error is gone (servo rebooted/cooled): re-enable it from where it is.
+                a = self.actuators[self._index_by_id[servo_id]]
+                try:
+                    self.shaper.hold(self._index_by_id[servo_id], self.bus.read_position(a))
+                    self.bus.set_torque(a, True)
+                    self.log(f'{self._name(servo_id)} hardware error cleared; torque on again')
+                except BusError as exc:
+                    self.log(f'{self._name(servo_id)} could not be re-enabled: {exc}')
+
+    # -- reporting ------------------------------------------------------------------------
+    def _name(self, servo_id):
+        return f'{self.actuators[self._index_by_id[servo_id]].name} (id {servo_id})'
+
+    def statuses(self):
+        """One ActuatorStatus per actuator, for /diagnostics."""
+        result = []
+        s = self.settings
+        for i, a in enumerate(self.actuators):
+            spec = model_spec(a.model)
+            values = {'position_rad': f'{self.position[i]:.4f}',
+                      'goal_rad': f'{self.shaper.goal[i]:.4f}'}
+            if a.id in self.offline:
+                result.append(ActuatorStatus(
+                    a.name, a.id, ERROR, f'not answering; retrying every {s.retry_interval} s. '
+                    'Check its cable and power', values | {'reason': self.offline[a.id]}))
+                continue
+            h = self.health.get(a.id)
+            if h is None:
+                result.append(ActuatorStatus(a.name, a.id, STALE, 'no health reading yet',
+                                             values))
+                continue
+            load = abs(self.effort[i]) / (spec.current_limit * spec.current_unit)
+            values |= {'temperature_c': f'{h.temperature:.0f}', 'voltage_v': f'{h.voltage:.1f}',
+                       'load_percent': f'{100 * load:.0f}',
+                       'hardware_error': ', '.join(h.error_names) or 'none'}
+            level, problems = OK, []
+            if h.hardware_error:
+                level = ERROR
+                problems.append(f'hardware error: {", ".join(h.error_names)}; torque is off '
+                                'until the fault clears (let it cool or free the joint)')
+            if h.temperature >= spec.temperature_limit:
+                level = ERROR
+                problems.append(f'temperature {h.temperature:.0f} C at its limit')
+            elif h.temperature >= spec.temperature_limit - s.temperature_warn_margin:
+                level = max(level, WARN)
+                problems.append(f'temperature {h.temperature:.0f} C near its limit '
+                                f'{spec.temperature_limit} C')
+            if load >= s.load_warn:
+                level = max(level, WARN)
+                problems.append(f'load {100 * load:.0f} % of the current limit')
+            if not 0.7 * spec.nominal_voltage <= h.voltage <= 1.4 * spec.nominal_voltage:
+                level = max(level, WARN)
+                problems.append(f'supply {h.voltage:.1f} V, nominal {spec.nominal_voltage} V')
+            result.append(ActuatorStatus(a.name, a.id, level, '; '.join(problems) or 'ok',
+                                         values))
+        return result

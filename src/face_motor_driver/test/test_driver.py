@@ -1,0 +1,111 @@
+"""FaceDriver (no ROS) through the real SDK against the emulator process, with faults."""
+
+import time
+
+import numpy as np
+import pytest
+
+from face_motor_driver.bus import FaceBus, ServoMissingError
+from face_motor_driver.driver import ERROR, OK, STALE, DriverSettings, FaceDriver
+from face_motor_driver.emulator_process import write_faults
+
+
+@pytest.fixture
+def driver(face_config, emulator):
+    logs = []
+    d = FaceDriver(face_config, FaceBus(face_config, port=emulator.port),
+                   DriverSettings(health_rate=20.0, retry_interval=0.2), log=logs.append)
+    d.logs = logs
+    d.start()
+    try:
+        yield d
+    finally:
+        d.shutdown()
+
+
+def _run(driver, seconds, period=0.004):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        driver.cycle(time.monotonic())
+        time.sleep(period)
+
+
+def _status(driver, name):
+    return next(s for s in driver.statuses() if s.name == name)
+
+
+def test_absent_servo_at_start_is_a_clear_error(face_config, emulator, fault_file):
+    write_faults(fault_file, absent=[3])
+    time.sleep(0.1)
+    d = FaceDriver(face_config, FaceBus(face_config, port=emulator.port))
+    with pytest.raises(ServoMissingError, match=r'lip_corner_left_stretch \(id 3\)'):
+        d.start()
+
+
+def test_commands_reach_the_servos_within_limits(driver, face_config):
+    now = time.monotonic()
+    driver.submit(['jaw_open', 'eyelid_left_upper_close'], [0.3, 5.0], [], 10, now)
+    end = time.monotonic() + 0.4
+    while time.monotonic() < end:
+        driver.submit(['jaw_open', 'eyelid_left_upper_close'], [0.3, 5.0], [], 10,
+                      time.monotonic())
+        driver.cycle(time.monotonic())
+        time.sleep(0.004)
+    jaw = face_config.names.index('jaw_open')
+    lid = face_config.names.index('eyelid_left_upper_close')
+    assert driver.position[jaw] == pytest.approx(0.3, abs=0.01)
+    assert driver.position[lid] == pytest.approx(0.9, abs=0.01)   # clamped to max
+    assert np.all(np.isfinite(driver.position))
+    assert all(s.level in (OK, STALE) for s in driver.statuses())
+
+
+def test_servo_dropping_out_is_reported_and_recovers(driver, fault_file):
+    _run(driver, 0.2)
+    write_faults(fault_file, absent=[12])
+    _run(driver, 0.3)
+    status = _status(driver, 'cheek_left_raise')
+    assert status.level == ERROR and 'not answering' in status.message
+    assert 12 not in driver.bus.online and len(driver.bus.online) == 25
+    assert np.isnan(driver.position[11]) and np.isfinite(driver.position[12])
+    # the others keep running: a command to another actuator still moves it
+    driver.submit(['cheek_right_raise'], [0.3], [], 10, time.monotonic())
+    _run(driver, 0.3)
+    assert driver.position[12] == pytest.approx(0.3, abs=0.01)
+    write_faults(fault_file)
+    _run(driver, 0.6)
+    assert 12 in driver.bus.online
+    assert _status(driver, 'cheek_left_raise').level == OK
+    assert any('answers again' in line for line in driver.logs)
+
+
+def test_one_percent_corrupted_replies_are_survived(driver, fault_file):
+    write_faults(fault_file, corrupt_rate=0.01)
+    time.sleep(0.05)
+    fresh = 0
+    for _ in range(600):
+        fresh += driver.cycle(time.monotonic())
+    assert driver.failed_reads > 0          # corruption really happened
+    assert fresh >= 590                     # and a retry hid it
+    assert not driver.offline
+
+
+def test_overheating_is_an_error_and_torque_returns_when_it_clears(driver, fault_file):
+    write_faults(fault_file, overheating=[20])
+    _run(driver, 0.3)
+    status = _status(driver, 'eyelid_left_lower_close')
+    assert status.level == ERROR and 'overheating' in status.message
+    write_faults(fault_file)
+    _run(driver, 0.3)
+    assert _status(driver, 'eyelid_left_lower_close').level != ERROR
+    assert driver.bus.read(driver.config.actuator('eyelid_left_lower_close'),
+                           'torque_enable') == 1
+
+
+def test_torque_off_ignores_commands(driver):
+    ok, message = driver.set_torque(False)
+    assert ok and 'off' in message
+    taken, _, reason = driver.submit(['jaw_open'], [0.3], [], 10, time.monotonic())
+    assert taken == [] and 'torque is off' in reason
+    assert driver.bus.read(driver.config.actuator('jaw_open'), 'torque_enable') == 0
+    ok, _ = driver.set_torque(True)
+    assert ok
