@@ -23,6 +23,7 @@ setup(
         'console_scripts': [
             'observer_node = mirror_calibration.observer_node:main',
             'camera_node = mirror_calibration.camera_node:main',
+            'mirror-fit = mirror_calibration.fit:main',
         ],
     },
 )

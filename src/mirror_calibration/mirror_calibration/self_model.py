@@ -1,0 +1,157 @@
+"""The learned self-model of the face: forward (actuators -> landmarks) and inverse
+(target lip landmarks -> lip actuators). Imports only torch (and the standard library).
+
+Units in and out are the face's own: joint positions in radians (config order of
+config/face_motors.yaml), landmarks in the normalised face frame (eye spans). Inside, joints
+are scaled to [-1, 1] across their limits and landmarks are standardised with the training
+set's mean and standard deviation; both statistics travel in the checkpoint.
+
+The inverse model ends in tanh mapped onto [min, max] of each lip actuator, so no output,
+however strange the target, can leave the actuator limits.
+"""
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+CHECKPOINT_FORMAT = 'mirror_self_model_v1'
+
+
+class SelfModelError(RuntimeError):
+    """A self-model checkpoint is missing, damaged or does not fit the face."""
+
+
+@dataclass
+class SelfModelConfig:
+    actuator_count: int = 26          # joints the forward model reads
+    lip_actuators: tuple = ()         # indices of the inverse model's joints (jaw + lips)
+    point_count: int = 109            # landmarks the forward model predicts
+    lip_points: tuple = (0, 40)       # [start, stop) of the lip landmarks in the layout
+    hidden: int = 256                 # width of the hidden layers
+    layers: int = 3                   # hidden layers per network
+
+    @property
+    def lip_point_count(self):
+        return self.lip_points[1] - self.lip_points[0]
+
+
+def _mlp(inputs, hidden, layers, outputs):
+    blocks, width = [], inputs
+    for _ in range(layers):
+        blocks += [nn.Linear(width, hidden), nn.SiLU()]
+        width = hidden
+    blocks.append(nn.Linear(width, outputs))
+    return nn.Sequential(*blocks)
+
+
+class SelfModel(nn.Module):
+
+    def __init__(self, config, lower, upper, neutral, landmark_mean, landmark_std):
+        super().__init__()
+        self.config = config
+        lips = list(config.lip_actuators)
+        if not lips:
+            raise SelfModelError('config.lip_actuators is empty; the inverse model needs the '
+                                 'indices of the jaw and lip actuators')
+        self.register_buffer('lower', torch.as_tensor(lower, dtype=torch.float32))      # (A,)
+        self.register_buffer('upper', torch.as_tensor(upper, dtype=torch.float32))      # (A,)
+        self.register_buffer('neutral', torch.as_tensor(neutral, dtype=torch.float32))  # (A,)
+        self.register_buffer('landmark_mean',
+                             torch.as_tensor(landmark_mean, dtype=torch.float32))       # (P, 3)
+        self.register_buffer('landmark_std',
+                             torch.as_tensor(landmark_std, dtype=torch.float32))        # (P, 3)
+        self.register_buffer('lip_index', torch.tensor(lips, dtype=torch.long))         # (L,)
+        self.forward_net = _mlp(config.actuator_count, config.hidden, config.layers,
+                                config.point_count * 3)
+        self.inverse_net = _mlp(config.lip_point_count * 3, config.hidden, config.layers,
+                                len(lips))
+
+    # --- normalisation -------------------------------------------------------------------
+    def joints_to_unit(self, positions):             # (B, A) rad -> (B, A) in [-1, 1]
+        half = (self.upper - self.lower).clamp_min(1e-6) / 2
+        return (positions - (self.upper + self.lower) / 2) / half
+
+    def _lip_slice(self):
+        start, stop = self.config.lip_points
+        return slice(start, stop)
+
+    def standardise(self, landmarks):                # (B, P, 3) -> (B, P, 3)
+        return (landmarks - self.landmark_mean) / self.landmark_std
+
+    def standardise_lips(self, lips):                # (B, Pl, 3) -> (B, Pl, 3)
+        s = self._lip_slice()
+        return (lips - self.landmark_mean[s]) / self.landmark_std[s]
+
+    # --- the two models --------------------------------------------------------------------
+    def forward_standardised(self, positions):       # (B, A) rad -> (B, P, 3) standardised
+        out = self.forward_net(self.joints_to_unit(positions))
+        return out.view(-1, self.config.point_count, 3)
+
+    def forward(self, positions):
+        """Predicted landmarks (B, P, 3) [eye spans] of joint positions (B, A) [rad]."""
+        return self.forward_standardised(positions) * self.landmark_std + self.landmark_mean
+
+    def inverse(self, lips):
+        """Lip joint positions (B, L) [rad], within limits, that should show lips (B, Pl, 3)."""
+        z = self.standardise_lips(lips).flatten(1)
+        unit = torch.tanh(self.inverse_net(z))
+        lower, upper = self.lower[self.lip_index], self.upper[self.lip_index]
+        return lower + (unit + 1) * (upper - lower) / 2
+
+    def full_pose(self, lip_positions, rest=None):
+        """(B, A) joint positions: lip_positions on the lip joints, rest (or neutral) elsewhere."""
+        base = self.neutral.expand(lip_positions.shape[0], -1) if rest is None else rest
+        pose = base.clone()
+        pose[:, self.lip_index] = lip_positions
+        return pose
+
+    def lips_of(self, landmarks):                    # (B, P, 3) -> (B, Pl, 3)
+        return landmarks[:, self._lip_slice()]
+
+
+def save_checkpoint(path, model, actuator_names, layout, metadata=None):
+    """Write a self-describing checkpoint: weights, config, limits, statistics, metadata."""
+    torch.save({
+        'format': CHECKPOINT_FORMAT,
+        'config': {k: list(v) if isinstance(v, tuple) else v
+                   for k, v in asdict(model.config).items()},
+        'state_dict': model.state_dict(),
+        'actuator_names': list(actuator_names),
+        'layout': layout,
+        'metadata': dict(metadata or {}),
+    }, path)
+
+
+def load_checkpoint(path):
+    """(SelfModel in eval mode, checkpoint dict) from path; SelfModelError says what to do."""
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except FileNotFoundError as exc:
+        raise SelfModelError(f'no self-model at {path}; train one with '
+                             '`mirror-fit DATASET --out CKPT`') from exc
+    except Exception as exc:  # torch raises many types for a damaged or foreign file
+        raise SelfModelError(f'{path} is not a readable self-model checkpoint ({exc}); it may '
+                             'be truncated or corrupt: re-run mirror-fit to recreate it') from exc
+    if not isinstance(checkpoint, dict) or checkpoint.get('format') != CHECKPOINT_FORMAT:
+        raise SelfModelError(f'{path} is not a {CHECKPOINT_FORMAT} checkpoint; re-run mirror-fit')
+    try:
+        raw = dict(checkpoint['config'])
+        raw['lip_actuators'] = tuple(raw['lip_actuators'])
+        raw['lip_points'] = tuple(raw['lip_points'])
+        config = SelfModelConfig(**raw)
+        state = checkpoint['state_dict']
+        model = SelfModel(config, state['lower'], state['upper'], state['neutral'],
+                          state['landmark_mean'], state['landmark_std'])
+        model.load_state_dict(state)
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise SelfModelError(f'{path} is damaged or from another model version ({exc}); '
+                             're-run mirror-fit') from exc
+    if len(checkpoint.get('actuator_names', ())) != config.actuator_count:
+        raise SelfModelError(f'{path} names {len(checkpoint.get("actuator_names", ()))} '
+                             f'actuators but its model reads {config.actuator_count}')
+    if not bool(torch.isfinite(model.landmark_std).all()):
+        raise SelfModelError(f'{path} holds non-finite normalisation statistics; '
+                             're-run mirror-fit')
+    model.eval()
+    return model, checkpoint

@@ -1,0 +1,82 @@
+"""Babbling poses, smooth moves and settle detection (plain Python)."""
+
+import numpy as np
+import pytest
+
+from face_motor_driver.face_config import default_face_config_path, load_face_config
+from mirror_calibration.babbling import (
+    MIN_JERK_PEAK_SPEED,
+    BabbleError,
+    SettleDetector,
+    babble_poses,
+    babbled_actuators,
+    min_jerk,
+    nearest_in_time,
+    transition_time,
+)
+
+FACE = load_face_config(default_face_config_path())
+LOWER = np.array([a.min for a in FACE.actuators])
+UPPER = np.array([a.max for a in FACE.actuators])
+NEUTRAL = np.array([a.neutral for a in FACE.actuators])
+
+
+def test_poses_cover_each_range_within_limits():
+    lips = babbled_actuators(FACE, ['jaw', 'lips'])
+    assert len(lips) == len(FACE.lip_actuators)
+    poses = babble_poses(FACE, lips, seed=1, start=0, count=256)
+    assert np.all(poses >= LOWER) and np.all(poses <= UPPER)
+    others = [i for i in range(len(FACE.actuators)) if i not in lips]
+    np.testing.assert_array_equal(poses[:, others], np.tile(NEUTRAL[others], (256, 1)))
+    unit = (poses[:, lips] - LOWER[lips]) / (UPPER[lips] - LOWER[lips])
+    for column in unit.T:  # every tenth of every range is visited about equally
+        counts = np.histogram(column, bins=10, range=(0, 1))[0]
+        assert counts.min() >= 20 and counts.max() <= 32
+
+
+def test_sequence_resumes_exactly():
+    every = babble_poses(FACE, babbled_actuators(FACE, []), seed=5, start=0, count=40)
+    resumed = babble_poses(FACE, babbled_actuators(FACE, []), seed=5, start=25, count=15)
+    np.testing.assert_allclose(resumed, every[25:])
+    other_seed = babble_poses(FACE, babbled_actuators(FACE, []), seed=6, start=0, count=40)
+    assert not np.allclose(other_seed, every)
+
+
+def test_unknown_group_is_named():
+    with pytest.raises(BabbleError, match='ears'):
+        babbled_actuators(FACE, ['ears'])
+
+
+def test_moves_are_smooth_and_within_speed_limits():
+    start, goal = LOWER.copy(), UPPER.copy()
+    duration = transition_time(FACE, start, goal, requested=0.0)
+    times = np.linspace(0, 1, 2001)
+    path = np.array([min_jerk(start, goal, t) for t in times])
+    np.testing.assert_allclose(path[0], start)
+    np.testing.assert_allclose(path[-1], goal)
+    speed = np.abs(np.diff(path, axis=0)) / (duration / 2000)
+    limits = np.array([a.max_velocity for a in FACE.actuators])
+    assert np.all(speed.max(axis=0) <= limits * 1.0001)
+    assert speed[0].max() < 0.01 * limits.min() and speed[-1].max() < 0.01 * limits.min()
+    assert transition_time(FACE, start, start, requested=0.3) == 0.3
+    assert MIN_JERK_PEAK_SPEED == pytest.approx(np.max(np.gradient(
+        np.array([min_jerk(0.0, 1.0, t) for t in times]), times)), rel=1e-3)
+
+
+def test_settle_needs_stillness_after_the_move():
+    detector = SettleDetector(window=0.05, still=0.002)
+    for k in range(10):  # still moving
+        detector.add(1.0 + 0.01 * k, [0.01 * k])
+    assert not detector.settled(since=1.0)
+    for k in range(10):  # holding
+        detector.add(1.1 + 0.01 * k, [0.1])
+    assert detector.settled(since=1.1)
+    assert not detector.settled(since=1.2), 'nothing seen since then yet'
+    detector.add(1.21, [float('nan')])  # an unmeasured joint never counts as settled data
+    assert not detector.settled(since=1.205)
+
+
+def test_nearest_in_time():
+    value, gap = nearest_in_time([1.0, 2.0, 3.0], ['a', 'b', 'c'], 2.2)
+    assert value == 'b' and gap == pytest.approx(0.2)
+    assert nearest_in_time([], [], 1.0)[0] is None
