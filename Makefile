@@ -16,7 +16,7 @@ setup:
 	@bash scripts/setup.sh
 
 lint: setup
-	$(VENV)/bin/ruff check src test bench scripts launch conftest.py
+	$(VENV)/bin/ruff check .
 
 test: setup lint
 	$(PY) -m pytest
