@@ -21,6 +21,9 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'lip-corpus = lip_policy.cli:corpus_main',
+            'lip-train = lip_policy.cli:train_main',
+            'lip-eval = lip_policy.cli:eval_main',
         ],
     },
 )

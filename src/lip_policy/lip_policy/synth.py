@@ -101,7 +101,9 @@ def _sung_note(speaker, voice, syllable, pitch, duration):
     if len(held) > 512:
         import librosa
 
-        held = librosa.effects.time_stretch(held, rate=len(held) / (target * rate))
+        # A short STFT keeps the stretch defined for short vowels.
+        held = librosa.effects.time_stretch(held, rate=len(held) / (target * rate),
+                                            n_fft=512, hop_length=128)
     shift = (len(held) - (end - start)) / rate
     tail = said.audio[end:end + int(0.05 * rate)]
     audio = np.concatenate([said.audio[:start], held, tail])

@@ -1,0 +1,122 @@
+"""Command lines: lip-corpus (synth | video), lip-train, lip-eval."""
+
+import argparse
+import json
+import sys
+
+from lip_policy import corpus
+
+
+def _languages(text):
+    return [lang.strip() for lang in text.split(',') if lang.strip()]
+
+
+def corpus_main(argv=None):
+    parser = argparse.ArgumentParser(prog='lip-corpus', description=__doc__)
+    sub = parser.add_subparsers(dest='command', required=True)
+    synth = sub.add_parser('synth', help='espeak-ng speech and song with teacher lips')
+    synth.add_argument('--languages', type=_languages, default=None,
+                       help='comma-separated wordfreq codes (default: all supported)')
+    synth.add_argument('--clips-per-language', type=int, default=20)
+    synth.add_argument('--sung-per-language', type=int, default=2,
+                       help='sung clips (held syllables along a melody) per language')
+    synth.add_argument('--seed', type=int, default=0)
+    synth.add_argument('--out', required=True, help='corpus directory (created or extended)')
+    video = sub.add_parser('video', help='talking-head videos -> audio + observer lips')
+    video.add_argument('files', nargs='+')
+    video.add_argument('--out', required=True)
+    video.add_argument('--language', default='unknown', help='language of the speech')
+    args = parser.parse_args(argv)
+    try:
+        if args.command == 'synth':
+            from lip_policy import synth as synth_module
+
+            languages = args.languages or sorted(synth_module.LANGUAGES)
+            written = synth_module.synthesise(languages, args.clips_per_language,
+                                              args.sung_per_language, args.seed, args.out)
+            total = len(corpus.read_manifest(args.out))
+            print(json.dumps({'written': len(written), 'clips': total, 'out': args.out}))
+        else:
+            from lip_policy import video_corpus
+
+            report = video_corpus.build(args.files, args.out, language=args.language)
+            print(json.dumps(report))
+            if not report['written']:
+                return 1
+    except (corpus.CorpusError, ValueError, RuntimeError) as error:
+        print(f'lip-corpus: error: {error}', file=sys.stderr)
+        return 2
+    return 0
+
+
+def train_main(argv=None):
+    from lip_policy import train
+    from lip_policy.model import LipModelConfig
+
+    parser = argparse.ArgumentParser(prog='lip-train',
+                                     description='Train the audio -> lip model.')
+    parser.add_argument('corpora', nargs='+', help='corpus directories')
+    parser.add_argument('--out', required=True, help='checkpoint path (.pt)')
+    parser.add_argument('--exclude-languages', type=_languages,
+                        default=list(train.HELD_OUT_LANGUAGES),
+                        help='held-out languages never trained on (default: '
+                             f'{",".join(train.HELD_OUT_LANGUAGES)}; "" for none)')
+    parser.add_argument('--lookahead-ms', type=int, default=60,
+                        help='audio the model hears after a lip frame [ms], multiple of 10')
+    parser.add_argument('--channels', type=int, default=LipModelConfig.channels)
+    parser.add_argument('--coefficients', type=int, default=LipModelConfig.n_coefficients)
+    defaults = train.TrainConfig()
+    parser.add_argument('--epochs', type=int, default=defaults.epochs)
+    parser.add_argument('--batch-clips', type=int, default=defaults.batch_clips)
+    parser.add_argument('--learning-rate', type=float, default=defaults.learning_rate)
+    parser.add_argument('--patience', type=int, default=defaults.patience)
+    parser.add_argument('--max-minutes', type=float, default=defaults.max_minutes)
+    parser.add_argument('--seed', type=int, default=defaults.seed)
+    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    args = parser.parse_args(argv)
+    if args.lookahead_ms < 0 or args.lookahead_ms % 10:
+        parser.error('--lookahead-ms must be a non-negative multiple of 10')
+    if args.epochs < 1 or args.batch_clips < 1 or args.channels < 1 or args.threads < 1:
+        parser.error('--epochs, --batch-clips, --channels and --threads must be >= 1')
+    import torch
+
+    torch.set_num_threads(args.threads)
+    model_config = LipModelConfig(channels=args.channels, n_coefficients=args.coefficients,
+                                  lookahead_frames=args.lookahead_ms // 10)
+    train_config = train.TrainConfig(epochs=args.epochs, batch_clips=args.batch_clips,
+                                     learning_rate=args.learning_rate, patience=args.patience,
+                                     max_minutes=args.max_minutes, seed=args.seed)
+    try:
+        summary = train.train(args.corpora, args.out, model_config, train_config,
+                              exclude_languages=args.exclude_languages)
+    except (corpus.CorpusError, train.TrainingError) as error:
+        print(f'lip-train: error: {error}', file=sys.stderr)
+        return 2
+    print(json.dumps({k: summary[k] for k in ('train_clips', 'validation_clips',
+                                              'best_validation_loss', 'epochs_run',
+                                              'minutes')} | {'out': args.out}))
+    return 0
+
+
+def eval_main(argv=None):
+    from lip_policy import evaluate
+    from lip_policy.predictor import CheckpointError
+
+    parser = argparse.ArgumentParser(prog='lip-eval', description=(
+        'Score a lip model against the amplitude and recognised-viseme baselines.'))
+    parser.add_argument('--model', required=True, help='checkpoint (.pt)')
+    parser.add_argument('--corpus', required=True, help='corpus directory')
+    parser.add_argument('--languages', type=_languages, default=None,
+                        help='only these languages (e.g. the held-out list)')
+    parser.add_argument('--json', default=None, help='also write the full report here')
+    parser.add_argument('--plots', default=None,
+                        help='directory for mouth-opening plots (default: next to --json)')
+    args = parser.parse_args(argv)
+    try:
+        report = evaluate.evaluate(args.model, args.corpus, languages=args.languages,
+                                   json_path=args.json, plot_dir=args.plots)
+    except (corpus.CorpusError, CheckpointError) as error:
+        print(f'lip-eval: error: {error}', file=sys.stderr)
+        return 2
+    print(json.dumps(report['overall']))
+    return 0
