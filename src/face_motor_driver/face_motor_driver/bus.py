@@ -155,7 +155,7 @@ class FaceBus:
     # -- start-up -------------------------------------------------------------------------
     def ping(self, actuator):
         """Ping one servo; CommError if silent, ServoModelError if it is another model."""
-        model, result, error = self.packet.ping(self.port, actuator.id)
+        model, result, error = self._call(self.packet.ping, self.port, actuator.id)
         self._check(result, error, actuator, 'ping', raise_on_alert=False)
         expected = model_spec(actuator.model).model_number
         if model != expected:
@@ -201,15 +201,15 @@ class FaceBus:
     def write(self, actuator, field_name, value):
         field = FIELDS[field_name]
         data = list(encode(value, field.size))
-        result, error = self.packet.writeTxRx(self.port, actuator.id, field.address,
-                                              field.size, data)
+        result, error = self._call(self.packet.writeTxRx, self.port, actuator.id, field.address,
+                                   field.size, data)
         self._check(result, error, actuator, f'write of {field_name}={value}',
                     raise_on_alert=False)
 
     def read(self, actuator, field_name):
         field = FIELDS[field_name]
-        data, result, error = self.packet.readTxRx(self.port, actuator.id, field.address,
-                                                   field.size)
+        data, result, error = self._call(self.packet.readTxRx, self.port, actuator.id,
+                                         field.address, field.size)
         self._check(result, error, actuator, f'read of {field_name}', raise_on_alert=False)
         value = int.from_bytes(bytes(data), 'little')
         return to_signed(value, field.size) if field.signed else value
@@ -242,14 +242,14 @@ class FaceBus:
                 self._writer.changeParam(servo_id, list(encode(ticks, 4)))
         if not self.online:
             return
-        result = self._writer.txPacket()
+        result = self._call(self._writer.txPacket)
         if result != sdk.COMM_SUCCESS:
             raise CommError('sync write of goal positions', self.packet.getTxRxResult(result))
 
     def _group_read(self, reader, what):
         if not self.online:
             return
-        result = reader.fastSyncRead() if self.fast_sync_read else reader.txRxPacket()
+        result = self._call(reader.fastSyncRead if self.fast_sync_read else reader.txRxPacket)
         if result != sdk.COMM_SUCCESS:
             raise CommError(what, self.packet.getTxRxResult(result), sorted(self.online))
 
@@ -287,6 +287,20 @@ class FaceBus:
         return to_signed(value, field.size) if field.signed else value
 
     # -- errors ---------------------------------------------------------------------------
+    def _call(self, sdk_function, *args):
+        """Run one SDK exchange; an OS-level port failure becomes PortError.
+
+        The SDK marks the port busy for the length of an exchange and only clears the mark
+        on its own return paths, so an exception from pyserial would leave the port
+        'in use' for ever; clear it here.
+        """
+        try:
+            return sdk_function(*args)
+        except OSError as exc:
+            self.port.is_using = False
+            raise PortError(f'{self.port_name} failed: {exc}; check the USB adapter and '
+                            'its cable') from exc
+
     def _check(self, result, error, actuator, what, raise_on_alert=True):
         if result != sdk.COMM_SUCCESS:
             raise CommError(f'{what} on {actuator.name} (id {actuator.id})',

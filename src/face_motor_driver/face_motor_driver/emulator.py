@@ -308,6 +308,8 @@ def main(argv=None):
     parser.add_argument('--fault-file', default='',
                         help='JSON file with injected faults, re-read when it changes')
     parser.add_argument('--seed', type=int, default=0, help='seed of the corruption draws')
+    parser.add_argument('--parent-pid', type=int, default=0,
+                        help='exit when our parent is no longer this process (the driver died)')
     args = parser.parse_args(argv)
     if args.lag <= 0:
         parser.error('--lag must be > 0 s')
@@ -327,7 +329,9 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     print(f'PORT {path}', flush=True)
     try:
-        serve(emulator, master, watcher, lambda: bool(stopping))
+        parent = args.parent_pid
+        serve(emulator, master, watcher,
+              lambda: bool(stopping) or (parent and os.getppid() != parent))
     finally:
         os.close(master)
         os.close(slave)

@@ -1,6 +1,7 @@
 """Start and stop the bus emulator in its own process (for the driver's `port: sim`, the
 benchmark and the tests)."""
 
+import json
 import os
 import select
 import subprocess
@@ -18,7 +19,8 @@ class EmulatorProcess:
     def __init__(self, config_path, wire_time=False, baud=None, lag=None, fault_file='',
                  seed=0, startup_timeout=15.0):
         command = [sys.executable, '-m', 'face_motor_driver.emulator',
-                   '--config', str(config_path), '--seed', str(seed)]
+                   '--config', str(config_path), '--seed', str(seed),
+                   '--parent-pid', str(os.getpid())]
         if wire_time:
             command.append('--wire-time')
         if baud:
@@ -27,8 +29,11 @@ class EmulatorProcess:
             command += ['--lag', str(lag)]
         if fault_file:
             command += ['--fault-file', str(fault_file)]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True)
+        # Its own session: a Ctrl-C to the driver's terminal must not stop the bus before
+        # the driver has eased the face to neutral; --parent-pid ends it if we die.
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True,
+                                        start_new_session=True)
         self.port = self._wait_for_port(startup_timeout)
 
     def _wait_for_port(self, timeout):
@@ -41,12 +46,9 @@ class EmulatorProcess:
                     return line.split(' ', 1)[1].strip()
             if self.process.poll() is not None:
                 break
-        error = ''
-        if self.process.poll() is not None:
-            error = self.process.stderr.read().strip()
         self.stop()
-        raise EmulatorError(f'bus emulator did not start within {timeout} s: {error or "no PORT"}'
-                            '; run face-bus-emulator by hand to see why')
+        raise EmulatorError(f'bus emulator did not start within {timeout} s; run '
+                            'face-bus-emulator by hand to see why')
 
     def stop(self):
         if self.process.poll() is None:
@@ -56,9 +58,7 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream:
-                stream.close()
+        self.process.stdout.close()
 
     def __enter__(self):
         return self
@@ -69,7 +69,6 @@ class EmulatorProcess:
 
 def write_faults(path, **faults):
     """Atomically replace a fault file (the emulator re-reads it when it changes)."""
-    import json
     tmp = f'{path}.tmp{os.getpid()}'
     with open(tmp, 'w') as f:
         json.dump(faults, f)

@@ -1,0 +1,317 @@
+"""face_motor_driver_node: the ROS 2 face of FaceDriver.
+
+Subscribes face_msgs/FaceCommand on face/lip_command and face/expression_command (reliable,
+depth 10), publishes sensor_msgs/JointState on face/joint_states every cycle and
+diagnostic_msgs/DiagnosticArray on /diagnostics, serves face/set_torque and face/go_neutral.
+The bus cycle runs in its own thread at cycle_rate; the executor thread handles commands
+and services; one lock keeps them apart. With port `sim` the node starts the bus emulator
+in its own process and stops it on shutdown.
+"""
+
+import math
+import threading
+import time
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+
+from face_msgs.checks import MessageError, check_face_command
+from face_msgs.msg import FaceCommand
+from face_msgs.srv import GoNeutral, SetTorque
+
+from .bus import BusError, FaceBus
+from .driver import DriverSettings, FaceDriver
+from .emulator import DEFAULT_LAG
+from .emulator_process import EmulatorError, EmulatorProcess
+from .face_config import SIM_PORT, ConfigError, default_face_config_path, load_face_config
+
+
+def _positive(limit=math.inf):
+    return lambda v: 0 < v <= limit, f'must be > 0 and <= {limit}'
+
+
+def _between(low, high):
+    return lambda v: low <= v <= high, f'must be in [{low}, {high}]'
+
+
+_ANY = (lambda v: True, '')
+
+
+class ParameterError(ValueError):
+    """A node parameter has a value the driver cannot use."""
+
+# name: (default, description, (check, what the check demands))
+PARAMETERS = {
+    'config_file': ('', 'face_motors.yaml with the actuators; empty = the workspace config',
+                    _ANY),
+    'port': ('', "serial device, 'sim' for the emulator, empty = bus.port of the config",
+             _ANY),
+    'baud_rate': (0, 'bus baud rate [bit/s]; 0 = bus.baud_rate of the config',
+                  _between(0, 4_500_000)),
+    'cycle_rate': (200.0, 'control cycles per second [Hz]; 0 = as fast as the bus allows',
+                   _between(0.0, 5000.0)),
+    'command_timeout': (0.5, 'seconds without a command naming an actuator before it eases '
+                        'to neutral [s]', _positive(600.0)),
+    'neutral_duration': (1.0, 'default time to ease to neutral [s]', _positive(60.0)),
+    'lip_priority': (20, 'priority of lip-policy commands (and of face/lip_command) [1..255]',
+                     _between(1, 255)),
+    'expression_priority': (10, 'priority of expression commands (and of '
+                            'face/expression_command) [1..255]', _between(1, 255)),
+    'gaze_priority': (10, 'priority of gaze commands [1..255]', _between(1, 255)),
+    'calibration_priority': (30, 'priority of calibration (babbling) commands [1..255]',
+                             _between(1, 255)),
+    'health_rate': (5.0, 'reads of error bits, voltage and temperature per second [Hz]',
+                    _positive(100.0)),
+    'diagnostics_rate': (2.0, '/diagnostics messages per second [Hz]', _positive(50.0)),
+    'retry_interval': (1.0, 'time between pings of a servo that stopped answering [s]',
+                       _positive(60.0)),
+    'latency_timer_ms': (16.0, 'USB adapter latency timer the reply timeouts assume [ms]',
+                         _between(1.0, 32.0)),
+    'fast_sync_read': (True, 'use FAST_SYNC_READ (0x8A) when every model supports it', _ANY),
+    'profile_velocity': (0.0, 'servo-side speed cap [rad/s]; 0 = none (the driver slews)',
+                         _between(0.0, 100.0)),
+    'profile_acceleration': (0.0, 'servo-side acceleration cap [rad/s^2]; 0 = none',
+                             _between(0.0, 10000.0)),
+    'temperature_warn_margin': (10.0, 'WARN when this close to the temperature limit [deg C]',
+                                _between(0.0, 60.0)),
+    'load_warn': (0.8, 'WARN above this fraction of the current limit [0..1]',
+                  _positive(1.0)),
+    'shutdown_timeout': (3.0, 'longest wait for the neutral pose at shutdown [s]',
+                         _between(0.0, 60.0)),
+    'frame_id': ('', 'frame_id stamped on face/joint_states', _ANY),
+    'sim_wire_time': (False, "emulator only (port 'sim'): simulate wire time at the baud rate",
+                      _ANY),
+    'sim_lag': (DEFAULT_LAG, "emulator only: servo position lag time constant [s]",
+                _positive(1.0)),
+    'sim_fault_file': ('', 'emulator only: JSON fault-injection file, re-read on change',
+                       _ANY),
+}
+
+
+class FaceMotorDriverNode(Node):
+    def __init__(self):
+        super().__init__('face_motor_driver_node')
+        self.p = {}
+        for name, (default, description, (check, demand)) in PARAMETERS.items():
+            value = self.declare_parameter(
+                name, default, ParameterDescriptor(description=description)).value
+            if not check(value):
+                raise ParameterError(f'parameter {name}={value!r} {demand}; fix it in '
+                                 'config/face_motor_driver.yaml or on the command line')
+            self.p[name] = value
+        self.add_on_set_parameters_callback(self._refuse_changes)
+        config_path = self.p['config_file'] or default_face_config_path()
+        self.config = load_face_config(config_path)
+        self.known_names = set(self.config.names)
+        port = self.p['port'] or self.config.bus.port
+        baud = self.p['baud_rate'] or self.config.bus.baud_rate
+        self.emulator = None
+        if port == SIM_PORT:
+            self.emulator = EmulatorProcess(config_path, wire_time=self.p['sim_wire_time'],
+                                            baud=baud, lag=self.p['sim_lag'],
+                                            fault_file=self.p['sim_fault_file'])
+            port = self.emulator.port
+            self.get_logger().info(f'bus emulator started on {port}')
+        settings = DriverSettings(**{k: self.p[k] for k in (
+            'command_timeout', 'neutral_duration', 'health_rate', 'retry_interval',
+            'temperature_warn_margin', 'load_warn', 'profile_velocity',
+            'profile_acceleration', 'shutdown_timeout')})
+        bus = FaceBus(self.config, port=port, baud_rate=baud,
+                      latency_timer_ms=self.p['latency_timer_ms'],
+                      fast_sync_read=self.p['fast_sync_read'])
+        self.driver = FaceDriver(self.config, bus, settings, log=self.get_logger().warning)
+        try:
+            self.driver.start()
+        except BusError:
+            self._stop_emulator()
+            raise
+        self.source_priority = {
+            FaceCommand.SOURCE_LIP: self.p['lip_priority'],
+            FaceCommand.SOURCE_EXPRESSION: self.p['expression_priority'],
+            FaceCommand.SOURCE_GAZE: self.p['gaze_priority'],
+            FaceCommand.SOURCE_CALIBRATION: self.p['calibration_priority'],
+        }
+        self.lock = threading.Lock()
+        self._last_warned = {}
+        commands = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.joint_pub = self.create_publisher(JointState, 'face/joint_states', 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_subscription(FaceCommand, 'face/lip_command',
+                                 lambda m: self._on_command(m, 'lip', 'lip_priority'),
+                                 commands)
+        self.create_subscription(FaceCommand, 'face/expression_command',
+                                 lambda m: self._on_command(m, 'expression',
+                                                            'expression_priority'),
+                                 commands)
+        self.create_service(SetTorque, 'face/set_torque', self._on_set_torque)
+        self.create_service(GoNeutral, 'face/go_neutral', self._on_go_neutral)
+        self.cycle_hz = 0.0
+        self._running = True
+        self._thread = threading.Thread(target=self._control_loop, daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f'driving {len(self.config.actuators)} actuators on {port} at {baud} bit/s, '
+            f'cycle_rate {self.p["cycle_rate"] or "max"} Hz')
+
+    def _refuse_changes(self, params):
+        names = ', '.join(p.name for p in params)
+        return SetParametersResult(successful=False, reason=(
+            f'{names}: face_motor_driver_node reads its parameters at start-up; restart it '
+            'with the new values'))
+
+    # -- commands and services ------------------------------------------------------------
+    def _on_command(self, msg, topic, priority_param):
+        try:
+            check_face_command(msg, self.known_names)
+        except MessageError as exc:
+            self._warn_once_a_second(f'face/{topic}_command rejected: {exc}')
+            return
+        priority = msg.priority or self.source_priority.get(msg.source,
+                                                            self.p[priority_param])
+        with self.lock:
+            _, clamped, refusal = self.driver.submit(list(msg.name), list(msg.position),
+                                                     list(msg.max_velocity), priority,
+                                                     time.monotonic())
+        if refusal:
+            self.get_logger().info(f'face/{topic}_command not applied: {refusal}',
+                                   throttle_duration_sec=1.0)
+        if clamped:
+            self._warn_once_a_second(f'face/{topic}_command clamped to joint limits: '
+                                     f'{", ".join(clamped)}')
+
+    def _warn_once_a_second(self, text):
+        # Per distinct text, so one flooding publisher cannot hide a different problem.
+        now = time.monotonic()
+        if len(self._last_warned) > 1000:
+            self._last_warned.clear()
+        if now - self._last_warned.get(text, -math.inf) >= 1.0:
+            self._last_warned[text] = now
+            self.get_logger().warning(text)
+
+    def _on_set_torque(self, request, response):
+        with self.lock:
+            response.success, response.message = self.driver.set_torque(request.enable)
+        self.get_logger().info(f'set_torque({request.enable}): {response.message}')
+        return response
+
+    def _on_go_neutral(self, request, response):
+        if not (math.isfinite(request.duration) and 0.0 <= request.duration <= 60.0):
+            response.success = False
+            response.message = (f'duration {request.duration} s is invalid; use 0 (the '
+                                'driver default) or a time in (0, 60] s')
+            return response
+        with self.lock:
+            response.success, response.message = self.driver.go_neutral(request.duration)
+        return response
+
+    # -- the control thread ---------------------------------------------------------------
+    def _control_loop(self):
+        rate = self.p['cycle_rate']
+        period = 1.0 / rate if rate > 0 else 0.0
+        next_cycle = time.monotonic()
+        next_diagnostics = next_cycle
+        window_start, window_cycles = next_cycle, 0
+        while self._running:
+            now = time.monotonic()
+            try:
+                with self.lock:
+                    self.driver.cycle(now)
+            except (BusError, OSError) as exc:
+                self.get_logger().error(f'bus cycle failed: {exc}', throttle_duration_sec=1.0)
+                time.sleep(0.05)
+            if not self.context.ok():
+                break   # rclpy is shutting down; stop() takes the face to neutral
+            self._publish_joint_states()
+            window_cycles += 1
+            if now - window_start >= 1.0:
+                self.cycle_hz = window_cycles / (now - window_start)
+                window_start, window_cycles = now, 0
+            if now >= next_diagnostics:
+                next_diagnostics = now + 1.0 / self.p['diagnostics_rate']
+                self._publish_diagnostics()
+            if period:
+                next_cycle += period
+                delay = next_cycle - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                elif delay < -period:
+                    next_cycle = time.monotonic()   # fell behind: do not try to catch up
+
+    def _publish_joint_states(self):
+        msg = JointState()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.p['frame_id']
+        msg.name = list(self.config.names)
+        d = self.driver
+        msg.position = d.position.tolist()
+        msg.velocity = d.velocity.tolist()
+        msg.effort = d.effort.tolist()
+        self.joint_pub.publish(msg)
+
+    def _publish_diagnostics(self):
+        msg = DiagnosticArray()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        with self.lock:
+            statuses = self.driver.statuses()
+            online = len(self.driver.bus.online)
+            failed = self.driver.failed_reads
+            torque = self.driver.torque_enabled
+        for s in statuses:
+            msg.status.append(DiagnosticStatus(
+                level=bytes([s.level]), name=f'face_motor_driver: {s.name}',
+                hardware_id=f'dynamixel id {s.servo_id}', message=s.message,
+                values=[KeyValue(key=k, value=v) for k, v in s.values.items()]))
+        total = len(self.config.actuators)
+        level = DiagnosticStatus.OK if online == total else DiagnosticStatus.ERROR
+        msg.status.append(DiagnosticStatus(
+            level=level, name='face_motor_driver: bus', hardware_id=self.driver.bus.port_name,
+            message=f'{online}/{total} servos answering',
+            values=[KeyValue(key='cycle_hz', value=f'{self.cycle_hz:.1f}'),
+                    KeyValue(key='retried_reads', value=str(failed)),
+                    KeyValue(key='torque', value='on' if torque else 'off')]))
+        self.diag_pub.publish(msg)
+
+    # -- shutdown -------------------------------------------------------------------------
+    def stop(self):
+        """Neutral pose, torque off, port closed, emulator stopped."""
+        self._running = False
+        self._thread.join(timeout=2.0)
+        try:
+            self.driver.shutdown()
+        except (BusError, OSError) as exc:
+            self.get_logger().error(f'shutdown of the bus was incomplete: {exc}')
+        finally:
+            self._stop_emulator()
+
+    def _stop_emulator(self):
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = FaceMotorDriverNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ConfigError, BusError, EmulatorError, ParameterError) as exc:
+        # Start-up failures: say what is wrong and exit non-zero, without a traceback.
+        rclpy.logging.get_logger('face_motor_driver_node').fatal(str(exc))
+        raise SystemExit(1) from None
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

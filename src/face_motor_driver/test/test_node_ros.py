@@ -1,0 +1,185 @@
+"""face_motor_driver_node as a real process over Fast DDS, on the emulator (port sim).
+
+The node starts the emulator itself; the test talks to it only through ROS topics and
+services, as the lip policy and face_sim do.
+"""
+
+import math
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+
+from face_motor_driver.emulator_process import write_faults
+from face_msgs.msg import FaceCommand
+from face_msgs.srv import GoNeutral, SetTorque
+
+pytestmark = pytest.mark.ros
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+def _children_of(pid):
+    found = []
+    for entry in pathlib.Path('/proc').iterdir():
+        if entry.name.isdigit():
+            try:
+                if f'--parent-pid\x00{pid}\x00' in (entry / 'cmdline').read_text():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.fixture
+def driver_node(fault_file):
+    write_faults(fault_file)
+    command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
+               '--params-file', str(ROOT / 'config' / 'face_motor_driver.yaml'),
+               '-p', 'port:=sim', '-p', 'cycle_rate:=100.0', '-p', 'command_timeout:=1.0',
+               '-p', 'diagnostics_rate:=5.0', '-p', 'health_rate:=10.0',
+               '-p', 'retry_interval:=0.3', '-p', f'sim_fault_file:={fault_file}']
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid in _children_of(process.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+class Probe:
+    def __init__(self, context):
+        self.node = rclpy.create_node('driver_probe', context=context)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        commands = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.lip = self.node.create_publisher(FaceCommand, 'face/lip_command', commands)
+        self.expression = self.node.create_publisher(FaceCommand, 'face/expression_command',
+                                                     commands)
+        self.states, self.diagnostics = [], []
+        self.node.create_subscription(JointState, 'face/joint_states', self.states.append, 50)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics',
+                                      self.diagnostics.append, 10)
+        self.torque = self.node.create_client(SetTorque, 'face/set_torque')
+        self.neutral = self.node.create_client(GoNeutral, 'face/go_neutral')
+
+    def spin(self, seconds, until=None):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.02)
+            if until and until():
+                return True
+        return False
+
+    def position(self, name):
+        msg = self.states[-1]
+        return msg.position[list(msg.name).index(name)]
+
+    def command(self, publisher, names, positions, source=FaceCommand.SOURCE_OTHER):
+        msg = FaceCommand(name=names, position=positions, source=source)
+        publisher.publish(msg)
+
+    def call(self, client, request):
+        assert client.wait_for_service(timeout_sec=10.0)
+        future = client.call_async(request)
+        self.spin(10.0, until=future.done)
+        return future.result()
+
+    def status(self, name):
+        array = self.diagnostics[-1]
+        return next(s for s in array.status if s.name == f'face_motor_driver: {name}')
+
+
+def test_face_command_in_joint_state_out(ros_context, driver_node, fault_file):
+    probe = Probe(ros_context)
+    try:
+        assert probe.spin(30.0, until=lambda: len(probe.states) > 5), 'no joint states'
+        first = probe.states[-1]
+        assert len(first.name) == 26 and all(math.isfinite(p) for p in first.position)
+        assert probe.position('jaw_open') == pytest.approx(0.0, abs=0.01)
+
+        # lip command: the jaw opens, following within its slew and lag limits
+        def jaw_open():
+            probe.command(probe.lip, ['jaw_open', 'lip_corner_left_raise'], [0.3, 2.0])
+            return (abs(probe.position('jaw_open') - 0.3) < 0.01
+                    and abs(probe.position('lip_corner_left_raise') - 0.45) < 0.01)
+        reached = False
+        for _ in range(100):
+            if probe.spin(0.05, until=lambda: False) or jaw_open():
+                reached = True
+                break
+        # 2.0 rad was clamped to the lip corner's limit 0.45 rad
+        assert reached, f'jaw at {probe.position("jaw_open")}, corner at ' \
+                        f'{probe.position("lip_corner_left_raise")}'
+
+        # a NaN command is rejected whole; the jaw stays where it was
+        probe.command(probe.lip, ['jaw_open'], [math.nan])
+        probe.command(probe.expression, ['no_such_actuator'], [0.1])
+        probe.spin(0.3)
+        assert probe.position('jaw_open') == pytest.approx(0.3, abs=0.01)
+
+        # the lower-priority expression command does not take the lip actuator
+        probe.command(probe.lip, ['jaw_open'], [0.3])
+        probe.command(probe.expression, ['jaw_open', 'brow_left_inner_raise'], [0.0, 0.3])
+        probe.spin(0.4)
+        assert probe.position('jaw_open') == pytest.approx(0.3, abs=0.01)
+        assert probe.position('brow_left_inner_raise') == pytest.approx(0.3, abs=0.01)
+
+        # commands stop: after the 1 s timeout everything eases back to neutral
+        assert probe.spin(4.0, until=lambda: abs(probe.position('jaw_open')) < 0.005 and abs(
+            probe.position('brow_left_inner_raise')) < 0.005)
+
+        # services
+        response = probe.call(probe.torque, SetTorque.Request(enable=False))
+        assert response.success and 'off' in response.message
+        probe.command(probe.lip, ['jaw_open'], [0.2])
+        probe.spin(0.3)
+        assert probe.position('jaw_open') == pytest.approx(0.0, abs=0.01)
+        assert probe.call(probe.torque, SetTorque.Request(enable=True)).success
+        bad = probe.call(probe.neutral, GoNeutral.Request(duration=-1.0))
+        assert not bad.success and 'invalid' in bad.message
+        assert probe.call(probe.neutral, GoNeutral.Request(duration=0.2)).success
+
+        # a servo dropping out: diagnostics ERROR, NaN state, and recovery
+        write_faults(fault_file, absent=[14])
+        assert probe.spin(5.0, until=lambda: probe.diagnostics and probe.status(
+            'nose_wrinkle').level == b'\x02')
+        assert probe.spin(2.0, until=lambda: math.isnan(probe.position('nose_wrinkle')))
+        assert 'not answering' in probe.status('nose_wrinkle').message
+        assert probe.status('jaw_open').level == b'\x00'
+        write_faults(fault_file)
+        assert probe.spin(5.0, until=lambda: probe.status('nose_wrinkle').level == b'\x00')
+        assert math.isfinite(probe.position('nose_wrinkle'))
+    finally:
+        probe.node.destroy_node()
+    assert _children_of(driver_node.pid), 'the node did not start its emulator'
+    driver_node.send_signal(signal.SIGINT)
+    output, _ = driver_node.communicate(timeout=15)
+    assert driver_node.returncode == 0, output
+    assert _children_of(driver_node.pid) == [], 'the emulator outlived the node'
+    assert 'rejected' in output and 'nan' in output.lower()
+    assert "unknown actuator 'no_such_actuator'" in output
+
+
+def test_missing_servo_at_start_exits_with_a_clear_error(fault_file):
+    write_faults(fault_file, absent=[4])
+    command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
+               '-p', 'port:=sim', '-p', f'sim_fault_file:={fault_file}']
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert 'lip_corner_right_raise (id 4)' in result.stdout + result.stderr
