@@ -24,6 +24,8 @@ setup(
             'observer_node = mirror_calibration.observer_node:main',
             'camera_node = mirror_calibration.camera_node:main',
             'mirror-fit = mirror_calibration.fit:main',
+            'mirror-babble = mirror_calibration.babble_client:main',
+            'calibration_node = mirror_calibration.calibration_node:main',
         ],
     },
 )

@@ -32,7 +32,7 @@ class CameraNode(Node):
                                 lambda v: isinstance(v, str) and v != '', 'a non-empty name')
         self.source = CameraSource(device, width, height, loop)
         self.missed = 0
-        self.publisher = self.create_publisher(Image, '/camera/image_raw',
+        self.publisher = self.create_publisher(Image, 'camera/image_raw',
                                                qos_profile_sensor_data)
         self.create_timer(1.0 / rate, self.capture)
         self.get_logger().info(f'publishing {device} at {width}x{height}, {rate:g} Hz')

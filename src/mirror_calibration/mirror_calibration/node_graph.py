@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 
 class NodeStartError(RuntimeError):
@@ -107,3 +108,37 @@ def running_nodes(*specs):
     finally:
         for node in reversed(nodes):
             node.close()
+
+
+def wait_for_processes(nodes, seconds):
+    """Sleep while the nodes start, failing early if one of them exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for node in nodes:
+            node.check_running()
+        time.sleep(0.1)
+
+
+def mirror_graph_specs(camera_rate=30.0, calibration=None, image_size=None):
+    """(script, parameters) of the simulated mirror: bus emulator + driver, face_sim, observer.
+
+    calibration: parameters for calibration_node, or None to leave it out.
+    """
+    sim = {'rate': camera_rate}
+    if image_size:
+        sim.update({'width': image_size[0], 'height': image_size[1]})
+    specs = [('face_motor_driver_node', {'port': 'sim'}),
+             ('face_sim_node', sim),
+             ('observer_node', {})]
+    if calibration is not None:
+        specs.append(('calibration_node', calibration))
+    return specs
+
+
+@contextlib.contextmanager
+def mirror_graph(with_calibration=True, startup_seconds=3.0, **options):
+    """Start the simulated mirror graph; stop all of it on exit."""
+    calibration = options.pop('calibration', {}) if with_calibration else None
+    with running_nodes(*mirror_graph_specs(calibration=calibration, **options)) as nodes:
+        wait_for_processes(nodes, startup_seconds)
+        yield nodes

@@ -30,19 +30,19 @@ def declare(node, name, default, description, check=None, accepts=''):
     return value
 
 
-def spin_node(factory, args=None, errors=(ParameterError,)):
+def spin_node(factory, args=None, errors=(ParameterError,), executor=None):
     """Run the node factory() makes until shutdown; exit 2 with its message on a setup error.
 
     errors are the exceptions that mean "the node cannot start as configured" (bad
     parameters, a camera that does not open, ...): they end the process with a one-line
-    reason instead of a traceback.
+    reason instead of a traceback. executor() makes the executor (default: single-threaded).
     """
     rclpy.init(args=args)
     node = None
     exit_code = 0
     try:
         node = factory()
-        rclpy.spin(node)
+        rclpy.spin(node, executor=executor() if executor else None)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except errors as exc:

@@ -7,7 +7,7 @@ as a silent gap.
 
 from geometry_msgs.msg import Point
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from face_msgs.msg import FaceLandmarks
@@ -15,10 +15,9 @@ from mirror_calibration import face_layout
 from mirror_calibration.image_codec import ImageFormatError, image_fields_to_rgb
 from mirror_calibration.node_support import declare, spin_node
 from mirror_calibration.observer import FaceObserver
+from mirror_calibration.qos import LANDMARK_QOS
 
 LAYOUTS = (FaceLandmarks.LAYOUT_FACE_SUBSET, FaceLandmarks.LAYOUT_MEDIAPIPE_478)
-# Landmarks feed data collection and evaluation: none may be lost between nodes.
-LANDMARK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def _unit_interval(value):
@@ -45,8 +44,8 @@ class ObserverNode(Node):
         self.observer = FaceObserver(static, detection, tracking)
         self.frames = 0
         self.faces = 0
-        self.publisher = self.create_publisher(FaceLandmarks, '/face/landmarks', LANDMARK_QOS)
-        self.create_subscription(Image, '/camera/image_raw', self.on_image,
+        self.publisher = self.create_publisher(FaceLandmarks, 'face/landmarks', LANDMARK_QOS)
+        self.create_subscription(Image, 'camera/image_raw', self.on_image,
                                  qos_profile_sensor_data)
 
     def on_image(self, image):

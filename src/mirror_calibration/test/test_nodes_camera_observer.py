@@ -32,11 +32,11 @@ def _collect(context, count, timeout):
     from rclpy.node import Node
 
     from face_msgs.msg import FaceLandmarks
-    from mirror_calibration.observer_node import LANDMARK_QOS
+    from mirror_calibration.qos import LANDMARK_QOS
 
     node = Node('landmark_listener', context=context)
     received = []
-    node.create_subscription(FaceLandmarks, '/face/landmarks', received.append, LANDMARK_QOS)
+    node.create_subscription(FaceLandmarks, 'face/landmarks', received.append, LANDMARK_QOS)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     deadline = time.monotonic() + timeout

@@ -1,0 +1,205 @@
+"""calibration_node: serves the Babble action on /face/babble.
+
+For each pose of the seeded space-filling sequence it moves the face smoothly there (as a
+FaceCommand with SOURCE_CALIBRATION), holds it until the measured joints settle, takes the
+first camera frame captured after that, and appends (commanded, measured at the frame's
+time, landmarks) to the dataset before the next pose. Feedback reports progress after
+every sample. One goal runs at a time; a goal for an existing dataset resumes it.
+"""
+
+import math
+import threading
+import time
+
+import numpy as np
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+
+from face_motor_driver.face_config import (
+    ConfigError,
+    default_face_config_path,
+    load_face_config,
+)
+from face_msgs.action import Babble
+from mirror_calibration import face_layout
+from mirror_calibration.babbling import (
+    BabbleError,
+    babble_poses,
+    babbled_actuators,
+    transition_time,
+)
+from mirror_calibration.dataset import DatasetError, DatasetMeta, DatasetWriter
+from mirror_calibration.face_probe import FaceProbe, ProbeError
+from mirror_calibration.node_support import ParameterError, declare, spin_node
+
+POSE_BLOCK = 64  # poses generated at a time (the sequence is resumable at any index)
+
+
+def _positive(value):
+    return isinstance(value, float) and math.isfinite(value) and value > 0
+
+
+class CalibrationNode(Node):
+
+    def __init__(self):
+        super().__init__('calibration_node')
+        config_path = declare(self, 'face_config', '',
+                              'path of face_motors.yaml; empty = the workspace '
+                              'config/face_motors.yaml')
+        command_topic = declare(self, 'command_topic', 'face/expression_command',
+                                'topic the calibration FaceCommands go to (the driver\'s '
+                                'command input)', lambda v: v != '', 'a topic name')
+        rate = declare(self, 'command_rate', 50.0,
+                       'rate of FaceCommands during moves and holds [Hz]',
+                       lambda v: _positive(v) and v <= 500, 'a rate in (0, 500] Hz')
+        self.transition_time = declare(self, 'transition_time', 0.3,
+                                       'default time of the smooth move between poses [s] '
+                                       '(lengthened when max_velocity needs it)',
+                                       _positive, 'a positive time in seconds')
+        self.settle_timeout = declare(self, 'settle_timeout', 1.0,
+                                      'default longest wait for joints to settle [s]',
+                                      _positive, 'a positive time in seconds')
+        window = declare(self, 'settle_window', 0.06,
+                         'joints count as settled after being still this long [s]',
+                         _positive, 'a positive time in seconds')
+        tolerance = declare(self, 'settle_tolerance', 0.003,
+                            'largest joint motion [rad] within settle_window that counts as '
+                            'still', _positive, 'a positive angle in radians')
+        frame_delay = declare(self, 'frame_delay', 0.03,
+                              'a frame counts only if captured this long after settling [s] '
+                              '(lets the skin follow the joints)',
+                              lambda v: isinstance(v, float) and 0.0 <= v < 5.0,
+                              'a time in [0, 5) s')
+        self.frame_timeout = declare(self, 'frame_timeout', 3.0,
+                                     'longest wait for a camera frame after settling [s]; '
+                                     'then the goal aborts', _positive,
+                                     'a positive time in seconds')
+        try:
+            self.face = load_face_config(config_path or default_face_config_path())
+        except ConfigError as exc:
+            raise ParameterError(str(exc)) from exc
+        self.meta = DatasetMeta.from_face_config(self.face, face_layout.LAYOUT_NAME,
+                                                 len(face_layout.FACE_SUBSET))
+        self.probe = FaceProbe(self, self.face, command_topic, rate, window, tolerance,
+                               frame_delay)
+        self._busy = threading.Lock()
+        self._server = ActionServer(self, Babble, 'face/babble', self.execute,
+                                    goal_callback=self.on_goal,
+                                    cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                    callback_group=ReentrantCallbackGroup())
+
+    def on_goal(self, goal):
+        problem = self._goal_problem(goal)
+        if problem:
+            self.get_logger().error(f'Babble goal rejected: {problem}')
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _goal_problem(self, goal):
+        if self._busy.locked():
+            return 'a babbling session is already running; cancel it or wait'
+        if goal.sample_count == 0:
+            return 'sample_count is 0; ask for the total number of samples wanted'
+        if not goal.dataset_path:
+            return 'dataset_path is empty; name the dataset directory'
+        for name, value in (('transition_time', goal.transition_time),
+                            ('settle_timeout', goal.settle_timeout)):
+            if not math.isfinite(value) or value < 0:
+                return f'{name} {value} must be >= 0 s (0 = node default)'
+        try:
+            babbled_actuators(self.face, list(goal.groups))
+        except BabbleError as exc:
+            return str(exc)
+        return ''
+
+    def execute(self, goal_handle):
+        with self._busy:
+            return self._babble(goal_handle)
+
+    def _finish(self, goal_handle, outcome, message, writer, written, no_face):
+        result = Babble.Result(success=outcome == 'succeed', message=message,
+                               dataset_path=goal_handle.request.dataset_path,
+                               samples_written=written,
+                               samples_total=writer.count if writer else 0,
+                               frames_without_face=no_face)
+        getattr(goal_handle, outcome)()
+        log = self.get_logger().info if outcome == 'succeed' else self.get_logger().warn
+        log(message)
+        return result
+
+    def _babble(self, goal_handle):
+        goal = goal_handle.request
+        written = no_face = 0
+        try:
+            writer = DatasetWriter(goal.dataset_path, self.meta)
+        except (DatasetError, OSError) as exc:
+            return self._finish(goal_handle, 'abort', f'cannot open dataset: {exc}', None,
+                                0, 0)
+        transition = goal.transition_time or self.transition_time
+        settle_timeout = goal.settle_timeout or self.settle_timeout
+        babbled = babbled_actuators(self.face, list(goal.groups))
+
+        def stop():
+            return goal_handle.is_cancel_requested or not self.context.ok()
+
+        started = time.monotonic()
+        initial = writer.count
+        poses, first = np.zeros((0, len(self.face.actuators))), 0
+        current = self.probe.latest_joints()
+        try:
+            while writer.count < goal.sample_count:
+                if not self.context.ok():
+                    return Babble.Result(success=False, message='node shut down',
+                                         samples_written=written, samples_total=writer.count)
+                if goal_handle.is_cancel_requested:
+                    return self._finish(goal_handle, 'canceled',
+                                        f'cancelled after {written} new samples; send the '
+                                        'same goal again to resume', writer, written, no_face)
+                index = writer.next_index(goal.seed)
+                if not first <= index < first + len(poses):
+                    first = index
+                    poses = babble_poses(self.face, babbled, goal.seed, index, POSE_BLOCK)
+                pose = poses[index - first]
+                if current is None or not np.all(np.isfinite(current)):
+                    current = np.array([a.neutral for a in self.face.actuators])
+                self.probe.move(current, pose,
+                                transition_time(self.face, current, pose, transition), stop)
+                observed = self.probe.hold_and_observe(pose, settle_timeout,
+                                                       self.frame_timeout, stop)
+                current = pose
+                if observed is None:
+                    continue
+                detected = observed.detected and observed.points.shape == (
+                    self.meta.point_count, 3)
+                writer.append(index=index, seed=goal.seed, detected=detected,
+                              command_time=observed.settled_time, image_time=observed.image_time,
+                              confidence=observed.confidence,
+                              face_size_px=observed.face_size_px, commanded=pose,
+                              measured=observed.measured,
+                              landmarks=observed.points if detected else np.nan)
+                written += 1
+                no_face += int(not detected)
+                self._feedback(goal_handle, writer.count, goal.sample_count,
+                               (time.monotonic() - started) / max(writer.count - initial, 1))
+        except ProbeError as exc:
+            return self._finish(goal_handle, 'abort', f'{exc} ({written} samples were '
+                                'written and kept)', writer, written, no_face)
+        finally:
+            writer.close()
+        return self._finish(goal_handle, 'succeed',
+                            f'{goal.dataset_path}: {written} new samples, {writer.count} in '
+                            f'total ({no_face} frames without a face)', writer, written,
+                            no_face)
+
+    def _feedback(self, goal_handle, total, requested, seconds_per_sample):
+        feedback = Babble.Feedback(samples_total=total, samples_requested=requested,
+                                   progress=min(total / requested, 1.0),
+                                   eta=(requested - total) * seconds_per_sample)
+        goal_handle.publish_feedback(feedback)
+
+
+def main(args=None):
+    spin_node(CalibrationNode, args, errors=(ParameterError,),
+              executor=lambda: MultiThreadedExecutor(num_threads=3))

@@ -1,0 +1,157 @@
+"""Pose the face and watch it: the shared loop of babbling and round-trip evaluation.
+
+FaceProbe lives inside a node (it needs rclpy) but holds no policy: it publishes FaceCommands
+for a smooth move, keeps the pose alive while joints settle (the driver eases to neutral
+when commands stop), and pairs the first camera frame captured after settling with the
+joint state measured nearest to that frame's capture time. Subscriptions run on the
+executor's other threads; the blocking calls here run on the caller's thread.
+"""
+
+import collections
+import math
+import threading
+import time
+
+import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+
+from face_msgs.msg import FaceCommand, FaceLandmarks
+from mirror_calibration.babbling import SettleDetector, min_jerk, nearest_in_time
+from mirror_calibration.qos import COMMAND_QOS, LANDMARK_QOS
+
+JOINT_HISTORY = 2000  # joint states kept for pairing with frames (20 s at 100 Hz)
+
+
+class ProbeError(RuntimeError):
+    """The graph around the probe is not delivering what it needs (joints, landmarks)."""
+
+
+def _seconds(stamp):
+    return stamp.sec + 1e-9 * stamp.nanosec
+
+
+class Observed:
+    """One posed and observed sample."""
+
+    def __init__(self, landmarks_msg, image_time, measured, settled, settled_time):
+        self.detected = bool(landmarks_msg.detected)
+        self.image_time = image_time                     # [s]
+        self.confidence = float(landmarks_msg.confidence)
+        self.face_size_px = float(landmarks_msg.face_size_px)
+        self.points = (np.array([[p.x, p.y, p.z] for p in landmarks_msg.points])
+                       if self.detected else np.zeros((0, 3)))
+        self.measured = measured                         # (A,) [rad], NaN = not measured
+        self.settled = settled                           # joints settled before the frame
+        self.settled_time = settled_time                 # when the hold ended [s]
+
+
+class FaceProbe:
+
+    def __init__(self, node, face_config, command_topic, command_rate, settle_window,
+                 settle_tolerance, frame_delay):
+        self.node = node
+        self.names = list(face_config.names)
+        self._index = {n: i for i, n in enumerate(self.names)}
+        self.period = 1.0 / command_rate
+        self.frame_delay = frame_delay
+        self._lock = threading.Lock()
+        self._joints = collections.deque(maxlen=JOINT_HISTORY)  # (time [s], positions (A,))
+        self._settle = SettleDetector(settle_window, settle_tolerance)
+        self._landmarks = collections.deque(maxlen=50)           # (time [s], FaceLandmarks)
+        self._commands = node.create_publisher(FaceCommand, command_topic, COMMAND_QOS)
+        group = MutuallyExclusiveCallbackGroup()
+        node.create_subscription(JointState, 'face/joint_states', self._on_joints,
+                                 qos_profile_sensor_data, callback_group=group)
+        node.create_subscription(FaceLandmarks, 'face/landmarks', self._on_landmarks,
+                                 LANDMARK_QOS, callback_group=group)
+
+    def now(self):
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    # --- incoming ------------------------------------------------------------------------
+    def _on_joints(self, msg):
+        stamp = _seconds(msg.header.stamp) or self.now()
+        positions = np.full(len(self.names), math.nan)
+        for name, position in zip(msg.name, msg.position):
+            i = self._index.get(name)
+            if i is not None:
+                positions[i] = position
+        with self._lock:
+            self._joints.append((stamp, positions))
+            self._settle.add(stamp, positions)
+
+    def _on_landmarks(self, msg):
+        stamp = _seconds(msg.header.stamp) or self.now()
+        with self._lock:
+            self._landmarks.append((stamp, msg))
+
+    def latest_joints(self):
+        """Most recent measured positions (A,) [rad], or None before the first joint state."""
+        with self._lock:
+            return self._joints[-1][1].copy() if self._joints else None
+
+    # --- outgoing ------------------------------------------------------------------------
+    def command(self, pose):
+        msg = FaceCommand(source=FaceCommand.SOURCE_CALIBRATION,
+                          priority=FaceCommand.PRIORITY_DEFAULT, name=self.names,
+                          position=[float(p) for p in pose])
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self._commands.publish(msg)
+
+    def move(self, start, goal, duration, should_stop=lambda: False):
+        """Publish a minimum-jerk move start -> goal lasting duration [s]."""
+        began = time.monotonic()
+        while True:
+            fraction = (time.monotonic() - began) / duration if duration > 0 else 1.0
+            self.command(min_jerk(start, goal, fraction))
+            if fraction >= 1.0 or should_stop():
+                return
+            time.sleep(self.period)
+
+    def hold_and_observe(self, pose, settle_timeout, frame_timeout, should_stop=lambda: False):
+        """Keep pose commanded; wait for settled joints, then for a frame after that.
+
+        Returns an Observed, or None if should_stop() turned true. Raises ProbeError when
+        joint states or landmarks do not arrive at all.
+        """
+        moved_at = self.now()
+        deadline = time.monotonic() + settle_timeout
+        settled = False
+        while time.monotonic() < deadline and not should_stop():
+            self.command(pose)
+            with self._lock:
+                settled = self._settle.settled(since=moved_at)
+                any_joints = bool(self._joints)
+            if settled:
+                break
+            time.sleep(self.period)
+        if not any_joints:
+            raise ProbeError('no joint states on /face/joint_states; start '
+                             'face_motor_driver_node (port:=sim for the emulated bus)')
+        settled_time = self.now()
+        wanted_after = settled_time + self.frame_delay
+        deadline = time.monotonic() + frame_timeout
+        while not should_stop():
+            self.command(pose)
+            with self._lock:
+                frame = next(((t, m) for t, m in self._landmarks if t >= wanted_after), None)
+            if frame is not None:
+                return self._pair(frame, settled, settled_time)
+            if time.monotonic() > deadline:
+                raise ProbeError(f'no landmarks on /face/landmarks captured after the pose '
+                                 f'within {frame_timeout:g} s; start the camera (camera_node '
+                                 'or face_sim_node) and observer_node')
+            time.sleep(self.period)
+        return None
+
+    def _pair(self, frame, settled, settled_time):
+        image_time, msg = frame
+        with self._lock:
+            stamps = [t for t, _ in self._joints]
+            values = [p for _, p in self._joints]
+        measured, _ = nearest_in_time(stamps, values, image_time)
+        if measured is None:
+            measured = np.full(len(self.names), math.nan)
+        return Observed(msg, image_time, measured, settled, settled_time)

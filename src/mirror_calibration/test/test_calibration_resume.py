@@ -1,0 +1,94 @@
+"""calibration_node over real DDS with the real driver on the emulated bus: babble, kill
+the node mid-session, resume, and check nothing written before the kill was lost.
+
+The camera here replays a still photo (camera_node + observer_node), because this test is
+about the dataset surviving a crash, not about the face moving; test_babble_graph.py runs
+the moving simulated face.
+"""
+
+import pathlib
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from mirror_calibration.babble_client import run_babble
+from mirror_calibration.dataset import load_dataset
+from mirror_calibration.node_graph import NodeProcess, running_nodes, wait_for_processes
+
+pytestmark = pytest.mark.ros
+
+FAST = {'transition_time': 0.05, 'settle_window': 0.04, 'frame_delay': 0.0}
+
+
+@pytest.fixture
+def photo_video(tmp_path):
+    path = tmp_path / 'face.avi'
+    face = cv2.resize(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), (192, 192))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10, (192, 192))
+    for _ in range(5):
+        writer.write(face)
+    writer.release()
+    return path
+
+
+def _wait_for_samples(directory, count, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if len(load_dataset(directory)) >= count:
+                return
+        except Exception:  # the directory may not exist yet
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f'fewer than {count} samples after {timeout} s')
+
+
+def test_killed_session_resumes_without_loss(ros_context, photo_video, tmp_path):
+    dataset = tmp_path / 'babble'
+    specs = [('face_motor_driver_node', {'port': 'sim'}),
+             ('camera_node', {'device': str(photo_video), 'width': 192, 'height': 192,
+                              'rate': 30.0}),
+             ('observer_node', {})]
+    with running_nodes(*specs) as graph:
+        wait_for_processes(graph, 2.0)
+        calibration = NodeProcess('calibration_node', FAST)
+        # The first session's client runs in its own process: it is left hanging by the
+        # kill and is stopped by the test.
+        client = subprocess.Popen([str(pathlib.Path(sys.executable).parent / 'mirror-babble'),
+                                   str(dataset), '--samples', '200', '--seed', '4'],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_for_samples(dataset, 12, timeout=90)
+            calibration.kill()
+        finally:
+            calibration.close()
+            client.kill()
+            client.wait()
+        before = load_dataset(dataset)
+        assert 12 <= len(before) < 200
+        assert before.damaged <= 1
+        np.testing.assert_array_equal(before.index, np.arange(len(before)))
+
+        with NodeProcess('calibration_node', FAST) as resumed:
+            wait_for_processes([resumed], 1.0)
+            result = run_babble(ros_context, dataset, len(before) + 10, seed=4,
+                                groups=['jaw', 'lips'], timeout=120)
+        assert result.success, result.message
+    after = load_dataset(dataset)
+    assert len(after) == len(before) + 10 == result.samples_total
+    assert result.samples_written == 10
+    kept = after.records[:len(before)]
+    np.testing.assert_array_equal(kept, before.records)
+    np.testing.assert_array_equal(after.index, np.arange(len(after)))
+    assert after.detected.all(), 'the photo shows a face in every frame'
+    lower = np.array(after.meta.lower)
+    upper = np.array(after.meta.upper)
+    assert np.all(after.commanded >= lower) and np.all(after.commanded <= upper)
+    # The driver really moved: measured joints follow the commanded ones.
+    jaw = list(after.meta.actuator_names).index('jaw_open')
+    assert np.corrcoef(after.commanded[:, jaw], after.measured[:, jaw])[0, 1] > 0.9
