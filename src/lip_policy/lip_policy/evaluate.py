@@ -106,8 +106,8 @@ def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=No
             closure = pucker = []
             if clip.phonemes is not None:
                 duration = len(clip.audio) / corpus.SAMPLE_RATE
-                closure = metrics.event_hits(pred, clip.phonemes, duration, ref, 'closure')
-                pucker = metrics.event_hits(pred, clip.phonemes, duration, ref, 'pucker')
+                closure = metrics.event_hits(pred, clip.phonemes, duration, true[valid], 'closure')
+                pucker = metrics.event_hits(pred, clip.phonemes, duration, true[valid], 'pucker')
             for key in keys:
                 group = groups[key]
                 group.err[system].append(err[valid])

@@ -8,7 +8,8 @@ they compare across faces and corpora.
 - bilabial closure recall: share of /p b m/ during which (widened by +-40 ms) the lips
   close (inner-lip gap below CLOSED_FRACTION of the width) at least once.
 - pucker recall: share of /w u/ (visemes W, U) during which (+-40 ms) the mouth narrows
-  below (1 - PUCKER_FRACTION) of the reference width at least once.
+  below (1 - PUCKER_FRACTION) of the clip's wide width (90th percentile of the true width,
+  i.e. its unrounded mouth; the median would shrink in clips full of rounded vowels).
 - sync offset: the lag [ms] maximising the cross-correlation of predicted and true mouth
   opening; positive means the prediction lags the truth.
 """
@@ -42,19 +43,26 @@ def reference_width(true_lips):
     return float(np.median(width(true_lips)))
 
 
+def wide_width(true_lips):
+    return float(np.percentile(width(true_lips), 90))
+
+
 def frame_errors(pred, true, ref_width):
     """-> (mean point error per frame, max point error per frame), fractions of width."""
     dist = np.linalg.norm(pred - true, axis=-1) / ref_width  # (frames, 40)
     return dist.mean(axis=1), dist.max(axis=1)
 
 
-def event_hits(pred, phonemes, duration, ref_width, kind):
-    """Per event of `kind` ('closure' for /p b m/, 'pucker' for /w u/): did it happen?"""
+def event_hits(pred, phonemes, duration, true, kind):
+    """Per event of `kind` ('closure' for /p b m/, 'pucker' for /w u/): did pred do it?
+
+    true: the clip's true lips, which set the width references.
+    """
     wanted = (visemes.BILABIAL,) if kind == 'closure' else visemes.PUCKERED
     if kind == 'closure':
-        happened = opening(pred) < CLOSED_FRACTION * ref_width
+        happened = opening(pred) < CLOSED_FRACTION * reference_width(true)
     else:
-        happened = width(pred) < (1.0 - PUCKER_FRACTION) * ref_width
+        happened = width(pred) < (1.0 - PUCKER_FRACTION) * wide_width(true)
     hits = []
     for seg in teacher.segments_from_phonemes(phonemes, duration):
         if seg.viseme not in wanted:

@@ -32,25 +32,29 @@ FRAME_RATE = 100.0  # [Hz] landmark frames, one per 10 ms audio hop
 PARAMETERS = ('open', 'spread', 'round', 'tuck', 'press')
 
 # viseme: (open [inner-lip gap / mouth width], spread [relative width change],
-#          round [0..1], tuck [0..1], press [0..1]), dominance
+#          round [0..1], tuck [0..1], press [0..1]),
+#         dominance over open/tuck/press, dominance over the lip shape (spread/round).
+# Consonants made behind the lips (and /p b m f v/, which only need the lips to meet) barely
+# constrain lip shape, so rounding of a neighbouring /u/ flows through them.
 TARGETS = {
-    'sil': ((0.00, 0.00, 0.0, 0.0, 0.0), 0.8),
-    'PP': ((0.00, 0.00, 0.0, 0.0, 1.0), 8.0),
-    'FF': ((0.04, 0.00, 0.0, 1.0, 0.0), 6.0),
-    'TH': ((0.12, 0.04, 0.0, 0.0, 0.0), 3.0),
-    'CH': ((0.10, -0.04, 0.5, 0.0, 0.0), 3.0),
-    'SS': ((0.06, 0.08, 0.0, 0.0, 0.0), 2.0),
-    'DD': ((0.12, 0.02, 0.0, 0.0, 0.0), 1.0),
-    'KK': ((0.16, 0.00, 0.0, 0.0, 0.0), 0.6),
-    'RR': ((0.12, -0.02, 0.3, 0.0, 0.0), 1.0),
-    'W': ((0.05, 0.00, 1.0, 0.0, 0.0), 6.0),
-    'J': ((0.08, 0.10, 0.0, 0.0, 0.0), 2.0),
-    'AA': ((0.48, 0.02, 0.0, 0.0, 0.0), 2.5),
-    'E': ((0.28, 0.06, 0.0, 0.0, 0.0), 2.0),
-    'I': ((0.14, 0.14, 0.0, 0.0, 0.0), 2.5),
-    'O': ((0.30, -0.02, 0.7, 0.0, 0.0), 3.0),
-    'U': ((0.10, 0.00, 1.0, 0.0, 0.0), 4.0),
+    'sil': ((0.00, 0.00, 0.0, 0.0, 0.0), 0.8, 0.8),
+    'PP': ((0.00, 0.00, 0.0, 0.0, 1.0), 8.0, 0.3),
+    'FF': ((0.04, 0.00, 0.0, 1.0, 0.0), 6.0, 0.3),
+    'TH': ((0.12, 0.04, 0.0, 0.0, 0.0), 3.0, 1.0),
+    'CH': ((0.10, -0.04, 0.5, 0.0, 0.0), 3.0, 3.0),
+    'SS': ((0.06, 0.08, 0.0, 0.0, 0.0), 2.0, 1.0),
+    'DD': ((0.12, 0.02, 0.0, 0.0, 0.0), 1.0, 0.3),
+    'KK': ((0.16, 0.00, 0.0, 0.0, 0.0), 0.6, 0.3),
+    'RR': ((0.12, -0.02, 0.3, 0.0, 0.0), 1.0, 1.0),
+    'W': ((0.05, 0.00, 1.0, 0.0, 0.0), 6.0, 6.0),
+    'J': ((0.08, 0.10, 0.0, 0.0, 0.0), 2.0, 2.0),
+    'AA': ((0.48, 0.02, 0.0, 0.0, 0.0), 2.5, 1.5),
+    'E': ((0.28, 0.06, 0.0, 0.0, 0.0), 2.0, 1.5),
+    'I': ((0.14, 0.14, 0.0, 0.0, 0.0), 2.5, 2.5),
+    'O': ((0.30, -0.02, 0.7, 0.0, 0.0), 3.0, 3.0),
+    'U': ((0.10, 0.00, 1.0, 0.0, 0.0), 4.0, 5.0),
 }
+SHAPE_PARAMETERS = ('spread', 'round')
 VISUAL_LEAD = 0.020  # [s] lips reach a target this long before its sound starts
 ANTICIPATION = 0.050  # [s] decay of a target's weight before its interval
 ROUND_ANTICIPATION = 0.120  # [s] the same for rounding, which spreads over consonants
@@ -98,12 +102,14 @@ def lip_parameters(segments, n_frames):
     starts = np.array([s.start for s in segments])[None, :] - VISUAL_LEAD  # (1, segments)
     ends = np.array([s.end for s in segments])[None, :] - VISUAL_LEAD
     targets = np.array([TARGETS[s.viseme][0] for s in segments])  # (segments, 5)
-    dominance = np.array([TARGETS[s.viseme][1] for s in segments])[None, :]
+    opening_dominance = np.array([TARGETS[s.viseme][1] for s in segments])[None, :]
+    shape_dominance = np.array([TARGETS[s.viseme][2] for s in segments])[None, :]
     before = np.clip(starts - t, 0.0, None)  # (time, segments) distance before the interval
     after = np.clip(t - ends, 0.0, None)
     params = np.empty((n_frames, len(PARAMETERS)))
     for p, name in enumerate(PARAMETERS):
         anticipation = ROUND_ANTICIPATION if name == 'round' else ANTICIPATION
+        dominance = shape_dominance if name in SHAPE_PARAMETERS else opening_dominance
         weight = dominance * np.exp(-before / anticipation - after / CARRY_OVER)
         params[:, p] = (weight @ targets[:, p]) / np.maximum(weight.sum(axis=1), 1e-12)
     _apply_hard_rules(params, segments, t[:, 0])
