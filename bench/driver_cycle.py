@@ -1,0 +1,165 @@
+"""Benchmark of the face driver's control cycle against the bus emulator.
+
+1. Bus cycles: one sync write of 26 goals + one (fast) sync read of 26 states, through the
+   official dynamixel-sdk, against the emulator in its own process; without wire-time
+   simulation (host + SDK cost only) and with it at 1 and 4 Mbps.
+2. The driver node itself flat out (cycle_rate 0, port sim): the rate of face/joint_states
+   a subscriber receives, with command shaping, publishing and health reads included.
+
+Prints its figures; the last line is one JSON object. A histogram of cycle times goes to
+build/bench/driver_cycle.png. For comparison: common ROS 2 Dynamixel drivers
+(dynamixel_hardware with ros2_control, dynamixel_workbench) run their control loops at
+100-125 Hz.
+
+Usage: .venv/bin/python bench/driver_cycle.py [--cycles 2000] [--node-seconds 5]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from face_motor_driver.bus import FaceBus, wire_seconds_per_cycle
+from face_motor_driver.emulator_process import EmulatorProcess
+from face_motor_driver.face_config import default_face_config_path, load_face_config
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def bus_cycles(config, cycles, wire_time=False, baud=None, label=''):
+    """Cycle times [s] of sync write + sync read of every servo."""
+    baud = baud or config.bus.baud_rate
+    with EmulatorProcess(default_face_config_path(), wire_time=wire_time, baud=baud) as emu:
+        bus = FaceBus(config, port=emu.port, baud_rate=baud)
+        bus.open()
+        try:
+            bus.ping_all()
+            for a in config.actuators:
+                bus.configure(a)
+                bus.set_online(a.id, True)
+                bus.set_torque(a, True)
+            goals = {a.id: a.neutral for a in config.actuators}
+            times = []
+            for k in tqdm(range(cycles), desc=label or 'bus cycles', leave=False):
+                for a in config.actuators:   # a slow sine so goals change every cycle
+                    goals[a.id] = a.neutral + 0.1 * (a.max - a.neutral) * np.sin(k * 0.01)
+                start = time.perf_counter()
+                bus.write_goals(goals)
+                bus.read_states()
+                times.append(time.perf_counter() - start)
+        finally:
+            bus.close()
+    return np.array(times)
+
+
+def node_rate(seconds):
+    """Rate [Hz] at which a subscriber receives face/joint_states from the flat-out node."""
+    os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    os.environ.setdefault('ROS_LOG_DIR', str(ROOT / 'build' / 'ros_log'))
+    os.environ.setdefault('ROS_HOME', str(ROOT / 'build' / 'ros_home'))
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+
+    command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
+               '-p', 'port:=sim', '-p', 'cycle_rate:=0.0']
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = rclpy.create_node('driver_cycle_bench', context=context)
+        stamps = []
+        node.create_subscription(JointState, 'face/joint_states',
+                                 lambda _: stamps.append(time.monotonic()), 100)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        deadline = time.monotonic() + 60.0
+        while len(stamps) < 50 and time.monotonic() < deadline:   # warm-up and discovery
+            executor.spin_once(timeout_sec=0.05)
+        stamps.clear()
+        end = time.monotonic() + seconds
+        with tqdm(total=seconds, desc='node flat out [s]', leave=False) as bar:
+            while time.monotonic() < end:
+                executor.spin_once(timeout_sec=0.01)
+                bar.n = round(seconds - (end - time.monotonic()), 1)
+                bar.refresh()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if len(stamps) < 2:
+        return 0.0
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def plot(results, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for label, times in results.items():
+        ax.hist(times * 1e3, bins=np.linspace(0, 10, 201), histtype='step', label=label)
+    ax.set_xlabel('cycle time: sync write 26 goals + sync read 26 states [ms]')
+    ax.set_ylabel('cycles')
+    ax.set_yscale('log')
+    ax.legend()
+    ax.set_title('face_motor_driver bus cycle against the emulator')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--cycles', type=int, default=2000, help='bus cycles per setting')
+    parser.add_argument('--node-seconds', type=float, default=5.0,
+                        help='how long to measure the flat-out node [s]')
+    args = parser.parse_args()
+    config = load_face_config(default_face_config_path())
+    n = len(config.actuators)
+    results = {
+        'no wire time': bus_cycles(config, args.cycles, label='no wire time'),
+        'wire time 1 Mbps': bus_cycles(config, args.cycles // 2, True, 1_000_000,
+                                       'wire 1 Mbps'),
+        'wire time 4 Mbps': bus_cycles(config, args.cycles // 2, True, 4_000_000,
+                                       'wire 4 Mbps'),
+    }
+    hz = {k: float(np.median(1.0 / t)) for k, t in results.items()}
+    p99 = {k: float(np.percentile(t, 99) * 1e3) for k, t in results.items()}
+    loop_hz = node_rate(args.node_seconds)
+    plot(results, ROOT / 'build' / 'bench' / 'driver_cycle.png')
+    summary = {
+        'servos': n,
+        'cycle_hz_median': round(hz['no wire time'], 1),
+        'cycle_ms_median': round(float(np.median(results['no wire time'])) * 1e3, 3),
+        'cycle_ms_p99': round(p99['no wire time'], 3),
+        'cycle_hz_median_wire_1mbps': round(hz['wire time 1 Mbps'], 1),
+        'cycle_ms_p99_wire_1mbps': round(p99['wire time 1 Mbps'], 3),
+        'cycle_hz_median_wire_4mbps': round(hz['wire time 4 Mbps'], 1),
+        'cycle_ms_p99_wire_4mbps': round(p99['wire time 4 Mbps'], 3),
+        'wire_ms_per_cycle_1mbps': round(wire_seconds_per_cycle(n, 1_000_000) * 1e3, 3),
+        'wire_ms_per_cycle_4mbps': round(wire_seconds_per_cycle(n, 4_000_000) * 1e3, 3),
+        'node_loop_hz': round(loop_hz, 1),
+        'plot': 'build/bench/driver_cycle.png',
+        'note': 'common ROS 2 Dynamixel drivers run 100-125 Hz control loops',
+    }
+    for key, value in summary.items():
+        print(f'{key}: {value}')
+    print(json.dumps(summary))
+
+
+if __name__ == '__main__':
+    main()
