@@ -54,10 +54,12 @@ class CommandShaper:
         if math.isfinite(position):
             self.goal[i] = min(max(position, self.lower[i]), self.upper[i])
 
-    def submit(self, names, positions, max_velocities, priority, now):
+    def submit(self, names, positions, max_velocities, priority, now, reach_in=0.0):
         """Apply one validated command. Returns (taken names, clamped names).
 
         max_velocities: empty, or one limit per name [rad/s]; 0 or NaN = the driver's own.
+        reach_in [s]: > 0 slows each goal so it arrives then rather than at full speed
+        (FaceCommand.reach_time); 0 = as soon as the limits allow.
         """
         taken, clamped = [], []
         for k, name in enumerate(names):
@@ -76,6 +78,8 @@ class CommandShaper:
                 requested = max_velocities[k]
                 if math.isfinite(requested) and requested > 0:
                     limit = min(limit, requested)
+            if reach_in > 0:
+                limit = min(limit, max(abs(bounded - self.goal[i]) / reach_in, 1e-3))
             self.target[i], self.speed[i] = bounded, limit
             self.priority[i], self.stamp[i] = priority, now
             taken.append(name)

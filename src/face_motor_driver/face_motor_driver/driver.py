@@ -106,13 +106,14 @@ class FaceDriver:
             self.bus.close()
 
     # -- commands -------------------------------------------------------------------------
-    def submit(self, names, positions, max_velocities, priority, now):
+    def submit(self, names, positions, max_velocities, priority, now, reach_in=0.0):
         """A validated command; returns (taken, clamped, refusal reason or '')."""
         if not self.torque_enabled:
             return [], [], 'torque is off; call set_torque(true) first (command ignored)'
         if self.shaper.holding_neutral:
             return [], [], 'going to neutral; commands resume when neutral is reached'
-        taken, clamped = self.shaper.submit(names, positions, max_velocities, priority, now)
+        taken, clamped = self.shaper.submit(names, positions, max_velocities, priority, now,
+                                            reach_in)
         return taken, clamped, ''
 
     def go_neutral(self, duration):

@@ -18,6 +18,7 @@ from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
 from sensor_msgs.msg import JointState
 
 from face_msgs.checks import MessageError, check_face_command
@@ -173,10 +174,14 @@ class FaceMotorDriverNode(Node):
             return
         priority = msg.priority or self.source_priority.get(msg.source,
                                                             self.p[priority_param])
+        reach_in = 0.0
+        if msg.reach_time.sec or msg.reach_time.nanosec:
+            reach_in = (Time.from_msg(msg.reach_time)
+                        - self.get_clock().now()).nanoseconds * 1e-9
         with self.lock:
             _, clamped, refusal = self.driver.submit(list(msg.name), list(msg.position),
                                                      list(msg.max_velocity), priority,
-                                                     time.monotonic())
+                                                     time.monotonic(), reach_in)
         if refusal:
             self.get_logger().info(f'face/{topic}_command not applied: {refusal}',
                                    throttle_duration_sec=1.0)

@@ -109,3 +109,42 @@ def test_a_missing_port_is_a_port_error(face_config, tmp_path):
     bus = FaceBus(face_config, port=str(tmp_path / 'ttyUSB9'))
     with pytest.raises(PortError, match='cannot open'):
         bus.open()
+
+
+def test_plain_sync_read_and_bulk_read_through_the_sdk(face_config, emulator):
+    import dynamixel_sdk as sdk
+    bus = FaceBus(face_config, port=emulator.port, fast_sync_read=False)
+    bus.open()
+    try:
+        _start(bus, face_config)
+        states = bus.read_states()     # SYNC_READ: one status packet per servo
+        assert len(states) == 26
+        bulk = sdk.GroupBulkRead(bus.port, bus.packet)
+        assert bulk.addParam(1, 132, 4) and bulk.addParam(15, 146, 1)
+        assert bulk.txRxPacket() == sdk.COMM_SUCCESS
+        assert bulk.getData(1, 132, 4) == 2048          # jaw at neutral
+        assert 20 <= bulk.getData(15, 146, 1) <= 60     # a temperature in deg C
+    finally:
+        bus.close()
+
+
+def test_wire_time_simulation_costs_at_least_the_wire_time(face_config):
+    from face_motor_driver.bus import wire_seconds_per_cycle
+    from face_motor_driver.emulator_process import EmulatorProcess
+    from face_motor_driver.face_config import default_face_config_path
+    with EmulatorProcess(default_face_config_path(), wire_time=True) as emu:
+        bus = FaceBus(face_config, port=emu.port)
+        bus.open()
+        try:
+            _start(bus, face_config)
+            goals = {a.id: a.neutral for a in face_config.actuators}
+            times = []
+            for _ in range(30):
+                start = time.perf_counter()
+                bus.write_goals(goals)
+                bus.read_states()
+                times.append(time.perf_counter() - start)
+        finally:
+            bus.close()
+    # a lower bound only: the emulator must never answer faster than the wire allows
+    assert min(times) >= wire_seconds_per_cycle(26, 1_000_000)

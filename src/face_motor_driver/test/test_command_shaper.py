@@ -86,3 +86,12 @@ def test_go_neutral_holds_commands_off_until_reached(shaper):
     assert shaper.holding_neutral and shaper.goal[i] > 0
     _run(shaper, t, t + 0.3)
     assert not shaper.holding_neutral and shaper.goal[i] == pytest.approx(0.0)
+
+
+def test_reach_time_slows_the_goal_to_arrive_then(shaper):
+    i = shaper.index['eye_left_yaw']      # 8 rad/s would take 50 ms for 0.4 rad
+    shaper.submit(['eye_left_yaw'], [0.4], [], 10, 0.0, reach_in=0.2)
+    t = _run(shaper, 0.0, 0.1)
+    assert shaper.goal[i] == pytest.approx(0.2, abs=0.01)
+    _run(shaper, t, 0.2)
+    assert shaper.goal[i] == pytest.approx(0.4, abs=1e-6)

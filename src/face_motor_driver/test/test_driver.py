@@ -109,3 +109,25 @@ def test_torque_off_ignores_commands(driver):
     assert driver.bus.read(driver.config.actuator('jaw_open'), 'torque_enable') == 0
     ok, _ = driver.set_torque(True)
     assert ok
+
+
+def test_replies_delayed_within_the_timeout_are_survived_and_longer_ones_reported(
+        driver, fault_file):
+    write_faults(fault_file, delay_ms=5, delay_ids=[7])
+    _run(driver, 0.3)
+    assert not driver.offline
+    write_faults(fault_file, delay_ms=200, delay_ids=[7])   # beyond the 34 ms reply timeout
+    _run(driver, 0.5)
+    assert 7 in driver.offline
+    assert _status(driver, 'upper_lip_center_raise').level == ERROR
+    write_faults(fault_file)
+    _run(driver, 0.8)
+    assert 7 not in driver.offline
+
+
+def test_overload_is_an_error(driver, fault_file):
+    write_faults(fault_file, overload=[1])
+    _run(driver, 0.3)
+    status = _status(driver, 'jaw_open')
+    assert status.level == ERROR and 'overload' in status.message
+    assert status.values['hardware_error'] == 'overload'
