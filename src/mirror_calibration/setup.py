@@ -25,6 +25,7 @@ setup(
             'camera_node = mirror_calibration.camera_node:main',
             'mirror-fit = mirror_calibration.fit:main',
             'mirror-babble = mirror_calibration.babble_client:main',
+            'mirror-eval = mirror_calibration.evaluate:main',
             'calibration_node = mirror_calibration.calibration_node:main',
         ],
     },

@@ -286,7 +286,8 @@ def run_fit(dataset, out, face_config_path=None, options=None, limit=0, plots=Tr
     model, report, history = fit_self_model(data, face_config, options, progress)
     out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    report['dataset'] = str(dataset)
+    report['dataset'] = str(pathlib.Path(dataset).resolve())
+    report['limit'] = int(limit)
     save_checkpoint(out, model, data.meta.actuator_names, data.meta.layout,
                     {k: v for k, v in report.items() if k != 'per_landmark_error'})
     prefix = str(out.with_suffix(''))

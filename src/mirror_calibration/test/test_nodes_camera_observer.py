@@ -94,3 +94,24 @@ def test_bad_parameter_fails_clearly():
         node.close()
     assert code == 2
     assert 'min_detection_confidence' in text and '[0, 1]' in text
+
+
+def test_params_file_is_accepted_by_every_node():
+    params = face_layout_config_path()
+    with NodeProcess('observer_node', params_file=params) as observer, \
+            NodeProcess('calibration_node', params_file=params) as calibration:
+        time.sleep(3.0)
+        observer.check_running()
+        calibration.check_running()
+    camera = NodeProcess('camera_node', params_file=params)
+    try:
+        code = camera.process.wait(timeout=30)  # the file names /dev/video0: absent here
+        text = camera.output()
+    finally:
+        camera.close()
+    assert code == 2 and 'cannot open camera device 0' in text
+
+
+def face_layout_config_path():
+    from face_motor_driver.face_config import config_dir
+    return config_dir() / 'mirror_calibration.yaml'

@@ -6,6 +6,7 @@ learner. The same code is exercised on the simulated head in test_babble_graph.p
 """
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -130,3 +131,29 @@ def test_fit_cli_reports_missing_dataset(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert 'does not exist' in result.stderr
+
+
+def _cli(name, *args):
+    script = pathlib.Path(sys.executable).parent / name
+    return subprocess.run([str(script), *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_eval_cli_forward_figures(fitted):
+    result = _cli('mirror-eval', fitted[0], '--targets', '0')
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures['heldout_samples'] == fitted[1]['samples_validation']
+    assert figures['forward_lip_error'] == pytest.approx(fitted[1]['forward_lip_error'],
+                                                         rel=1e-3)
+    assert figures['forward_lip_error'] < 0.25 * figures['mean_predictor_lip_error']
+
+
+def test_eval_cli_rejects_corrupt_checkpoint(fitted, tmp_path):
+    corrupt = tmp_path / 'corrupt.pt'
+    corrupt.write_bytes(b'not a checkpoint' * 100)
+    result = _cli('mirror-eval', corrupt, '--targets', '0')
+    assert result.returncode == 2
+    assert 'corrupt' in result.stderr and 'mirror-fit' in result.stderr
+    result = _cli('mirror-eval', tmp_path / 'missing.pt', '--targets', '0')
+    assert result.returncode == 2 and 'no self-model' in result.stderr
