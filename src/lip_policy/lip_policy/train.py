@@ -180,6 +180,7 @@ def train(corpus_dirs, out, model_config=None, train_config=None, exclude_langua
         'corpora': [str(d) for d in corpus_dirs],
         'excluded_languages': sorted(exclude_languages),
         'train_clips': len(train_clips), 'validation_clips': len(val_clips),
+        'train_speakers': sorted({c.info.get('speaker', '') for c in train_clips}),
         'validation_speakers': sorted({c.info.get('speaker', '') for c in val_clips}),
         'train_config': dataclasses.asdict(tc),
         'best_validation_loss': best, 'epochs_run': len(history),

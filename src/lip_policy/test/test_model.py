@@ -1,0 +1,84 @@
+"""Streaming equals whole-clip inference; checkpoints describe themselves and fail clearly."""
+
+import numpy as np
+import pytest
+import torch
+
+from lip_policy.features import FeatureConfig, LogMel
+from lip_policy.lip_space import LipBasis
+from lip_policy.model import LipModel, LipModelConfig
+from lip_policy.predictor import CheckpointError, LipPredictor, load_checkpoint, save_checkpoint
+
+
+def _predictor(lookahead=6):
+    torch.manual_seed(1)
+    config = LipModelConfig(lookahead_frames=lookahead, channels=32)
+    model = LipModel(config).eval()
+    rng = np.random.default_rng(0)
+    basis = LipBasis.fit(rng.normal(size=(200, 40, 3)), config.n_coefficients)
+    return LipPredictor(model, basis, FeatureConfig())
+
+
+def _speechlike(seconds=2.3):
+    t = np.arange(int(seconds * 16000)) / 16000
+    rng = np.random.default_rng(2)
+    return (0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)
+            + 0.02 * rng.normal(size=t.shape))
+
+
+def test_log_mel_stream_matches_whole_clip():
+    audio = _speechlike()
+    log_mel = LogMel()
+    whole = log_mel(audio)
+    stream = log_mel.stream()
+    pieces = [stream.push(audio[i:i + 999]) for i in range(0, len(audio), 999)]
+    assert whole.shape == (len(audio) // 160, 40)
+    np.testing.assert_allclose(np.concatenate(pieces), whole, atol=1e-4)
+
+
+@pytest.mark.parametrize('lookahead', [0, 6])
+def test_chunked_inference_equals_whole_clip(lookahead):
+    predictor = _predictor(lookahead)
+    audio = _speechlike()
+    whole = predictor.predict_coefficients(audio)
+    stream = predictor.stream()
+    rng = np.random.default_rng(5)
+    pieces, i = [], 0
+    while i < len(audio):
+        n = int(rng.integers(1, 2500))  # chunks shorter and longer than a 10 ms hop
+        pieces.append(stream.push(audio[i:i + n]))
+        i += n
+    pieces.append(stream.flush())
+    chunked = np.concatenate(pieces)
+    assert chunked.shape == whole.shape == (len(audio) // 160, 12)
+    np.testing.assert_allclose(chunked, whole, atol=1e-4)
+
+
+def test_model_is_causal_up_to_its_lookahead():
+    predictor = _predictor(6)
+    audio = _speechlike()
+    changed = audio.copy()
+    changed[16000:] += 0.5  # alter everything from 1.0 s on
+    a, b = predictor.predict_coefficients(audio), predictor.predict_coefficients(changed)
+    # Frame k hears audio up to (k + 1 + 6) * 10 ms, so frames before 93 cannot change.
+    np.testing.assert_allclose(a[:93], b[:93], atol=1e-6)
+    assert np.abs(a[95:] - b[95:]).max() > 1e-3
+
+
+def test_checkpoint_round_trip_and_bad_files(tmp_path):
+    predictor = _predictor()
+    path = tmp_path / 'lip.pt'
+    save_checkpoint(path, predictor.model, predictor.basis, FeatureConfig(), {'seed': 0})
+    model, basis, features, training = load_checkpoint(path)
+    assert model.config.lookahead_frames == 6 and training == {'seed': 0}
+    audio = _speechlike(0.7)
+    np.testing.assert_allclose(LipPredictor.load(path).predict(audio), predictor.predict(audio),
+                               atol=1e-5)
+    with pytest.raises(CheckpointError, match='does not exist'):
+        load_checkpoint(tmp_path / 'missing.pt')
+    (tmp_path / 'bad.pt').write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match='corrupt'):
+        load_checkpoint(tmp_path / 'bad.pt')
+    torch.save({'format': 'something else'}, tmp_path / 'other.pt')
+    with pytest.raises(CheckpointError, match='not a lip_policy'):
+        load_checkpoint(tmp_path / 'other.pt')
