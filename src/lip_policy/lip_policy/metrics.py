@@ -15,9 +15,9 @@ they compare across faces and corpora.
 """
 
 import numpy as np
-from mirror_calibration import face_layout
 
 from lip_policy import teacher, visemes
+from mirror_calibration import face_layout
 
 CLOSED_FRACTION = 0.05
 PUCKER_FRACTION = 0.12

@@ -9,6 +9,7 @@ the photo; `python -m lip_policy.neutral_mouth` rebuilds the cache.
 import pathlib
 
 import numpy as np
+
 from mirror_calibration import face_layout
 
 CACHE = pathlib.Path(__file__).resolve().parent / 'data' / 'neutral_lips.npy'
