@@ -5,6 +5,7 @@
    simulation (host + SDK cost only) and with it at 1 and 4 Mbps.
 2. The driver node itself flat out (cycle_rate 0, port sim): the rate of face/joint_states
    a subscriber receives, with command shaping, publishing and health reads included.
+3. The emulated servo's step response (the actuator lag, measured through the bus).
 
 Prints its figures; the last line is one JSON object. A histogram of cycle times goes to
 build/bench/driver_cycle.png. For comparison: common ROS 2 Dynamixel drivers
@@ -59,6 +60,35 @@ def bus_cycles(config, cycles, wire_time=False, baud=None, label=''):
     return np.array(times)
 
 
+def step_response(config, step=0.1, seconds=0.3):
+    """Jaw position after a small goal step through the emulator: (times [s], positions [rad]).
+
+    Shows the servo lag the lip policy has to lead by (first-order, `lag` time constant).
+    """
+    jaw = config.actuator('jaw_open')
+    with EmulatorProcess(default_face_config_path()) as emu:
+        bus = FaceBus(config, port=emu.port)
+        bus.open()
+        try:
+            bus.ping_all()
+            for a in config.actuators:
+                bus.configure(a)
+                bus.set_online(a.id, True)
+                bus.set_torque(a, True)
+            goals = {a.id: a.neutral for a in config.actuators}
+            goals[jaw.id] = jaw.neutral + step
+            times, positions = [], []
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                bus.write_goals(goals)
+                states = bus.read_states()
+                times.append(time.perf_counter() - start)
+                positions.append(states[jaw.id].position - jaw.neutral)
+        finally:
+            bus.close()
+    return np.array(times), np.array(positions)
+
+
 def node_rate(seconds):
     """Rate [Hz] at which a subscriber receives face/joint_states from the flat-out node."""
     os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
@@ -105,11 +135,17 @@ def node_rate(seconds):
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
-def plot(results, path):
+def plot(results, step, path):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, (ax, ax_step) = plt.subplots(1, 2, figsize=(13, 4.5))
+    ax_step.plot(step[0] * 1e3, step[1], label='present position (emulator)')
+    ax_step.axhline(0.1 * (1 - np.exp(-1)), ls=':', color='grey', label='63 % of the step')
+    ax_step.set_xlabel('time after a 0.1 rad goal step of jaw_open [ms]')
+    ax_step.set_ylabel('jaw_open - neutral [rad]')
+    ax_step.legend()
+    ax_step.set_title('servo lag the lip policy must lead by')
     for label, times in results.items():
         ax.hist(times * 1e3, bins=np.linspace(0, 10, 201), histtype='step', label=label)
     ax.set_xlabel('cycle time: sync write 26 goals + sync read 26 states [ms]')
@@ -139,8 +175,10 @@ def main():
     }
     hz = {k: float(np.median(1.0 / t)) for k, t in results.items()}
     p99 = {k: float(np.percentile(t, 99) * 1e3) for k, t in results.items()}
+    step = step_response(config)
+    reached = step[0][np.argmax(step[1] >= 0.1 * (1 - np.exp(-1)))]
     loop_hz = node_rate(args.node_seconds)
-    plot(results, ROOT / 'build' / 'bench' / 'driver_cycle.png')
+    plot(results, step, ROOT / 'build' / 'bench' / 'driver_cycle.png')
     summary = {
         'servos': n,
         'cycle_hz_median': round(hz['no wire time'], 1),
@@ -153,6 +191,7 @@ def main():
         'wire_ms_per_cycle_1mbps': round(wire_seconds_per_cycle(n, 1_000_000) * 1e3, 3),
         'wire_ms_per_cycle_4mbps': round(wire_seconds_per_cycle(n, 4_000_000) * 1e3, 3),
         'node_loop_hz': round(loop_hz, 1),
+        'servo_step_63pct_ms': round(float(reached) * 1e3, 1),
         'plot': 'build/bench/driver_cycle.png',
         'note': 'common ROS 2 Dynamixel drivers run 100-125 Hz control loops',
     }

@@ -54,7 +54,7 @@ PARAMETERS = {
              _ANY),
     'baud_rate': (0, 'bus baud rate [bit/s]; 0 = bus.baud_rate of the config',
                   _between(0, 4_500_000)),
-    'cycle_rate': (200.0, 'control cycles per second [Hz]; 0 = as fast as the bus allows',
+    'cycle_rate': (150.0, 'control cycles per second [Hz]; 0 = as fast as the bus allows',
                    _between(0.0, 5000.0)),
     'command_timeout': (0.5, 'seconds without a command naming an actuator before it eases '
                         'to neutral [s]', _positive(600.0)),

@@ -183,3 +183,22 @@ def test_missing_servo_at_start_exits_with_a_clear_error(fault_file):
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert 'lip_corner_right_raise (id 4)' in result.stdout + result.stderr
+
+
+def test_a_bad_parameter_stops_the_node_naming_it():
+    command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
+               '-p', 'port:=sim', '-p', 'cycle_rate:=-5.0']
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert 'cycle_rate=-5.0 must be in [0.0, 5000.0]' in result.stdout + result.stderr
+
+
+def test_every_parameter_is_in_the_params_file_with_its_default():
+    import yaml
+
+    from face_motor_driver.driver_node import PARAMETERS
+    params = yaml.safe_load((ROOT / 'config' / 'face_motor_driver.yaml').read_text())
+    values = params['/**']['ros__parameters']
+    assert set(values) == set(PARAMETERS)
+    for name, (default, _, _) in PARAMETERS.items():
+        assert values[name] == default, name
