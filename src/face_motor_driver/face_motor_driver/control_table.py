@@ -111,7 +111,6 @@ MODELS = {
     'XM430-W210': ModelSpec(1030, 0.00269, 12.0, _rpm(77), 1193, 80, True),
     'XM430-W350': ModelSpec(1020, 0.00269, 12.0, _rpm(46), 1193, 80, True),
 }
-MODEL_BY_NUMBER = {spec.model_number: name for name, spec in MODELS.items()}
 
 
 def model_spec(model):
@@ -149,13 +148,9 @@ def to_signed(value, size):
     return value - (1 << bits) if value & (1 << (bits - 1)) else value
 
 
-def to_unsigned(value, size):
-    return value & ((1 << (8 * size)) - 1)
-
-
 def encode(value, size):
     """Little-endian bytes of a register value (negative values as two's complement)."""
-    return to_unsigned(int(value), size).to_bytes(size, 'little')
+    return (int(value) & ((1 << (8 * size)) - 1)).to_bytes(size, 'little')
 
 
 def decode(data, field):

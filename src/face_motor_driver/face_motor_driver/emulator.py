@@ -91,6 +91,12 @@ class BusEmulator:
 
     def handle(self, servo_id, instruction, params, now):
         """Reply (bytes, extra_delay [s], answering servo count) for one instruction."""
+        try:
+            return self._dispatch(servo_id, instruction, params, now)
+        except IndexError:
+            return b'', 0.0, 0   # parameters too short for the instruction: ignored
+
+    def _dispatch(self, servo_id, instruction, params, now):
         if instruction == p.PING:
             ids = sorted(self.servos) if servo_id == p.BROADCAST_ID else [servo_id]
             replies = [self._reply_ping(i) for i in ids if self._present(i)]

@@ -21,13 +21,9 @@ FAST_SYNC_READ = 0x8A
 BULK_READ = 0x92
 
 # Status-packet error field (the low 7 bits), and the alert bit (hardware error pending).
-ERR_RESULT_FAIL = 0x01
-ERR_INSTRUCTION = 0x02
-ERR_CRC = 0x03
-ERR_DATA_RANGE = 0x04
-ERR_DATA_LENGTH = 0x05
-ERR_DATA_LIMIT = 0x06
-ERR_ACCESS = 0x07
+ERR_RESULT_FAIL = 0x01  # e.g. torque on refused while a hardware error is latched
+ERR_INSTRUCTION = 0x02  # unknown instruction
+ERR_ACCESS = 0x07       # bad address, read-only field, or EEPROM locked by torque
 ALERT = 0x80
 
 

@@ -31,6 +31,7 @@ from .control_table import (
     encode,
     model_spec,
 )
+from .protocol import ERR_ACCESS, ERR_RESULT_FAIL
 
 AMBIENT_TEMPERATURE = 30.0     # [deg C]
 THERMAL_TIME_CONSTANT = 60.0   # [s]
@@ -95,28 +96,28 @@ class EmulatedServo:
 
     def read(self, address, length, now):
         if length < 1 or address + length > CONTROL_TABLE_SIZE:
-            raise AccessError(0x07)
+            raise AccessError(ERR_ACCESS)
         self.update(now)
         return bytes(self.memory[address:address + length])
 
     def write(self, address, data, now):
         end = address + len(data)
         if not data or end > CONTROL_TABLE_SIZE:
-            raise AccessError(0x07)
+            raise AccessError(ERR_ACCESS)
         touched = [(n, f) for n, f in FIELDS.items()
                    if f.address < end and address < f.address + f.size]
         if self.torque_on and any(f.eeprom for _, f in touched):
-            raise AccessError(0x07)       # EEPROM is locked while torque is on
+            raise AccessError(ERR_ACCESS)       # EEPROM is locked while torque is on
         if any(n.startswith(('present_', 'model_', 'hardware_error', 'moving')) or
                n == 'firmware_version' for n, _ in touched):
-            raise AccessError(0x07)       # read-only fields
+            raise AccessError(ERR_ACCESS)       # read-only fields
         self.update(now)
         torque_field = FIELDS['torque_enable'].address
         was_on = self.torque_on
         self.memory[address:end] = data
         if self.hardware_error and self.torque_on:
             self.memory[torque_field] = 0  # a latched error keeps torque off until reboot
-            raise AccessError(0x01)
+            raise AccessError(ERR_RESULT_FAIL)
         if self.torque_on and not was_on:
             # Torque on holds the present position rather than jumping to a stale goal.
             self._set('goal_position', int(round(self.position)))

@@ -115,3 +115,11 @@ def test_position_follows_goal_with_lag_and_speed_limit(face_config):
     before = servo.position
     servo.update(0.06)
     assert (servo.position - before) * RAD_PER_TICK / 0.01 <= servo.spec.no_load_speed + 1e-6
+
+
+@pytest.mark.parametrize('instruction, params', [
+    (p.WRITE, b'\x74'), (p.SYNC_READ, b'\x84\x00'), (p.BULK_READ, b'\x01\x84'), (0x77, b'')])
+def test_malformed_instructions_are_ignored_or_refused_not_fatal(bus, instruction, params):
+    reply, _, _ = bus.handle(3, instruction, params, 0.0)
+    if reply:
+        assert p.parse_status(reply)[1] == p.ERR_INSTRUCTION
