@@ -119,16 +119,13 @@ def wait_for_processes(nodes, seconds):
         time.sleep(0.1)
 
 
-def mirror_graph_specs(camera_rate=30.0, calibration=None, image_size=None):
-    """(script, parameters) of the simulated mirror: bus emulator + driver, face_sim, observer.
-
-    calibration: parameters for calibration_node, or None to leave it out.
+def mirror_graph_specs(calibration=None, face_sim=None):
+    """(script, parameters) of the simulated mirror: driver on the emulated bus, face_sim
+    (renders the face from the measured joints), observer; calibration_node when
+    calibration (its parameters) is not None. face_sim: extra face_sim_node parameters.
     """
-    sim = {'rate': camera_rate}
-    if image_size:
-        sim.update({'width': image_size[0], 'height': image_size[1]})
     specs = [('face_motor_driver_node', {'port': 'sim'}),
-             ('face_sim_node', sim),
+             ('face_sim_node', dict(face_sim or {})),
              ('observer_node', {})]
     if calibration is not None:
         specs.append(('calibration_node', calibration))

@@ -1,0 +1,166 @@
+"""Benchmark of the self-model: learning curve against the number of babbling samples.
+
+1. Babbling through the real node graph (driver on the emulated bus, face_sim, observer,
+   calibration_node), once: max(--sizes) training samples plus --heldout more, cached in
+   --cache (the dataset is append-only, so an interrupted run resumes where it stopped).
+2. For each size N: mirror-fit on the first N samples (fit time measured), forward error on
+   the held-out tail, and the inverse round trip through the same real loop on --targets
+   held-out lip targets (target lips -> inverse -> FaceCommand -> driver -> face_sim ->
+   observer -> compare), as a fraction of mouth width.
+
+Target (issue 5): round-trip lip error <= 3% of mouth width with <= 3000 samples; each fit
+under 2 minutes on this CPU. Plot: CACHE/learning_curve.png. The last line is one JSON
+object with roundtrip_error_at and fit_seconds (both keyed by sample count).
+
+Usage: .venv/bin/python bench/self_model.py [--sizes 500 1000 2000 4000] [--targets 40]
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+import rclpy
+import torch
+from tqdm import tqdm
+
+from face_motor_driver.face_config import default_face_config_path, load_face_config
+from mirror_calibration.babble_client import run_babble
+from mirror_calibration.dataset import DatasetError, load_dataset
+from mirror_calibration.evaluate import LoopRunner, forward_errors, roundtrip
+from mirror_calibration.fit import FitOptions, Samples, run_fit, usable_samples
+from mirror_calibration.node_graph import mirror_graph
+from mirror_calibration.self_model import load_checkpoint
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TARGET_ERROR, TARGET_SAMPLES, TARGET_FIT_SECONDS = 0.03, 3000, 120.0
+SEED = 0
+GROUPS = ('jaw', 'lips')
+
+
+def collect(cache, total, transition):
+    """Babble until the cached dataset holds total samples (resumes a partial one)."""
+    dataset = cache / 'babble'
+    try:
+        have = len(load_dataset(dataset))
+    except DatasetError:
+        have = 0
+    if have >= total:
+        print(f'using {have} cached babbling samples in {dataset}', file=sys.stderr)
+        return dataset, 0.0
+    print(f'babbling {total - have} more samples into {dataset}', file=sys.stderr)
+    started = time.perf_counter()
+    bar = tqdm(total=total, initial=have, desc='babbling', unit='sample', file=sys.stderr)
+
+    def progress(feedback):
+        bar.n = feedback.samples_total
+        bar.refresh()
+
+    try:
+        with mirror_graph(calibration={'transition_time': transition}):
+            result = run_babble(None, dataset, total, SEED, GROUPS, on_feedback=progress)
+    finally:
+        bar.close()
+    if not result.success:
+        raise RuntimeError(f'babbling failed: {result.message}')
+    return dataset, time.perf_counter() - started
+
+
+def heldout_tail(dataset, train_max):
+    data = load_dataset(dataset)
+    data.records = data.records[train_max:]
+    return usable_samples(data)
+
+
+def plot(cache, sizes, roundtrip_at, forward_at, fit_seconds):
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(sizes, [roundtrip_at[str(n)] for n in sizes], 'o-',
+            label='inverse round trip (real loop)')
+    ax.plot(sizes, [forward_at[str(n)] for n in sizes], 's-', label='forward (held out)')
+    ax.axhline(TARGET_ERROR, color='red', ls='--', label='target 3% of mouth width')
+    ax.set_xscale('log')
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_xlabel('babbling samples used for fitting')
+    ax.set_ylabel('lip error / mouth width')
+    for n in sizes:
+        ax.annotate(f'{fit_seconds[str(n)]:.0f} s', (n, roundtrip_at[str(n)]),
+                    textcoords='offset points', xytext=(0, 6), fontsize=8, ha='center')
+    ax.set_title('Self-model learning curve (labels: fit time)')
+    ax.legend()
+    fig.tight_layout()
+    path = cache / 'learning_curve.png'
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[500, 1000, 2000, 4000])
+    parser.add_argument('--heldout', type=int, default=200,
+                        help='babbling samples after the largest size kept for evaluation')
+    parser.add_argument('--targets', type=int, default=40,
+                        help='held-out targets sent round the real loop per size')
+    parser.add_argument('--transition-time', type=float, default=0.2,
+                        help='seconds per babbling move')
+    parser.add_argument('--cache', type=pathlib.Path,
+                        default=ROOT / 'build' / 'bench' / 'self_model')
+    parser.add_argument('--threads', type=int, default=2)
+    args = parser.parse_args(argv)
+    sizes = sorted(set(args.sizes))
+    torch.set_num_threads(args.threads)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    rclpy.init()
+    try:
+        dataset, collection_seconds = collect(args.cache, sizes[-1] + args.heldout,
+                                              args.transition_time)
+        heldout = heldout_tail(dataset, sizes[-1])
+        targets = Samples(heldout.joints[:args.targets], heldout.landmarks[:args.targets])
+        fit_seconds, forward_at, roundtrip_at, neutral = {}, {}, {}, None
+        checkpoints = {}
+        for n in sizes:
+            out = args.cache / f'self_model_{n}.pt'
+            report = run_fit(dataset, out, options=FitOptions(), limit=n)
+            fit_seconds[str(n)] = report['fit_seconds']
+            model, _ = load_checkpoint(out)
+            forward_at[str(n)] = round(float(forward_errors(model, heldout).mean()), 5)
+            checkpoints[n] = model
+            print(f'{n} samples: fit {report["fit_seconds"]:.1f} s, forward '
+                  f'{forward_at[str(n)]:.4f}', file=sys.stderr)
+        face = load_face_config(default_face_config_path())
+        with mirror_graph(with_calibration=False):
+            runner = LoopRunner(face)
+            try:
+                for n in sizes:
+                    errors, baseline = roundtrip(runner, checkpoints[n], targets.landmarks)
+                    roundtrip_at[str(n)] = round(float(np.nanmean(errors)), 5)
+                    neutral = round(float(np.nanmean(baseline)), 5)
+                    print(f'{n} samples: round trip {roundtrip_at[str(n)]:.4f} of mouth width '
+                          f'(neutral face {neutral:.4f})', file=sys.stderr)
+            finally:
+                runner.close()
+    finally:
+        rclpy.try_shutdown()
+    plot_path = plot(args.cache, sizes, roundtrip_at, forward_at, fit_seconds)
+    within = [n for n in sizes if n <= TARGET_SAMPLES and roundtrip_at[str(n)] <= TARGET_ERROR]
+    print(json.dumps({
+        'roundtrip_error_at': roundtrip_at,
+        'forward_error_at': forward_at,
+        'fit_seconds': fit_seconds,
+        'neutral_face_error': neutral,
+        'roundtrip_targets': len(targets.joints),
+        'heldout_samples': len(heldout.joints),
+        'collection_seconds': round(collection_seconds, 1),
+        'target_met': bool(within) and max(fit_seconds.values()) <= TARGET_FIT_SECONDS,
+        'plot': str(plot_path),
+    }))
+
+
+if __name__ == '__main__':
+    main()
