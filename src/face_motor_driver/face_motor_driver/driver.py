@@ -98,12 +98,20 @@ class FaceDriver:
             if self.torque_enabled and self.bus.online:
                 self.shaper.go_neutral(self.settings.neutral_duration)
                 deadline = time.monotonic() + self.settings.shutdown_timeout
-                while self.shaper.holding_neutral and time.monotonic() < deadline:
+                # Wait for the servos, not only the goals: they lag behind (torque off
+                # too early leaves the skin where the lag left it).
+                while (self.shaper.holding_neutral or not self._settled()) and \
+                        time.monotonic() < deadline:
                     self.cycle(time.monotonic())
                     time.sleep(cycle_period)
             self.set_torque(False)
         finally:
             self.bus.close()
+
+    def _settled(self, tolerance=0.005):
+        """Every answering servo within tolerance [rad] of its goal."""
+        error = np.abs(self.position - self.shaper.goal)
+        return bool(np.all(error[np.isfinite(error)] < tolerance))
 
     # -- commands -------------------------------------------------------------------------
     def submit(self, names, positions, max_velocities, priority, now, reach_in=0.0):

@@ -131,3 +131,25 @@ def test_overload_is_an_error(driver, fault_file):
     status = _status(driver, 'jaw_open')
     assert status.level == ERROR and 'overload' in status.message
     assert status.values['hardware_error'] == 'overload'
+
+
+def test_shutdown_leaves_the_face_neutral_with_torque_off(face_config, emulator):
+    d = FaceDriver(face_config, FaceBus(face_config, port=emulator.port),
+                   DriverSettings(neutral_duration=0.3))
+    d.start()
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        d.submit(['jaw_open'], [0.35], [], 10, time.monotonic())
+        d.cycle(time.monotonic())
+        time.sleep(0.004)
+    jaw = face_config.actuator('jaw_open')
+    assert d.position[0] == pytest.approx(0.35, abs=0.01)
+    d.shutdown()
+    assert not d.bus._opened
+    observer = FaceBus(face_config, port=emulator.port)
+    observer.open()
+    try:
+        assert observer.read(jaw, 'torque_enable') == 0
+        assert observer.read_position(jaw) == pytest.approx(jaw.neutral, abs=0.01)
+    finally:
+        observer.close()
