@@ -23,6 +23,7 @@ BULK_READ = 0x92
 # Status-packet error field (the low 7 bits), and the alert bit (hardware error pending).
 ERR_RESULT_FAIL = 0x01  # e.g. torque on refused while a hardware error is latched
 ERR_INSTRUCTION = 0x02  # unknown instruction
+ERR_DATA_LIMIT = 0x06   # value outside the field's limits (Goal Position vs position limits)
 ERR_ACCESS = 0x07       # bad address, read-only field, or EEPROM locked by torque
 ALERT = 0x80
 

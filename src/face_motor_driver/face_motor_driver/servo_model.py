@@ -31,7 +31,7 @@ from .control_table import (
     encode,
     model_spec,
 )
-from .protocol import ERR_ACCESS, ERR_RESULT_FAIL
+from .protocol import ERR_ACCESS, ERR_DATA_LIMIT, ERR_RESULT_FAIL
 
 AMBIENT_TEMPERATURE = 30.0     # [deg C]
 THERMAL_TIME_CONSTANT = 60.0   # [s]
@@ -112,6 +112,11 @@ class EmulatedServo:
                n == 'firmware_version' for n, _ in touched):
             raise AccessError(ERR_ACCESS)       # read-only fields
         self.update(now)
+        goal = FIELDS['goal_position']
+        if address <= goal.address and goal.address + goal.size <= end:
+            value = decode(data[goal.address - address:], goal)
+            if not self.get('min_position_limit') <= value <= self.get('max_position_limit'):
+                raise AccessError(ERR_DATA_LIMIT)
         torque_field = FIELDS['torque_enable'].address
         was_on = self.torque_on
         self.memory[address:end] = data
@@ -143,7 +148,6 @@ class EmulatedServo:
         self._last_update = now
         if self.torque_on:
             goal = self.get('goal_position')
-            goal = min(max(goal, self.get('min_position_limit')), self.get('max_position_limit'))
             wanted = (goal - self.position) * (1.0 - math.exp(-dt / self.lag)) / dt
             profile = self.get('profile_acceleration') * RAD_S2_PER_ACCELERATION_UNIT
             if profile > 0:

@@ -59,8 +59,19 @@ def test_values_that_need_byte_stuffing_survive_both_directions(face_config, emu
     try:
         a = face_config.actuator('nose_wrinkle')
         # 0x00FDFFFF puts FF FF FD inside both the WRITE instruction and the READ reply.
-        bus.write(a, 'goal_position', 0x00FDFFFF)
-        assert bus.read(a, 'goal_position') == 0x00FDFFFF
+        bus.write(a, 'homing_offset', 0x00FDFFFF)
+        assert bus.read(a, 'homing_offset') == 0x00FDFFFF
+    finally:
+        bus.close()
+
+
+def test_a_goal_outside_the_position_limits_is_refused(face_config, emulator):
+    bus = _open_bus(face_config, emulator)
+    try:
+        a = face_config.actuator('nose_wrinkle')
+        with pytest.raises(ServoRefusedError, match='nose_wrinkle .id 14. refused write of '
+                                                    'goal_position=5000.*limit'):
+            bus.write(a, 'goal_position', 5000)
     finally:
         bus.close()
 
