@@ -1,0 +1,446 @@
+"""The streaming lip policy core: audio chunks in, lip actuator commands out. No rclpy.
+
+Audio arrives as face_msgs/AudioChunk-shaped objects (any rate, any channel count, any chunk
+size, stamped with the time the first sample is played). The core
+
+1. checks every chunk (face_msgs.checks.check_audio_chunk plus a size bound) and raises
+   ChunkError for one it cannot use; the caller logs it and goes on, nothing else changes;
+2. places the chunk on the playback timeline of the current *segment* (a stretch of
+   contiguous audio): a small stamp gap (lost chunks) is filled with silence so later audio
+   keeps its timing; a large gap, a jump back in time or a new sample rate starts a new
+   segment;
+3. mixes to mono, resamples to 16 kHz (Resampler: windowed sinc, exact for any chunking),
+   and pushes the audio through the lip model's stream (LipPredictor.stream), which yields
+   lip frames every 10 ms hop as soon as their look-ahead audio is in;
+4. retargets each lip frame to lip actuator positions (retarget.LipsToActuators) and pulls
+   them towards neutral where the audio is silent (VoiceGate), so silence shows a resting
+   mouth; the gate looks ahead as far as the model does, so lips still open before the voice;
+5. keeps the poses on a schedule keyed by playback time. `command(now)` returns the pose
+   for time now + actuator_lag (interpolated between frames): commands lead the audio by
+   the actuators' lag, so the lips arrive when the sound does. When chunks come ahead of
+   playback (look-ahead), those frames are simply there in time. When the frame for that
+   time is not there yet (real-time audio, model latency) the newest pose is held, and after
+   stall_timeout without audio the lips ease to neutral and the core goes idle.
+
+Offline and streaming give the same poses: the resampler, the model stream and the gate
+all compute per sample/hop/frame independently of how the audio was cut.
+"""
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+
+from face_msgs.checks import MessageError, check_audio_chunk
+
+SAMPLE_RATE = 16000  # [Hz] the lip model's audio rate
+HOP = 160  # [samples] one lip frame (10 ms)
+FRAME_PERIOD = HOP / SAMPLE_RATE  # [s]
+SILENCE_DB = -120.0  # [dBFS] level reported for digital silence
+ENCODING_FLOAT32, ENCODING_INT16 = 0, 1  # as face_msgs/AudioChunk
+
+
+class ChunkError(ValueError):
+    """An audio chunk the policy cannot use; it is dropped and nothing else changes."""
+
+
+@dataclasses.dataclass
+class Chunk:
+    """A plain stand-in for face_msgs/AudioChunk (same fields), for code without ROS."""
+    ENCODING_FLOAT32 = ENCODING_FLOAT32
+    ENCODING_INT16 = ENCODING_INT16
+    sample_rate: int
+    channels: int
+    samples_float32: np.ndarray
+    sequence: int = 0
+    encoding: int = ENCODING_FLOAT32
+    samples_int16: np.ndarray = dataclasses.field(
+        default_factory=lambda: np.zeros(0, np.int16))
+
+
+# --- resampling ------------------------------------------------------------------------------
+
+class Resampler:
+    """Streaming resampling of mono audio at `rate` to 16 kHz.
+
+    Output sample m is the input band-limited to 0.46 * min(rate, 16 kHz) and evaluated at
+    input position m * rate / 16000 (exact integer arithmetic, so no drift), with a Hann-
+    windowed sinc of ZERO_CROSSINGS zero crossings each side. Output m needs input up to
+    that position plus the half-width, so outputs lag their input by about half a ms; their
+    timing is unchanged. 16 kHz passes through untouched.
+    """
+
+    ZERO_CROSSINGS = 16
+    BLOCK = 2048  # outputs computed per block (bounds memory at high input rates)
+
+    def __init__(self, rate):
+        self.rate = int(rate)
+        self.passthrough = self.rate == SAMPLE_RATE
+        cutoff = 0.46 * min(self.rate, SAMPLE_RATE) / self.rate  # [cycles per input sample]
+        self.cutoff = cutoff
+        self.half_width = self.ZERO_CROSSINGS / (2 * cutoff)  # [input samples]
+        self.reach = int(math.ceil(self.half_width))
+        self.pending = np.zeros(self.reach + 1)  # zeros before the stream starts
+        self.base = -(self.reach + 1)  # input index of pending[0]
+        self.received = 0  # input samples pushed
+        self.produced = 0  # output samples returned
+
+    def _kernel(self, x):
+        inside = np.abs(x) < self.half_width
+        window = 0.5 * (1 + np.cos(np.pi * x / self.half_width))
+        return np.where(inside, 2 * self.cutoff * np.sinc(2 * self.cutoff * x) * window, 0.0)
+
+    def _outputs(self, available):
+        """Every output whose taps lie below input index `available`."""
+        # floor(m * rate / 16000) + reach + 1 < available  <=>  m < limit
+        limit = ((available - self.reach - 1) * SAMPLE_RATE + self.rate - 1) // self.rate
+        pieces = []
+        taps = np.arange(-self.reach, self.reach + 2)
+        while self.produced < limit:
+            m = np.arange(self.produced, min(limit, self.produced + self.BLOCK))
+            whole = (m * self.rate) // SAMPLE_RATE
+            frac = (m * self.rate % SAMPLE_RATE) / SAMPLE_RATE
+            index = whole[:, None] + taps[None, :]  # (outputs, taps) input indices
+            weights = self._kernel(frac[:, None] - taps[None, :])
+            pieces.append((self.pending[index - self.base] * weights).sum(axis=1))
+            self.produced = int(m[-1]) + 1
+        keep_from = (self.produced * self.rate) // SAMPLE_RATE - self.reach - 1
+        if keep_from > self.base:
+            self.pending = self.pending[keep_from - self.base:]
+            self.base = keep_from
+        return np.concatenate(pieces) if pieces else np.zeros(0)
+
+    def push(self, samples):
+        samples = np.asarray(samples, np.float64)
+        self.received += len(samples)
+        if self.passthrough:
+            self.produced += len(samples)
+            return samples
+        self.pending = np.concatenate([self.pending, samples])
+        return self._outputs(self.base + len(self.pending))
+
+    def flush(self):
+        """End of stream: the outputs up to the last input sample's time."""
+        if self.passthrough:
+            return np.zeros(0)
+        total = -(-self.received * SAMPLE_RATE // self.rate)  # ceil: outputs inside the input
+        self.pending = np.concatenate([self.pending, np.zeros(2 * self.reach + 2)])
+        out = self._outputs(self.base + len(self.pending))
+        return out[:max(0, len(out) - (self.produced - total))]
+
+
+# --- silence gate ----------------------------------------------------------------------------
+
+class VoiceGate:
+    """Per lip frame, how much of the model's pose to show (0 = neutral, 1 = all of it).
+
+    A hop is voiced when its RMS level exceeds threshold_db. Frame k wants the full pose
+    when any hop in [k - hold, k + lookahead] is voiced, else neutral; the weight moves
+    towards what is wanted by at most 1/attack per frame up and 1/release per frame down.
+    """
+
+    def __init__(self, threshold_db, hold_frames, lookahead_frames, attack_frames,
+                 release_frames):
+        self.threshold_db = threshold_db
+        self.hold, self.lookahead = int(hold_frames), int(lookahead_frames)
+        self.up, self.down = 1.0 / max(attack_frames, 1), 1.0 / max(release_frames, 1)
+        self.voiced = []  # flags of hops [first_hop, first_hop + len)
+        self.first_hop = 0
+        self.next_frame = 0
+        self.weight = 0.0
+
+    def push_levels(self, levels_db):
+        self.voiced.extend(bool(v > self.threshold_db) for v in levels_db)
+
+    def weights(self, count):
+        out = np.empty(count)
+        for i in range(count):
+            k = self.next_frame + i
+            lo = max(k - self.hold, self.first_hop) - self.first_hop
+            hi = k + self.lookahead + 1 - self.first_hop
+            wanted = 1.0 if any(self.voiced[lo:hi]) else 0.0
+            self.weight += min(max(wanted - self.weight, -self.down), self.up)
+            out[i] = self.weight
+        self.next_frame += count
+        drop = max(0, self.next_frame - self.hold - self.first_hop)
+        del self.voiced[:drop]
+        self.first_hop += drop
+        return out
+
+
+def hop_levels(samples_16k):
+    """(hops * HOP,) audio -> (hops,) RMS level of each hop [dBFS]."""
+    hops = np.asarray(samples_16k, np.float64).reshape(-1, HOP)
+    rms = np.sqrt((hops ** 2).mean(axis=1))
+    return np.where(rms > 0, 20 * np.log10(np.maximum(rms, 1e-12)), SILENCE_DB)
+
+
+# --- the policy ------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class PolicyConfig:
+    actuator_lag: float = 0.035  # [s] commands lead the audio by this (pose reached in time)
+    stall_timeout: float = 0.25  # [s] without audio for the commanded time before easing
+    ease_time: float = 0.3  # [s] easing to neutral after a stall
+    silence_threshold_db: float = -45.0  # [dBFS] hop RMS below this is silence
+    silence_hold: float = 0.25  # [s] silence shorter than this keeps the lips moving
+    voice_attack: float = 0.05  # [s] neutral -> full pose when the voice starts
+    silence_release: float = 0.3  # [s] full pose -> neutral in silence
+    max_gap: float = 0.5  # [s] stamp gaps up to this are filled with silence
+    stamp_tolerance: float = 0.005  # [s] stamp jitter accepted as contiguous audio
+    max_chunk_duration: float = 2.0  # [s] longer chunks are rejected
+    max_clock_offset: float = 10.0  # [s] stamps further from now are replaced by now
+    history: float = 1.0  # [s] past poses kept on the schedule
+
+    def validate(self):
+        """Raise ValueError naming every bad value."""
+        problems = []
+        ranges = {'actuator_lag': (0.0, 1.0), 'stall_timeout': (0.02, 10.0),
+                  'ease_time': (0.0, 10.0), 'silence_threshold_db': (-120.0, 0.0),
+                  'silence_hold': (0.0, 10.0), 'voice_attack': (0.0, 2.0),
+                  'silence_release': (0.0, 10.0), 'max_gap': (0.0, 10.0),
+                  'stamp_tolerance': (0.0, 0.1), 'max_chunk_duration': (0.01, 60.0),
+                  'max_clock_offset': (0.1, 3600.0), 'history': (0.1, 60.0)}
+        for name, (lo, hi) in ranges.items():
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and lo <= value <= hi):
+                problems.append(f'{name}={value!r} is outside [{lo}, {hi}]')
+        if problems:
+            raise ValueError('; '.join(problems))
+        return self
+
+
+@dataclasses.dataclass
+class Command:
+    positions: np.ndarray  # (L,) lip actuator positions [rad], order of LipPolicy.names
+    reach_time: float  # [s] when the pose should be reached
+    state: str  # 'speaking' | 'late' (holding the newest pose) | 'easing' (to neutral)
+
+
+class _Segment:
+    """Contiguous audio from one origin: resampler, model stream, gate."""
+
+    def __init__(self, policy, origin, rate):
+        self.origin, self.rate = origin, rate
+        self.resampler = Resampler(rate)
+        self.stream = policy.predictor.stream()
+        lookahead = policy.predictor.lookahead_frames
+        c = policy.config
+        self.gate = VoiceGate(c.silence_threshold_db, round(c.silence_hold / FRAME_PERIOD),
+                              lookahead, round(c.voice_attack / FRAME_PERIOD),
+                              round(c.silence_release / FRAME_PERIOD))
+        self.lookahead = lookahead
+        self.hop_rest = np.zeros(0)  # 16 kHz samples not yet a whole hop
+        self.input_frames = 0  # samples per channel received at `rate`
+        self.frames = 0  # lip frames emitted
+
+    @property
+    def end_time(self):
+        """[s] playback time just after the last received sample."""
+        return self.origin + self.input_frames / self.rate
+
+    def _levels(self, audio_16k):
+        joined = np.concatenate([self.hop_rest, audio_16k])
+        whole = len(joined) // HOP * HOP
+        self.hop_rest = joined[whole:]
+        self.gate.push_levels(hop_levels(joined[:whole]))
+
+    def feed(self, mono):
+        """Mono audio at `rate` -> (times (n,), coefficients (n, C), weights (n,))."""
+        self.input_frames += len(mono)
+        audio = self.resampler.push(mono)
+        self._levels(audio)
+        return self._frames(self.stream.push(audio))
+
+    def finish(self):
+        """The stream ended: the last frames, their look-ahead padded with silence."""
+        audio = self.resampler.flush()
+        self._levels(audio)
+        coefficients = [self.stream.push(audio)]
+        pad = (-len(self.hop_rest)) % HOP
+        self._levels(np.zeros(pad + self.lookahead * HOP))
+        coefficients.append(self.stream.flush())
+        return self._frames(np.concatenate(coefficients))
+
+    def _frames(self, coefficients):
+        n = len(coefficients)
+        times = self.origin + (self.frames + np.arange(n)) * FRAME_PERIOD
+        self.frames += n
+        return times, coefficients, self.gate.weights(n)
+
+
+class LipPolicy:
+    """Audio chunks -> scheduled lip poses -> commands (see the module docstring).
+
+    predictor: lip_policy.predictor.LipPredictor; lips_to_actuators: callable (n, 40, 3)
+    human lips -> (n, L) positions [rad] (retarget.LipsToActuators); names, neutral: the L
+    lip actuators and their rest positions.
+    """
+
+    def __init__(self, predictor, lips_to_actuators, names, neutral, config=None):
+        self.predictor = predictor
+        self.lips_to_actuators = lips_to_actuators
+        self.names = tuple(names)
+        self.neutral = np.asarray(neutral, np.float64)
+        self.config = (config or PolicyConfig()).validate()
+        self.segment = None
+        self.last_sequence = None
+        self.times = np.zeros(0)
+        self.poses = np.zeros((0, len(self.names)))
+        self.published = self.neutral.copy()
+        self.idle = True
+        self.ease_start = None
+        self.ease_from = self.neutral.copy()
+        self.compute_seconds = []  # per push that produced frames: seconds per frame
+        self.counts = {'chunks': 0, 'rejected': 0, 'gaps_filled': 0, 'segments': 0}
+
+    # --- audio in ------------------------------------------------------------------------
+    def push(self, chunk, stamp, now):
+        """Take one chunk stamped to play at `stamp` [s] (0 = on arrival) at time `now` [s].
+
+        Returns a list of notes (strings) worth logging; raises ChunkError for a chunk that
+        was dropped (the message says why and what to send instead).
+        """
+        try:
+            max_samples = int(self.config.max_chunk_duration * chunk.sample_rate
+                              * max(int(chunk.channels), 1))
+            check_audio_chunk(chunk, max_samples=max_samples)
+        except MessageError as error:
+            self.counts['rejected'] += 1
+            raise ChunkError(str(error)) from error
+        notes = []
+        if self.last_sequence is not None and chunk.sequence != self.last_sequence + 1:
+            notes.append(f'audio sequence jumped from {self.last_sequence} to '
+                         f'{chunk.sequence}: chunks were lost or the stream restarted')
+        self.last_sequence = int(chunk.sequence)
+        if stamp == 0 or abs(stamp - now) > self.config.max_clock_offset:
+            if stamp != 0:
+                notes.append(f'audio stamp is {stamp - now:+.1f} s from now; stamps must be '
+                             'the playback time on this clock, using the arrival time')
+            stamp = now
+        if chunk.encoding == ENCODING_INT16:
+            samples = np.asarray(chunk.samples_int16, np.float64) / 32768.0
+        else:
+            samples = np.asarray(chunk.samples_float32, np.float64)
+        mono = samples.reshape(-1, int(chunk.channels)).mean(axis=1)
+        notes += self._place(stamp, int(chunk.sample_rate))
+        self.counts['chunks'] += 1
+        started = time.perf_counter()
+        times, coefficients, weights = self.segment.feed(mono)
+        self._schedule(times, coefficients, weights, started)
+        return notes
+
+    def _place(self, stamp, rate):
+        """Put audio stamped `stamp` on the current segment or start a new one."""
+        c = self.config
+        seg = self.segment
+        if seg is not None and seg.rate == rate:
+            gap = stamp - seg.end_time
+            if abs(gap) <= c.stamp_tolerance:
+                return []
+            if 0 < gap <= c.max_gap:
+                missing = int(round(gap * rate))
+                self.counts['gaps_filled'] += 1
+                started = time.perf_counter()
+                self._schedule(*seg.feed(np.zeros(missing)), started)
+                return [f'{gap * 1000:.0f} ms of audio missing before this chunk; filled '
+                        'with silence to keep the lips in time']
+        notes = [] if seg is None else [self._why_new(seg, stamp, rate)]
+        self.end_segment()
+        # Newer audio for the same playback time replaces what was scheduled.
+        keep = self.times < stamp
+        self.times, self.poses = self.times[keep], self.poses[keep]
+        self.segment = _Segment(self, stamp, rate)
+        self.counts['segments'] += 1
+        return notes
+
+    @staticmethod
+    def _why_new(seg, stamp, rate):
+        if seg.rate != rate:
+            return f'audio sample rate changed from {seg.rate} to {rate} Hz; new stream'
+        return (f'audio stamp is {(stamp - seg.end_time) * 1000:+.0f} ms from where the '
+                'stream ended; starting a new stream there')
+
+    def end_segment(self):
+        """The current audio stream ended: schedule its last frames."""
+        if self.segment is not None:
+            started = time.perf_counter()
+            self._schedule(*self.segment.finish(), started)
+            self.segment = None
+
+    def _schedule(self, times, coefficients, weights, started):
+        if len(times) == 0:
+            return
+        positions = self.lips_to_actuators(self.predictor.to_lips(coefficients))
+        poses = self.neutral + weights[:, None] * (positions - self.neutral)
+        self.compute_seconds.append((time.perf_counter() - started) / len(times))
+        self.times = np.concatenate([self.times, times])
+        self.poses = np.concatenate([self.poses, poses])
+
+    # --- commands out --------------------------------------------------------------------
+    def pose_at(self, t):
+        """Interpolated scheduled pose for playback time t, or None outside the schedule."""
+        if len(self.times) == 0 or not self.times[0] <= t <= self.times[-1]:
+            return None
+        i = int(np.searchsorted(self.times, t, side='right')) - 1
+        if i >= len(self.times) - 1:
+            return self.poses[-1].copy()
+        a = (t - self.times[i]) / (self.times[i + 1] - self.times[i])
+        return (1 - a) * self.poses[i] + a * self.poses[i + 1]
+
+    def command(self, now):
+        """The command to send at `now` [s], or None when the lips rest (nothing to send)."""
+        c = self.config
+        target = now + c.actuator_lag
+        if self.segment is not None and now > self.segment.end_time + c.stall_timeout:
+            self.end_segment()
+        old = self.times < target - c.history
+        if old.any():
+            self.times, self.poses = self.times[~old], self.poses[~old]
+        pose = self.pose_at(target)
+        state = 'speaking'
+        if pose is None and len(self.times) and \
+                0 < target - self.times[-1] <= c.stall_timeout:
+            pose, state = self.poses[-1].copy(), 'late'
+        if pose is None:
+            if self.idle:
+                return None
+            if self.ease_start is None:
+                self.ease_start, self.ease_from = now, self.published.copy()
+            progress = 1.0 if c.ease_time == 0 else min((now - self.ease_start) / c.ease_time,
+                                                        1.0)
+            s = progress * progress * (3 - 2 * progress)  # smoothstep: no jerk at either end
+            pose, state = self.ease_from + s * (self.neutral - self.ease_from), 'easing'
+            self.idle = progress >= 1.0
+        else:
+            self.idle, self.ease_start = False, None
+        self.published = pose
+        return Command(pose, target, state)
+
+    def hop_compute_ms(self):
+        """Median compute per 10 ms lip frame (model + retargeting) [ms]."""
+        return 1000 * float(np.median(self.compute_seconds)) if self.compute_seconds else \
+            float('nan')
+
+
+def offline_poses(policy, audio_16k):
+    """Reference: the poses a whole clip at 16 kHz gets, computed in one piece.
+
+    Uses the whole-clip model path (LipPredictor.predict_coefficients) and one gate pass;
+    the streaming path must give the same poses. Returns (times from clip start, poses).
+    """
+    c = policy.config
+    predictor = policy.predictor
+    coefficients = predictor.predict_coefficients(audio_16k)
+    n = len(coefficients)
+    padded = np.concatenate([np.asarray(audio_16k, np.float64),
+                             np.zeros((n + predictor.lookahead_frames) * HOP - len(audio_16k))])
+    gate = VoiceGate(c.silence_threshold_db, round(c.silence_hold / FRAME_PERIOD),
+                     predictor.lookahead_frames, round(c.voice_attack / FRAME_PERIOD),
+                     round(c.silence_release / FRAME_PERIOD))
+    gate.push_levels(hop_levels(padded[:(n + predictor.lookahead_frames) * HOP]))
+    weights = gate.weights(n)
+    positions = policy.lips_to_actuators(predictor.to_lips(coefficients))
+    return np.arange(n) * FRAME_PERIOD, policy.neutral + weights[:, None] * (
+        positions - policy.neutral)

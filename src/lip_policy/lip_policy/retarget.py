@@ -1,0 +1,242 @@
+"""Retargeting: human lip motion -> the robot's own reachable lips -> lip actuator positions.
+
+Human lips (from the lip model, face_subset_v1 lip points in the normalised face frame) and
+the robot's lips (observed while babbling) live in the same frame and units, but not on the
+same mouth: the robot's rest mouth sits elsewhere, its skin moves less (or more) along each
+direction, and it cannot make every shape a person can. The mapping, fitted once from
+human-corpus statistics and the babbling dataset, is
+
+    d = human - human_rest                    displacement from the human's closed, relaxed mouth
+    c = P d                                   along the robot's own principal lip directions P
+                                              (PCA of the babbled lips: what the face CAN move)
+    r = robot_rest + gain * c                 per-direction range matching: gain = robot spread /
+                                              human spread (2nd..98th percentile) along P
+    r = clip(r, lower, upper)                 projection onto what the robot showed it reaches
+                                              (1st..99th percentile box of babbled coefficients)
+    robot = robot_mean + P^T r                back to 40 lip points
+
+Displacement the robot has no direction for is dropped by the projection onto P. Then the
+inverse self-model (mirror_calibration.self_model) turns robot lips into lip actuator
+positions, which are clamped to the actuator limits once more.
+
+A fitted Retargeting is stored as an .npz (no pickles) with a format tag.
+`python -m lip_policy.retarget --corpus DIR --dataset DIR --self-model PT --out FILE` fits one
+and prints its figures as one JSON line.
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+from lip_policy.lip_space import LIP_POINTS, LipBasis
+
+FORMAT = 'lip_policy.retarget/1'
+SPREAD_PERCENTILES = (2.0, 98.0)   # robust range of a coefficient (ignores outliers)
+REACH_PERCENTILES = (1.0, 99.0)    # the box the robot is trusted to reach
+GAIN_LIMITS = (0.1, 4.0)           # keep a nearly-still direction from exploding
+REST_OPENING_QUANTILE = 0.2        # human frames with the least opening define the rest mouth
+
+
+class RetargetError(ValueError):
+    """The retargeting cannot be fitted or loaded; the text says what to do."""
+
+
+def _flat(lips):
+    lips = np.asarray(lips, np.float64)
+    if lips.shape[-2:] != (LIP_POINTS, 3):
+        raise RetargetError(f'lips must have shape (..., {LIP_POINTS}, 3), got {lips.shape}')
+    return lips.reshape(*lips.shape[:-2], LIP_POINTS * 3)
+
+
+def rest_mouth(lips):
+    """The relaxed, closed mouth of a set of lip frames (frames, 40, 3): the median shape of
+    the frames with the least inner-lip opening (silence, closures)."""
+    from lip_policy.metrics import opening
+
+    lips = np.asarray(lips, np.float64)
+    gap = opening(lips)
+    closed = lips[gap <= np.quantile(gap, REST_OPENING_QUANTILE)]
+    return np.median(closed, axis=0)
+
+
+@dataclasses.dataclass
+class Retargeting:
+    human_rest: np.ndarray   # (120,) human rest mouth, flattened lip points [eye spans]
+    robot_mean: np.ndarray   # (120,) mean babbled lips
+    components: np.ndarray   # (K, 120) robot principal lip directions, orthonormal rows
+    robot_rest: np.ndarray   # (K,) robot rest mouth in those directions
+    gain: np.ndarray         # (K,) robot spread / human spread per direction
+    lower: np.ndarray        # (K,) reachable box, lower corner
+    upper: np.ndarray        # (K,) reachable box, upper corner
+
+    @classmethod
+    def fit(cls, human_lips, robot_lips, robot_rest_lips, human_rest_lips=None,
+            n_directions=8):
+        """human_lips (N, 40, 3) from a corpus; robot_lips (M, 40, 3) babbled; the robot's
+        rest lips (40, 3) (the self-model's forward view of the neutral pose)."""
+        human = _flat(human_lips)
+        robot = _flat(robot_lips)
+        human = human[np.isfinite(human).all(axis=1)]
+        robot = robot[np.isfinite(robot).all(axis=1)]
+        if len(human) < 20 or len(robot) < 20:
+            raise RetargetError(f'retargeting needs at least 20 finite human and robot lip '
+                                f'frames, got {len(human)} and {len(robot)}; use a larger '
+                                'corpus or babble longer')
+        n_directions = min(n_directions, len(robot) - 1, LIP_POINTS * 3)
+        basis = LipBasis.fit(robot.reshape(-1, LIP_POINTS, 3), n_directions)
+        if human_rest_lips is None:
+            human_rest_lips = rest_mouth(human.reshape(-1, LIP_POINTS, 3))
+        human_rest = _flat(human_rest_lips)
+        robot_rest = basis.encode(np.asarray(robot_rest_lips, np.float64))
+
+        human_c = (human - human_rest) @ basis.components.T  # (N, K) displacement along P
+        robot_c = basis.encode(robot.reshape(-1, LIP_POINTS, 3))  # (M, K)
+        lo, hi = SPREAD_PERCENTILES
+        human_spread = np.percentile(human_c, hi, axis=0) - np.percentile(human_c, lo, axis=0)
+        robot_spread = np.percentile(robot_c, hi, axis=0) - np.percentile(robot_c, lo, axis=0)
+        gain = np.clip(robot_spread / np.maximum(human_spread, 1e-9), *GAIN_LIMITS)
+        lower = np.percentile(robot_c, REACH_PERCENTILES[0], axis=0)
+        upper = np.percentile(robot_c, REACH_PERCENTILES[1], axis=0)
+        return cls(human_rest, basis.mean, basis.components, robot_rest, gain, lower, upper)
+
+    def robot_coefficients(self, human_lips):
+        """(..., 40, 3) human lips -> (..., K) robot coefficients, inside the reachable box."""
+        c = (_flat(human_lips) - self.human_rest) @ self.components.T
+        return np.clip(self.robot_rest + self.gain * c, self.lower, self.upper)
+
+    def __call__(self, human_lips):
+        """(..., 40, 3) human lips -> (..., 40, 3) robot lips the robot can show."""
+        flat = self.robot_coefficients(human_lips) @ self.components + self.robot_mean
+        return flat.reshape(*flat.shape[:-1], LIP_POINTS, 3)
+
+    def save(self, path):
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, 'wb') as out:
+            np.savez(out, format=np.array(FORMAT),
+                     **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+
+    @classmethod
+    def load(cls, path):
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise RetargetError(f'retargeting file {path} does not exist; fit one with '
+                                '`python -m lip_policy.retarget --corpus DIR --dataset DIR '
+                                '--self-model PT --out FILE`')
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                fmt = str(data['format'])
+                arrays = {f.name: np.asarray(data[f.name], np.float64)
+                          for f in dataclasses.fields(cls)}
+        except Exception as error:  # zip, key and value errors of a damaged file
+            raise RetargetError(f'{path} is not a readable retargeting file ({error}); '
+                                're-fit it with python -m lip_policy.retarget') from error
+        if fmt != FORMAT:
+            raise RetargetError(f'{path} is a {fmt!r} file, not {FORMAT}; re-fit it')
+        k = len(arrays['gain'])
+        shapes = {'human_rest': (120,), 'robot_mean': (120,), 'components': (k, 120),
+                  'robot_rest': (k,), 'lower': (k,), 'upper': (k,)}
+        for name, shape in shapes.items():
+            if arrays[name].shape != shape:
+                raise RetargetError(f'{path}: {name} has shape {arrays[name].shape}, expected '
+                                    f'{shape}; the file is damaged, re-fit it')
+        if not all(np.isfinite(a).all() for a in arrays.values()):
+            raise RetargetError(f'{path} holds non-finite values; re-fit it')
+        return cls(**arrays)
+
+
+class LipsToActuators:
+    """Human lips -> lip actuator positions [rad]: retargeting, then the inverse self-model.
+
+    names are the lip actuators in the self-model's order; neutral their rest positions.
+    """
+
+    def __init__(self, retargeting, self_model, actuator_names):
+        import torch
+
+        self._torch = torch
+        self.retargeting = retargeting
+        self.model = self_model
+        index = [int(i) for i in self_model.lip_index]
+        self.names = tuple(actuator_names[i] for i in index)
+        self.lower = self_model.lower[self_model.lip_index].double().numpy()
+        self.upper = self_model.upper[self_model.lip_index].double().numpy()
+        self.neutral = self_model.neutral[self_model.lip_index].double().numpy()
+
+    @classmethod
+    def load(cls, retarget_path, self_model_path):
+        from mirror_calibration.self_model import load_checkpoint
+
+        model, checkpoint = load_checkpoint(self_model_path)
+        return cls(Retargeting.load(retarget_path), model, checkpoint['actuator_names'])
+
+    def robot_lips_to_actuators(self, robot_lips):
+        """(n, 40, 3) robot lips -> (n, L) positions within the actuator limits."""
+        torch = self._torch
+        with torch.inference_mode():
+            target = torch.as_tensor(np.asarray(robot_lips), dtype=torch.float32)
+            positions = self.model.inverse(target).double().numpy()
+        return np.clip(positions, self.lower, self.upper)
+
+    def __call__(self, human_lips):
+        """(n, 40, 3) human lips -> (n, L) lip actuator positions [rad]."""
+        return self.robot_lips_to_actuators(self.retargeting(human_lips))
+
+
+def robot_rest_lips(self_model):
+    """The self-model's forward view of the neutral pose: the robot's rest lips (40, 3)."""
+    import torch
+
+    with torch.inference_mode():
+        shown = self_model(self_model.neutral[None])
+        return self_model.lips_of(shown)[0].double().numpy()
+
+
+def fit_from_files(corpus_dirs, dataset_dir, self_model_path, n_directions=8):
+    """Fit a Retargeting from lip corpora, a babbling dataset and the self-model."""
+    from lip_policy import corpus
+    from mirror_calibration import face_layout
+    from mirror_calibration.dataset import load_dataset
+    from mirror_calibration.self_model import load_checkpoint
+
+    human = np.concatenate([c.lips[c.valid] for d in corpus_dirs
+                            for c in corpus.load_corpus(d)])
+    data = load_dataset(dataset_dir)
+    seen = data.detected.astype(bool)
+    robot = data.landmarks[seen][:, face_layout.LIPS]
+    model, _ = load_checkpoint(self_model_path)
+    return Retargeting.fit(human, robot, robot_rest_lips(model), n_directions=n_directions)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m lip_policy.retarget',
+                                     description='Fit the human -> robot lip retargeting.')
+    parser.add_argument('--corpus', action='append', required=True,
+                        help='lip corpus directory (repeatable)')
+    parser.add_argument('--dataset', required=True, help='babbling dataset directory')
+    parser.add_argument('--self-model', required=True, help='self-model checkpoint (.pt)')
+    parser.add_argument('--out', required=True, help='retargeting file to write (.npz)')
+    parser.add_argument('--directions', type=int, default=8,
+                        help='robot lip directions kept (default 8)')
+    args = parser.parse_args(argv)
+    from lip_policy.corpus import CorpusError
+    from mirror_calibration.dataset import DatasetError
+    from mirror_calibration.self_model import SelfModelError
+    try:
+        retargeting = fit_from_files(args.corpus, args.dataset, args.self_model,
+                                     args.directions)
+    except (RetargetError, CorpusError, DatasetError, SelfModelError) as error:
+        print(f'retarget: {error}', file=sys.stderr)
+        return 2
+    retargeting.save(args.out)
+    print(json.dumps({'out': args.out, 'directions': len(retargeting.gain),
+                      'gain': np.round(retargeting.gain, 4).tolist()}))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

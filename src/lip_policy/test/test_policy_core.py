@@ -1,0 +1,223 @@
+"""The streaming policy core (lip_command) with small real models, without ROS.
+
+The models are trained here from tiny data (see lip_policy.small_models): a few espeak-ng
+clips for the lip model, a babbling dataset of the stand-in face for the self-model.
+"""
+
+import numpy as np
+import pytest
+
+from lip_policy import corpus
+from lip_policy.lip_command import (
+    FRAME_PERIOD,
+    Chunk,
+    ChunkError,
+    LipPolicy,
+    PolicyConfig,
+    Resampler,
+    offline_poses,
+)
+from lip_policy.predictor import LipPredictor
+from lip_policy.retarget import LipsToActuators
+from lip_policy.small_models import build_small_models
+
+T0 = 1000.0  # [s] playback time of the first sample in these tests
+
+
+@pytest.fixture(scope='module')
+def models(tmp_path_factory):
+    # One shared folder per session: every test module of the policy reuses the same models.
+    return build_small_models(tmp_path_factory.getbasetemp() / 'lip_small_models')
+
+
+@pytest.fixture(scope='module')
+def parts(models):
+    return LipPredictor.load(models.lip_model), LipsToActuators.load(models.retarget,
+                                                                     models.self_model)
+
+
+@pytest.fixture(scope='module')
+def speech(models):
+    clip = max(corpus.load_corpus(models.corpus), key=lambda c: len(c.audio))
+    return clip.audio.astype(np.float64)
+
+
+def make_policy(parts, **config):
+    predictor, to_actuators = parts
+    return LipPolicy(predictor, to_actuators, to_actuators.names, to_actuators.neutral,
+                     PolicyConfig(**config))
+
+
+def stream(policy, audio, rate, sizes, channels=1, int16=False, start=T0, now=None):
+    """Push audio (frames, channels) in chunks of the given sizes; returns the notes."""
+    audio = np.asarray(audio).reshape(len(audio), channels)
+    notes, pos, seq = [], 0, 0
+    for size in sizes:
+        if pos >= len(audio):
+            break
+        piece = audio[pos:pos + size].reshape(-1)
+        if int16:
+            chunk = Chunk(rate, channels, np.zeros(0, np.float32), seq, Chunk.ENCODING_INT16,
+                          np.round(piece * 32767).astype(np.int16))
+        else:
+            chunk = Chunk(rate, channels, piece.astype(np.float32), seq)
+        stamp = start + pos / rate
+        notes += policy.push(chunk, stamp, stamp if now is None else now)
+        pos += size
+        seq += 1
+    return notes
+
+
+def test_resampler_is_accurate_and_independent_of_chunking():
+    rate = 44100
+    t = np.arange(rate) / rate
+    tone = np.sin(2 * np.pi * 440 * t) + 0.5 * np.sin(2 * np.pi * 3000 * t)
+    whole = Resampler(rate)
+    reference = np.concatenate([whole.push(tone), whole.flush()])
+    pieces, cut = Resampler(rate), np.random.default_rng(1).integers(1, 700, 400).cumsum()
+    chunked = np.concatenate([pieces.push(p) for p in np.split(tone, cut[cut < rate])]
+                             + [pieces.flush()])
+    assert len(reference) == len(chunked) == 16000
+    np.testing.assert_allclose(chunked, reference, atol=1e-12)
+    u = np.arange(16000) / 16000
+    truth = np.sin(2 * np.pi * 440 * u) + 0.5 * np.sin(2 * np.pi * 3000 * u)
+    inner = slice(200, -200)  # away from the clip edges, where the filter sees zeros
+    assert np.abs(reference[inner] - truth[inner]).max() < 0.01
+    # A tone above the new Nyquist frequency is filtered out, not aliased.
+    alias = Resampler(rate)
+    high = np.concatenate([alias.push(np.sin(2 * np.pi * 12000 * t)), alias.flush()])
+    assert np.abs(high[inner]).max() < 0.01
+
+
+@pytest.mark.parametrize('rate, channels, int16', [(16000, 1, False), (44100, 2, True),
+                                                   (22050, 1, False), (8000, 1, False)])
+def test_streaming_equals_offline(parts, speech, rate, channels, int16):
+    from scipy.signal import resample_poly
+
+    policy = make_policy(parts)
+    g = np.gcd(rate, 16000)
+    audio = resample_poly(speech, rate // g, 16000 // g) * 0.9
+    # The second channel is the first at half the level: the mono mix is their mean.
+    frames = np.stack([audio, 0.5 * audio][:channels], axis=1)
+    sent = (np.round(frames * 32767) / 32768 if int16
+            else frames.astype(np.float32).astype(np.float64))
+    whole = Resampler(rate)
+    mono = sent.mean(axis=1)
+    at_16k = np.concatenate([whole.push(mono), whole.flush()])
+    sizes = np.random.default_rng(rate).integers(1, int(rate * 0.05), 10000)
+    stream(policy, frames, rate, sizes, channels, int16)
+    policy.end_segment()
+    times, poses = offline_poses(policy, at_16k)
+    assert len(policy.times) == len(times) == len(speech) // 160
+    np.testing.assert_allclose(policy.times - T0, times, atol=1e-9)
+    np.testing.assert_allclose(policy.poses, poses, atol=2e-4)
+    moving = poses.std(axis=0)
+    assert moving[list(policy.names).index('jaw_open')] > 0.01, 'speech moves the jaw'
+
+
+def test_commands_lead_the_audio_by_the_actuator_lag(parts, speech):
+    lag = 0.04
+    policy = make_policy(parts, actuator_lag=lag)
+    # Look-ahead mode: the whole clip arrives a second before it plays.
+    stream(policy, speech, 16000, [320] * 10000, now=T0 - 1.0)
+    for now in (T0 + 0.3, T0 + 0.777, T0 + 1.2):
+        command = policy.command(now)
+        assert command.state == 'speaking'
+        assert command.reach_time == pytest.approx(now + lag)
+        np.testing.assert_allclose(command.positions, policy.pose_at(now + lag))
+    # On frame times the pose is exactly that frame's pose.
+    frame_time, frame_pose = policy.times[-50], policy.poses[-50].copy()
+    command = policy.command(frame_time - lag)
+    np.testing.assert_allclose(command.positions, frame_pose, atol=1e-9)
+
+
+def test_silence_gives_the_neutral_pose(parts, speech):
+    policy = make_policy(parts)
+    silence = np.zeros(16000)
+    quiet_noise = np.random.default_rng(0).normal(scale=1e-4, size=16000)  # -80 dBFS
+    stream(policy, np.concatenate([silence, quiet_noise, speech]), 16000, [400] * 10000)
+    head = policy.times < T0 + 2.0
+    np.testing.assert_allclose(policy.poses[head], np.broadcast_to(
+        policy.neutral, policy.poses[head].shape), atol=1e-9)
+    assert np.abs(policy.poses[~head] - policy.neutral).max() > 0.02
+
+
+def test_a_stalled_stream_eases_to_neutral_then_goes_quiet(parts, speech):
+    policy = make_policy(parts, stall_timeout=0.2, ease_time=0.3)
+    assert policy.command(T0) is None, 'no audio yet: nothing to command'
+    stream(policy, speech[:16000], 16000, [320] * 50)  # 1 s of speech, then nothing
+    states, distance, now = [], [], T0 + 0.5
+    while now < T0 + 3.0:
+        command = policy.command(now)
+        if command is None:
+            break
+        states.append(command.state)
+        distance.append(np.abs(command.positions - policy.neutral).max())
+        now += 0.01
+    assert states[0] == 'speaking' and 'easing' in states
+    easing = [d for d, s in zip(distance, states) if s == 'easing']
+    assert np.all(np.diff(easing) <= 1e-12), 'easing only moves towards neutral'
+    assert easing[-1] == pytest.approx(0.0, abs=1e-12)
+    assert now < T0 + 1.0 + 0.2 + 0.3 + 0.3, 'idle soon after the ease'
+    assert policy.command(now + 1.0) is None
+
+
+def test_real_time_audio_holds_the_newest_pose(parts, speech):
+    """Without look-ahead the frame for now + lag is not there yet: the newest is used."""
+    policy = make_policy(parts)
+    stream(policy, speech[:8000], 16000, [320] * 25)  # each chunk arrives as it plays
+    command = policy.command(T0 + 0.5)
+    assert command.state == 'late'
+    np.testing.assert_allclose(command.positions, policy.poses[-1])
+
+
+def test_every_kind_of_bad_chunk_is_survived(parts, speech):
+    policy = make_policy(parts)
+    good = speech[:3200].astype(np.float32)
+    bad = {
+        'NaN': Chunk(16000, 1, np.where(np.arange(3200) == 7, np.nan, good)),
+        'inf': Chunk(16000, 1, np.full(10, np.inf, np.float32)),
+        'empty': Chunk(16000, 1, np.zeros(0, np.float32)),
+        'absurd rate': Chunk(3, 1, good),
+        'huge rate': Chunk(10_000_000, 1, good),
+        'zero channels': Chunk(16000, 0, good),
+        'odd stereo': Chunk(16000, 2, good[:101]),
+        'huge': Chunk(16000, 1, np.zeros(16000 * 60, np.float32)),
+        'unknown encoding': Chunk(16000, 1, good, encoding=7),
+        'both arrays': Chunk(16000, 1, good, samples_int16=np.ones(4, np.int16)),
+    }
+    for name, chunk in bad.items():
+        with pytest.raises(ChunkError):
+            policy.push(chunk, T0, T0)
+        assert len(policy.times) == 0 and policy.segment is None, name
+    assert policy.counts['rejected'] == len(bad)
+
+    # Lost chunks: the stamp gap is filled with silence, later audio keeps its time.
+    notes = policy.push(Chunk(16000, 1, good[:1600], sequence=0), T0, T0)
+    notes += policy.push(Chunk(16000, 1, good[1600:], sequence=5), T0 + 0.3, T0 + 0.3)
+    assert any('missing' in n for n in notes) and any('sequence' in n for n in notes)
+    assert policy.counts['gaps_filled'] == 1
+    # A jump back in time, a rate change and a nonsense stamp start new streams.
+    policy.push(Chunk(16000, 1, good, sequence=6), T0 - 5.0, T0)
+    policy.push(Chunk(48000, 1, np.zeros(4800, np.float32), sequence=7), T0 - 4.8, T0)
+    notes = policy.push(Chunk(16000, 1, good, sequence=8), 12.0, T0)
+    assert any('arrival time' in n for n in notes)
+    assert policy.counts['segments'] == 4
+    policy.push(Chunk(16000, 1, good, sequence=9), T0 + 0.2, T0)
+    assert np.isfinite(policy.poses).all()
+    lower, upper = parts[1].lower, parts[1].upper
+    assert np.all(policy.poses >= lower - 1e-9) and np.all(policy.poses <= upper + 1e-9)
+    assert policy.command(T0).positions.shape == (len(policy.names),)
+
+
+def test_bad_configuration_is_refused(parts):
+    with pytest.raises(ValueError, match='actuator_lag'):
+        make_policy(parts, actuator_lag=-0.1)
+    with pytest.raises(ValueError, match='stall_timeout'):
+        make_policy(parts, stall_timeout=float('nan'))
+
+
+def test_hop_compute_is_measured(parts, speech):
+    policy = make_policy(parts)
+    stream(policy, speech[:16000], 16000, [160] * 100)
+    assert 0 < policy.hop_compute_ms() < 1000 * FRAME_PERIOD * 50

@@ -1,0 +1,96 @@
+"""Retargeting human lips to the robot's reachable lips and on to lip actuator positions."""
+
+import numpy as np
+import pytest
+
+from face_motor_driver.face_config import default_face_config_path, load_face_config
+from lip_policy import corpus, metrics
+from lip_policy.retarget import LipsToActuators, RetargetError, Retargeting, rest_mouth
+from lip_policy.small_models import build_small_models, stand_in_landmarks
+from mirror_calibration import face_layout
+
+FACE = load_face_config(default_face_config_path())
+
+
+@pytest.fixture(scope='module')
+def models(tmp_path_factory):
+    return build_small_models(tmp_path_factory.getbasetemp() / 'lip_small_models')
+
+
+@pytest.fixture(scope='module')
+def human(models):
+    return np.concatenate([c.lips[c.valid] for c in corpus.load_corpus(models.corpus)])
+
+
+@pytest.fixture(scope='module')
+def chain(models):
+    return LipsToActuators.load(models.retarget, models.self_model)
+
+
+def test_rest_mouth_maps_to_the_robot_rest_and_open_mouth_opens_the_jaw(human, chain):
+    retarget = chain.retargeting
+    np.testing.assert_allclose(retarget.robot_coefficients(rest_mouth(human)),
+                               np.clip(retarget.robot_rest, retarget.lower, retarget.upper))
+    opening = metrics.opening(human)
+    wide_open = human[opening > np.quantile(opening, 0.95)]
+    closed = human[opening < np.quantile(opening, 0.05)]
+    jaw = list(chain.names).index('jaw_open')
+    assert chain(wide_open)[:, jaw].mean() > chain(closed)[:, jaw].mean() + 0.05
+    robot_open = metrics.opening(retarget(wide_open)).mean()
+    robot_closed = metrics.opening(retarget(closed)).mean()
+    assert robot_open > robot_closed + 0.02
+
+
+def test_retargeted_lips_stay_where_the_robot_can_go(human, chain):
+    retarget = chain.retargeting
+    wild = human + np.random.default_rng(0).normal(scale=0.5, size=human.shape)
+    for lips in (human, wild):
+        c = retarget.robot_coefficients(lips)
+        assert np.all(c >= retarget.lower - 1e-12) and np.all(c <= retarget.upper + 1e-12)
+        positions = chain(lips)
+        assert np.all(positions >= chain.lower) and np.all(positions <= chain.upper)
+    assert chain.names == tuple(a.name for a in FACE.lip_actuators)
+
+
+def test_the_face_shows_the_retargeted_lips(human, chain):
+    """Human lips -> robot lips -> inverse self-model -> the stand-in face shows them."""
+    sample = human[::7]
+    robot_lips = chain.retargeting(sample)
+    pose = np.tile([a.neutral for a in FACE.actuators], (len(sample), 1))
+    lip_index = [FACE.names.index(n) for n in chain.names]
+    pose[:, lip_index] = chain(sample)
+    shown = stand_in_landmarks(FACE, pose)[:, face_layout.LIPS]
+    error = np.linalg.norm(shown - robot_lips, axis=-1).mean(axis=1)
+    spread = np.linalg.norm(robot_lips - robot_lips.mean(axis=0), axis=-1).mean(axis=1)
+    assert error.mean() < 0.5 * spread.mean()
+    assert np.corrcoef(metrics.opening(shown), metrics.opening(robot_lips))[0, 1] > 0.8
+
+
+def test_save_load_round_trip_and_bad_files(chain, tmp_path):
+    path = tmp_path / 'r.npz'
+    chain.retargeting.save(path)
+    loaded = Retargeting.load(path)
+    for name in ('human_rest', 'components', 'gain', 'lower', 'upper'):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(chain.retargeting, name))
+    with pytest.raises(RetargetError, match='does not exist'):
+        Retargeting.load(tmp_path / 'missing.npz')
+    (tmp_path / 'junk.npz').write_bytes(b'PK\x03\x04 not a zip at all')
+    with pytest.raises(RetargetError, match='not a readable'):
+        Retargeting.load(tmp_path / 'junk.npz')
+    good = dict(np.load(path))
+    np.savez(tmp_path / 'other.npz', **(good | {'format': np.array('something/else')}))
+    with pytest.raises(RetargetError, match='not lip_policy.retarget'):
+        Retargeting.load(tmp_path / 'other.npz')
+    np.savez(tmp_path / 'short.npz', **(good | {'lower': good['lower'][:2]}))
+    with pytest.raises(RetargetError, match='damaged'):
+        Retargeting.load(tmp_path / 'short.npz')
+    np.savez(tmp_path / 'nan.npz', **(good | {'gain': good['gain'] * np.nan}))
+    with pytest.raises(RetargetError, match='non-finite'):
+        Retargeting.load(tmp_path / 'nan.npz')
+
+
+def test_fit_needs_enough_frames(human):
+    with pytest.raises(RetargetError, match='at least 20'):
+        Retargeting.fit(human[:5], human, human[0])
+    with pytest.raises(RetargetError, match='shape'):
+        Retargeting.fit(human[:, :10], human, human[0])
