@@ -192,6 +192,7 @@ def main():
         'wire_ms_per_cycle_4mbps': round(wire_seconds_per_cycle(n, 4_000_000) * 1e3, 3),
         'node_loop_hz': round(loop_hz, 1),
         'servo_step_63pct_ms': round(float(reached) * 1e3, 1),
+        'load_average_1min': round(os.getloadavg()[0], 2),   # other work on the 2 cores
         'plot': 'build/bench/driver_cycle.png',
         'note': 'common ROS 2 Dynamixel drivers run 100-125 Hz control loops',
     }
