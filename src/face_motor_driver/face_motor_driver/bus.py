@@ -6,6 +6,7 @@ is fatal). Positions, velocities and currents leave this module in joint units (
 rad/s, A); ticks stay inside.
 """
 
+import select
 from dataclasses import dataclass
 
 import dynamixel_sdk as sdk
@@ -85,6 +86,14 @@ class FacePortHandler(sdk.PortHandler):
     def __init__(self, port_name, latency_timer_ms):
         super().__init__(port_name)
         self.latency_timer_ms = latency_timer_ms
+
+    def readPort(self, length):
+        # The SDK polls this in a tight loop until a reply is complete; waiting in select()
+        # for the next bytes (at most 1 ms, well inside every reply timeout) gives the core
+        # back to the servos' side instead of spinning.
+        if not self.ser.in_waiting:
+            select.select([self.ser.fileno()], [], [], 0.001)
+        return self.ser.read(length)
 
     def setPacketTimeout(self, packet_length):
         self.packet_start_time = self.getCurrentTime()
