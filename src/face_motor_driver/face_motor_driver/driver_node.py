@@ -94,13 +94,26 @@ PARAMETERS = {
 }
 
 
+def _as_type_of(default, value, name):
+    """value converted to the type of default (int -> float allowed); ParameterError if not."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not type(default):
+        raise ParameterError(f'parameter {name}={value!r} must be a {type(default).__name__}, '
+                             f'like its default {default!r}')
+    return value
+
+
 class FaceMotorDriverNode(Node):
     def __init__(self):
         super().__init__('face_motor_driver_node')
         self.p = {}
         for name, (default, description, (check, demand)) in PARAMETERS.items():
-            value = self.declare_parameter(
-                name, default, ParameterDescriptor(description=description)).value
+            # dynamic typing so `-p cycle_rate:=100` (an int) is accepted for a float and
+            # every wrong type gets our message instead of an rclpy traceback
+            value = self.declare_parameter(name, default, ParameterDescriptor(
+                description=description, dynamic_typing=True)).value
+            value = _as_type_of(default, value, name)
             if not check(value):
                 raise ParameterError(f'parameter {name}={value!r} {demand}; fix it in '
                                  'config/face_motor_driver.yaml or on the command line')

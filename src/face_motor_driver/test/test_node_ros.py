@@ -43,7 +43,7 @@ def driver_node(fault_file):
     write_faults(fault_file)
     command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
                '--params-file', str(ROOT / 'config' / 'face_motor_driver.yaml'),
-               '-p', 'port:=sim', '-p', 'cycle_rate:=100.0', '-p', 'command_timeout:=1.0',
+               '-p', 'port:=sim', '-p', 'cycle_rate:=100', '-p', 'command_timeout:=1.0',
                '-p', 'diagnostics_rate:=5.0', '-p', 'health_rate:=10.0',
                '-p', 'retry_interval:=0.3', '-p', f'sim_fault_file:={fault_file}']
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -185,12 +185,18 @@ def test_missing_servo_at_start_exits_with_a_clear_error(fault_file):
     assert 'lip_corner_right_raise (id 4)' in result.stdout + result.stderr
 
 
-def test_a_bad_parameter_stops_the_node_naming_it():
+@pytest.mark.parametrize('argument, message', [
+    ('cycle_rate:=-5.0', 'cycle_rate=-5.0 must be in [0.0, 5000.0]'),
+    ('command_timeout:=fast', "command_timeout='fast' must be a float"),
+    ('lip_priority:=300', 'lip_priority=300 must be in [1, 255]'),
+])
+def test_a_bad_parameter_stops_the_node_naming_it(argument, message):
     command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
-               '-p', 'port:=sim', '-p', 'cycle_rate:=-5.0']
+               '-p', 'port:=sim', '-p', argument]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert 'cycle_rate=-5.0 must be in [0.0, 5000.0]' in result.stdout + result.stderr
+    assert message in result.stdout + result.stderr
+    assert 'Traceback' not in result.stderr
 
 
 def test_every_parameter_is_in_the_params_file_with_its_default():
