@@ -1,0 +1,220 @@
+"""lip_policy_node: audio on /audio -> lip actuator commands on /face/lip_command.
+
+A thin ROS shell around lip_policy.lip_command.LipPolicy: it loads the lip model, the
+self-model and the retargeting, feeds every face_msgs/AudioChunk to the policy (bad chunks
+are logged and dropped) and publishes face_msgs/FaceCommand for the jaw and lip actuators
+only: at once when a chunk has been processed (lowest latency) and otherwise at
+command_rate, stamped with reach_time = when the pose should be reached (now + actuator
+lag). When the lips rest at neutral it publishes nothing, so the driver's own timeout and
+other nodes own the face again.
+"""
+
+import sys
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.time import Time
+
+from face_msgs.msg import AudioChunk, FaceCommand
+from lip_policy.lip_command import ChunkError, LipPolicy, PolicyConfig
+
+# Emulated servos follow their goal with a 30 ms first-order lag (face_motor_driver's
+# servo_model) and the driver writes goals every 5 ms: lips trail commands by about 35 ms.
+FALLBACK_ACTUATOR_LAG = 0.035  # [s] used when the self-model carries no measured lag
+
+
+def _finite(lo, hi):
+    return lambda v: isinstance(v, (int, float)) and lo <= v <= hi
+
+
+# name: (default, description, check, what it accepts)
+PARAMETERS = {
+    'lip_model': ('', 'audio->lip model checkpoint; "" = models/lip_model.pt of the workspace',
+                  None, ''),
+    'self_model': ('', 'self-model checkpoint; "" = models/self_model_sim.pt of the workspace',
+                   None, ''),
+    'retarget': ('', 'retargeting file (python -m lip_policy.retarget); "" = '
+                 'models/retarget.npz of the workspace', None, ''),
+    'actuator_lag': (-1.0, 'commands lead the audio by this [s]; < 0 = the lag measured '
+                     'during calibration (self-model metadata actuator_lag), else 0.035',
+                     _finite(-1.0, 1.0), 'a lag in [0, 1] s, or -1 for the calibrated one'),
+    'command_rate': (100.0, 'lip commands per second while the lips move [Hz]',
+                     _finite(1.0, 1000.0), 'a rate in [1, 1000] Hz'),
+    'stall_timeout': (0.25, 'audio missing this long for the commanded time -> ease to '
+                      'neutral [s]', _finite(0.02, 10.0), '[0.02, 10] s'),
+    'ease_time': (0.3, 'time to ease to neutral after a stall [s]', _finite(0.0, 10.0),
+                  '[0, 10] s'),
+    'silence_threshold_db': (-45.0, 'audio below this RMS level is silence [dBFS]',
+                             _finite(-120.0, 0.0), '[-120, 0] dBFS'),
+    'silence_hold': (0.25, 'pauses shorter than this keep the lips moving [s]',
+                     _finite(0.0, 10.0), '[0, 10] s'),
+    'voice_attack': (0.05, 'neutral -> full lip motion when the voice starts [s]',
+                     _finite(0.0, 2.0), '[0, 2] s'),
+    'silence_release': (0.3, 'full lip motion -> neutral in silence [s]', _finite(0.0, 10.0),
+                        '[0, 10] s'),
+    'max_gap': (0.5, 'stamp gaps (lost chunks) up to this are filled with silence [s]',
+                _finite(0.0, 10.0), '[0, 10] s'),
+    'max_chunk_duration': (2.0, 'longer audio chunks are rejected [s]', _finite(0.01, 60.0),
+                           '[0.01, 60] s'),
+    'priority': (0, 'FaceCommand priority; 0 = the driver\'s lip priority',
+                 lambda v: isinstance(v, int) and 0 <= v <= 255, 'an integer in [0, 255]'),
+    'threads': (1, 'CPU threads for the models', lambda v: isinstance(v, int) and 1 <= v <= 16,
+                'an integer in [1, 16]'),
+}
+
+
+class ParameterError(ValueError):
+    """A parameter value the node cannot run with."""
+
+
+def _workspace_model(value, name):
+    import pathlib
+
+    from face_motor_driver.face_config import config_dir
+
+    return pathlib.Path(value) if value else config_dir().parent / 'models' / name
+
+
+def _seconds(stamp):
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class LipPolicyNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('lip_policy', **kwargs)
+        self.p = {}
+        for name, (default, description, check, accepts) in PARAMETERS.items():
+            value = self.declare_parameter(
+                name, default, ParameterDescriptor(description=description)).value
+            if check is not None and not check(value):
+                raise ParameterError(f'parameter {name}={value!r} is invalid: expected '
+                                     f'{accepts}; fix it in config/lip_policy.yaml or on the '
+                                     'command line')
+            self.p[name] = value
+        import torch
+
+        torch.set_num_threads(self.p['threads'])
+        self.policy = self._load_policy()
+        self.publisher = self.create_publisher(
+            FaceCommand, 'face/lip_command',
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self.create_subscription(AudioChunk, 'audio', self._on_audio, qos_profile_sensor_data)
+        self.period = 1.0 / self.p['command_rate']
+        self.last_publish = None
+        self.warned = {}  # kind of problem -> when it was last logged [s]
+        self.timer = self.create_timer(self.period, self._on_timer)
+        self.get_logger().info(
+            f'lip policy ready: {len(self.policy.names)} lip actuators, '
+            f'{self.p["command_rate"]:.0f} Hz, actuator lag '
+            f'{self.policy.config.actuator_lag * 1000:.0f} ms, model look-ahead '
+            f'{self.policy.predictor.lookahead_frames * 10} ms')
+
+    def _load_policy(self):
+        from lip_policy.predictor import LipPredictor
+        from lip_policy.retarget import LipsToActuators, Retargeting
+        from mirror_calibration.self_model import load_checkpoint
+
+        predictor = LipPredictor.load(_workspace_model(self.p['lip_model'], 'lip_model.pt'))
+        model, checkpoint = load_checkpoint(
+            _workspace_model(self.p['self_model'], 'self_model_sim.pt'))
+        retargeting = Retargeting.load(_workspace_model(self.p['retarget'], 'retarget.npz'))
+        to_actuators = LipsToActuators(retargeting, model, checkpoint['actuator_names'])
+        lag = self.p['actuator_lag']
+        if lag < 0:
+            lag = checkpoint.get('metadata', {}).get('actuator_lag')
+            if lag is None:
+                lag = FALLBACK_ACTUATOR_LAG
+                self.get_logger().warning(
+                    f'the self-model holds no measured actuator_lag; using {lag * 1000:.0f} '
+                    'ms (set actuator_lag to the lag of this face)')
+        keys = ('stall_timeout', 'ease_time', 'silence_threshold_db', 'silence_hold',
+                'voice_attack', 'silence_release', 'max_gap', 'max_chunk_duration')
+        config = PolicyConfig(actuator_lag=float(lag), **{k: self.p[k] for k in keys})
+        try:
+            config.validate()
+        except ValueError as error:
+            raise ParameterError(str(error)) from error
+        return LipPolicy(predictor, to_actuators, to_actuators.names, to_actuators.neutral,
+                         config)
+
+    def _now(self):
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_audio(self, msg):
+        now = self._now()
+        try:
+            notes = self.policy.push(msg, _seconds(msg.header.stamp), now)
+        except ChunkError as error:
+            self._warn(f'dropped audio chunk {msg.sequence}: {error}', now)
+            return
+        for note in notes:
+            self._warn(note, now)
+        self._publish(self._now())
+
+    def _warn(self, text, now):
+        # At most one line per second per kind of problem: a broken publisher sending 50
+        # bad chunks a second must not flood the log, yet every kind of problem shows.
+        kind = text.split(':')[-1][:40]
+        if now - self.warned.get(kind, -1e9) >= 1.0:
+            self.warned[kind] = now
+            self.get_logger().warning(text)
+
+    def _on_timer(self):
+        now = self._now()
+        # A chunk just triggered a command: keep the overall rate near command_rate.
+        if self.last_publish is not None and now - self.last_publish < 0.5 * self.period:
+            return
+        self._publish(now)
+
+    def _publish(self, now):
+        command = self.policy.command(now)
+        if command is None:
+            return
+        msg = FaceCommand()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.source = FaceCommand.SOURCE_LIP
+        msg.priority = self.p['priority']
+        msg.name = list(self.policy.names)
+        msg.position = [float(x) for x in command.positions]
+        msg.reach_time = Time(nanoseconds=round(command.reach_time * 1e9)).to_msg()
+        self.publisher.publish(msg)
+        self.last_publish = now
+
+    def summary(self):
+        c = self.policy.counts
+        return (f'{c["chunks"]} chunks, {c["rejected"]} rejected, {c["gaps_filled"]} gaps '
+                f'filled, {c["segments"]} streams; model + retargeting '
+                f'{self.policy.hop_compute_ms():.2f} ms per 10 ms frame (median)')
+
+
+def main(args=None):
+    from lip_policy.predictor import CheckpointError
+    from lip_policy.retarget import RetargetError
+    from mirror_calibration.self_model import SelfModelError
+
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = LipPolicyNode()
+        rclpy.spin(node)
+    except (ParameterError, CheckpointError, SelfModelError, RetargetError) as error:
+        print(f'lip_policy_node: cannot start: {error}', file=sys.stderr)
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            # The context may already be shut down (SIGINT): print, as /rosout is gone.
+            print(f'lip_policy_node: {node.summary()}', file=sys.stderr)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    if code:
+        sys.exit(code)
+
+
+if __name__ == '__main__':
+    main()

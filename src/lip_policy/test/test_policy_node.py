@@ -1,0 +1,219 @@
+"""lip_policy_node over real DDS: player -> policy -> driver on the emulated bus.
+
+Every node is a real process (python -m ...); the test only talks to them through topics.
+Models are the small real ones of lip_policy.small_models.
+"""
+
+import contextlib
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pytest
+
+from face_motor_driver.face_config import default_face_config_path, load_face_config
+from lip_policy.small_models import build_small_models
+
+pytestmark = pytest.mark.ros
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+FACE = load_face_config(default_face_config_path())
+LIP_NAMES = [a.name for a in FACE.lip_actuators]
+
+
+@pytest.fixture(scope='module')
+def models(tmp_path_factory):
+    return build_small_models(tmp_path_factory.getbasetemp() / 'lip_small_models')
+
+
+class Process:
+    """A node process in its own session, always stopped (and its bus emulator with it)."""
+
+    def __init__(self, module, *ros_args):
+        self.log = tempfile.TemporaryFile(mode='w+')
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', module, '--ros-args', *ros_args],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def stop(self):
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        for pid in _emulators_of(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.log.close()
+
+
+def _emulators_of(pid):
+    found = []
+    for entry in pathlib.Path('/proc').iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if f'--parent-pid\x00{pid}\x00' in (entry / 'cmdline').read_text():
+                    found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def processes(*specs):
+    started = []
+    try:
+        for spec in specs:
+            started.append(Process(*spec))
+        yield started
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def policy_spec(models, *extra):
+    return ('lip_policy.policy_node', '-p', f'lip_model:={models.lip_model}',
+            '-p', f'self_model:={models.self_model}', '-p', f'retarget:={models.retarget}',
+            '-p', 'actuator_lag:=0.035', *extra)
+
+
+DRIVER = ('face_motor_driver.driver_node', '--params-file',
+          str(ROOT / 'config' / 'face_motor_driver.yaml'), '-p', 'port:=sim',
+          '-p', 'command_timeout:=1.0')
+
+
+class Probe:
+    def __init__(self, context):
+        import rclpy
+        from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from sensor_msgs.msg import JointState
+
+        from face_msgs.msg import AudioChunk, FaceCommand
+
+        self.node = rclpy.create_node('policy_probe', context=context)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.states, self.commands = [], []
+        self.node.create_subscription(JointState, 'face/joint_states', self.states.append, 50)
+        self.node.create_subscription(
+            FaceCommand, 'face/lip_command', lambda m: self.commands.append((time.time(), m)),
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self.audio = self.node.create_publisher(AudioChunk, 'audio', qos_profile_sensor_data)
+
+    def spin(self, seconds, until=None, nodes=()):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.02)
+            for process in nodes:
+                assert process.alive(), process.output()[-3000:]
+            if until is not None and until():
+                return True
+        return False
+
+    def positions(self):
+        """(samples, actuators) joint positions in config order."""
+        return np.array([[dict(zip(s.name, s.position))[n] for n in FACE.names]
+                         for s in self.states])
+
+    def close(self):
+        self.node.destroy_node()
+
+
+def test_player_policy_driver_moves_the_lips_and_only_them(ros_context, models):
+    from face_msgs.checks import check_face_command
+
+    probe = Probe(ros_context)
+    try:
+        with processes(DRIVER, policy_spec(models)) as nodes:
+            assert probe.spin(30, lambda: len(probe.states) > 20 and
+                              probe.audio.get_subscription_count() > 0, nodes), \
+                'driver and policy came up'
+            probe.spin(1.0, nodes=nodes)
+            before = probe.positions()[-1]
+            probe.states.clear()
+            with processes(('lip_policy.audio_player_node', '-p',
+                            'text:=Bob, my baby, would you bump the map by the wall?',
+                            '-p', 'lookahead:=0.2', '-p', 'start_delay:=0.3',
+                            '-p', 'exit_when_done:=true')) as (player,):
+                probe.spin(20, lambda: not player.alive(), nodes)
+                assert player.process.returncode == 0, player.output()
+            probe.spin(2.5, nodes=nodes)
+            policy_log = nodes[1].output()
+        assert 'dropped' not in policy_log
+    finally:
+        probe.close()
+    assert len(probe.commands) > 50, policy_log
+    for _, command in probe.commands:
+        check_face_command(command, set(FACE.names))
+        assert list(command.name) == LIP_NAMES
+    moved = probe.positions()
+    lip = [FACE.names.index(n) for n in LIP_NAMES]
+    rest = [i for i in range(len(FACE.names)) if i not in lip]
+    assert np.ptp(moved[:, FACE.names.index('jaw_open')]) > 0.03, 'the jaw follows speech'
+    assert np.ptp(moved[:, lip], axis=0).max() > 0.05
+    np.testing.assert_allclose(moved[:, rest], np.broadcast_to(before[rest], moved[:, rest].shape),
+                               atol=2e-3, err_msg='non-lip actuators must not move')
+    # After the speech the lips ease back to neutral.
+    neutral = np.array([a.neutral for a in FACE.actuators])
+    np.testing.assert_allclose(moved[-1, lip], neutral[lip], atol=0.02)
+
+
+def test_bad_chunks_over_dds_are_logged_and_survived(ros_context, models):
+    import array
+
+    import rclpy.duration
+
+    from face_msgs.msg import AudioChunk
+
+    def chunk(samples, rate=16000, channels=1, sequence=0, stamp=None):
+        msg = AudioChunk()
+        msg.sample_rate, msg.channels, msg.sequence = rate, channels, sequence
+        msg.samples_float32 = array.array('f', np.asarray(samples, np.float32).tobytes())
+        msg.header.stamp = stamp or probe.node.get_clock().now().to_msg()
+        return msg
+
+    probe = Probe(ros_context)
+    try:
+        # Chunks of many seconds do not survive best-effort DDS reliably: the size bound is
+        # lowered so that a 1 s chunk counts as huge here.
+        with processes(policy_spec(models, '-p', 'max_chunk_duration:=0.5')) as nodes:
+            assert probe.spin(30, lambda: probe.audio.get_subscription_count() > 0, nodes)
+            probe.spin(1.0, nodes=nodes)
+            t = np.arange(320) / 16000
+            voice = 0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 4 * t))
+            for bad in (chunk(np.full(320, np.nan)), chunk([]), chunk(voice, rate=3),
+                        chunk(voice[:301], channels=2), chunk(np.zeros(16000)),
+                        chunk(voice, channels=0)):
+                probe.audio.publish(bad)
+                probe.spin(0.05, nodes=nodes)
+            assert probe.commands == []
+            start = probe.node.get_clock().now()
+            for k in range(60):  # 1.2 s of real-time audio, with a lost chunk in the middle
+                if k != 30:
+                    stamp = start + rclpy.duration.Duration(seconds=0.02 * k)
+                    probe.audio.publish(chunk(voice, sequence=k, stamp=stamp.to_msg()))
+                probe.spin(0.02, nodes=nodes)
+            probe.spin(1.0, nodes=nodes)
+            log = nodes[0].output()
+    finally:
+        probe.close()
+    assert log.count('dropped audio chunk') >= 3, log
+    for reason in ('NaN', 'no samples', 'sample_rate 3 Hz', 'not a multiple', 'more than'):
+        assert reason in log, reason
+    assert 'sequence jumped' in log and '20 ms of audio missing' in log
+    assert len(probe.commands) > 30
+    assert all(np.isfinite(m.position).all() for _, m in probe.commands)
