@@ -1,0 +1,231 @@
+"""Benchmark of lip_policy_node: audio chunks published over DDS -> lip commands received.
+
+Speech from espeak-ng (22050 Hz, so the resampler works too) is published in real time as
+face_msgs/AudioChunk, one chunk every --chunk-ms, to a lip_policy_node process; this process
+receives face/lip_command. The latency of a chunk is the time from its publication to the
+arrival of the first lip command the node computed after that moment (the node publishes
+one as soon as a chunk is processed; a timer command computed while the chunk was still in
+transit would count early, by at most the chunk's DDS transit time, well under 1 ms here).
+hop_compute_ms_median is the node's own median compute per 10 ms lip frame (model +
+retargeting), printed by the node at shutdown.
+
+Models: models/lip_model.pt, models/self_model_sim.pt and models/retarget.npz when all
+exist, else small real ones built under build/bench/ (lip_policy.small_models).
+
+Targets: latency p99 <= 10 ms, compute per hop <= 2 ms. A histogram goes to
+build/bench/policy_latency.png; the last line printed is one JSON object.
+
+Usage: .venv/bin/python bench/policy_latency.py [--seconds 10] [--chunk-ms 20]
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+OUT = ROOT / 'build' / 'bench'
+
+
+def resolve_models():
+    """(lip_model, self_model, retarget, description)."""
+    defaults = [ROOT / 'models' / n for n in ('lip_model.pt', 'self_model_sim.pt',
+                                              'retarget.npz')]
+    if all(p.exists() for p in defaults):
+        return (*defaults, 'workspace models/')
+    from lip_policy.small_models import build_small_models
+
+    print('default models missing: building small ones (about 20 s)', file=sys.stderr)
+    small = build_small_models(OUT / 'policy_small_models')
+    return small.lip_model, small.self_model, small.retarget, 'small models (build/bench)'
+
+
+def start_policy(models):
+    log = tempfile.TemporaryFile(mode='w+')
+    command = [sys.executable, '-m', 'lip_policy.policy_node', '--ros-args',
+               '--params-file', str(ROOT / 'config' / 'lip_policy.yaml'),
+               '-p', f'lip_model:={models[0]}', '-p', f'self_model:={models[1]}',
+               '-p', f'retarget:={models[2]}']
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True), log
+
+
+def stop(process, log):
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    log.flush()
+    log.seek(0)
+    return log.read()
+
+
+def chunks_of(clip, chunk_seconds, total_seconds):
+    """The clip (repeated with 0.3 s pauses) cut into mono chunks for total_seconds."""
+    pause = np.zeros(int(0.3 * clip.sample_rate), np.float32)
+    one = np.concatenate([clip.samples[:, 0], pause])
+    audio = np.tile(one, int(np.ceil(total_seconds * clip.sample_rate / len(one))))
+    size = int(round(chunk_seconds * clip.sample_rate))
+    count = int(total_seconds / chunk_seconds)
+    return [audio[k * size:(k + 1) * size] for k in range(count)]
+
+
+def run(args, models):
+    import array
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+    from face_msgs.msg import AudioChunk, FaceCommand
+    from lip_policy.audio_clip import speak
+
+    clip = speak(args.text)
+    chunk_seconds = args.chunk_ms / 1000
+    chunks = chunks_of(clip, chunk_seconds, args.seconds)
+    received = []  # (arrival time, compute stamp) [s, system clock]
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('policy_latency_bench', context=context)
+    node.create_subscription(
+        FaceCommand, 'face/lip_command',
+        lambda m: received.append((time.time(), m.header.stamp.sec + m.header.stamp.nanosec
+                                   * 1e-9)),
+        QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    publisher = node.create_publisher(AudioChunk, 'audio', qos_profile_sensor_data)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    spinning = True
+
+    def spin():
+        while spinning:
+            executor.spin_once(timeout_sec=0.05)
+
+    thread = threading.Thread(target=spin, daemon=True)
+    policy, log = start_policy(models)
+    sent = []
+    try:
+        deadline = time.monotonic() + 60
+        while publisher.get_subscription_count() == 0 or node.count_publishers(
+                'face/lip_command') == 0:
+            if policy.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError('lip_policy_node did not come up:\n' + stop(policy, log))
+            executor.spin_once(timeout_sec=0.1)
+        thread.start()
+        time.sleep(1.0)
+        start = time.time() + 0.1
+        from tqdm import tqdm
+
+        for k, samples in enumerate(tqdm(chunks, desc='audio chunks', file=sys.stderr,
+                                         mininterval=1.0)):
+            time.sleep(max(0.0, start + k * chunk_seconds - time.time()))
+            msg = AudioChunk()
+            msg.sample_rate, msg.channels, msg.sequence = clip.sample_rate, 1, k
+            msg.encoding = AudioChunk.ENCODING_FLOAT32
+            msg.samples_float32 = array.array('f', samples.astype(np.float32).tobytes())
+            t_send = time.time()
+            play = t_send + args.lookahead
+            msg.header.stamp.sec, msg.header.stamp.nanosec = int(play), int(play % 1 * 1e9)
+            publisher.publish(msg)
+            sent.append(t_send)
+        time.sleep(1.0)
+    finally:
+        spinning = False
+        if thread.is_alive():
+            thread.join()
+        output = stop(policy, log)
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    return np.array(sent), received, output, clip.sample_rate
+
+
+def latencies(sent, received):
+    """Per sent chunk: ms to the first command computed after it (NaN if none before the next
+    chunk was sent)."""
+    arrivals = np.array([r[0] for r in received])
+    stamps = np.array([r[1] for r in received])
+    out = []
+    for k, t in enumerate(sent):
+        later = np.nonzero(stamps >= t)[0]
+        limit = sent[k + 1] if k + 1 < len(sent) else np.inf
+        if len(later) and stamps[later[0]] < limit:
+            out.append(1000 * (arrivals[later[0]] - t))
+        else:
+            out.append(np.nan)
+    return np.array(out)
+
+
+def plot(latency, path):
+    import matplotlib
+
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(latency[np.isfinite(latency)], bins=60)
+    ax.axvline(10.0, color='red', ls='--', label='target p99 10 ms')
+    ax.set_xlabel('audio chunk published -> lip command received [ms]')
+    ax.set_ylabel('chunks')
+    ax.set_title('lip_policy_node latency over DDS')
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--seconds', type=float, default=10.0, help='audio streamed [s]')
+    parser.add_argument('--chunk-ms', type=float, default=20.0, help='chunk length [ms]')
+    parser.add_argument('--lookahead', type=float, default=0.0,
+                        help='chunks are stamped this far ahead of sending [s]')
+    parser.add_argument('--text', default='Bob, my baby, would you bump the map by the wall? '
+                        'We were all wondering where the weather would go.')
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or not 1 <= args.chunk_ms <= 500:
+        parser.error('--seconds must be > 0 and --chunk-ms within 1..500')
+    models = resolve_models()
+    sent, received, output, rate = run(args, models)
+    latency = latencies(sent, received)
+    answered = latency[np.isfinite(latency)]
+    match = re.search(r'([0-9.]+) ms per 10 ms frame', output)
+    hop_ms = float(match.group(1)) if match else float('nan')
+    plot(latency, OUT / 'policy_latency.png')
+    p50, p99 = (float(np.percentile(answered, q)) if len(answered) else float('nan')
+                for q in (50, 99))
+    duration = received[-1][0] - received[0][0] if len(received) > 1 else float('nan')
+    print(f'{len(answered)}/{len(sent)} chunks answered; latency p50 {p50:.2f} ms, p99 '
+          f'{p99:.2f} ms; compute {hop_ms:.3f} ms per 10 ms hop', file=sys.stderr)
+    print(json.dumps({
+        'latency_ms_p50': round(p50, 3), 'latency_ms_p99': round(p99, 3),
+        'latency_ms_max': round(float(answered.max()), 3) if len(answered) else None,
+        'hop_compute_ms_median': round(hop_ms, 4),
+        'chunks_sent': len(sent), 'chunks_answered': int(len(answered)),
+        'commands_received': len(received),
+        'command_rate_hz': round(len(received) / duration, 1) if duration > 0 else None,
+        'chunk_ms': args.chunk_ms, 'sample_rate': rate, 'lookahead_s': args.lookahead,
+        'models': models[3], 'load_average_1min': round(os.getloadavg()[0], 2),
+        'target_p99_ms': 10.0, 'target_hop_ms': 2.0,
+        'meets_targets': bool(p99 <= 10.0 and hop_ms <= 2.0),
+    }))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
