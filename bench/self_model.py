@@ -111,7 +111,7 @@ def main(argv=None):
                         help='seconds per babbling move')
     parser.add_argument('--cache', type=pathlib.Path,
                         default=ROOT / 'build' / 'bench' / 'self_model')
-    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args(argv)
     sizes = sorted(set(args.sizes))
     torch.set_num_threads(args.threads)

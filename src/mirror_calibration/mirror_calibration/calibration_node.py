@@ -147,8 +147,8 @@ class CalibrationNode(Node):
         started = time.monotonic()
         initial = writer.count
         poses, first = np.zeros((0, len(self.face.actuators))), 0
-        current = self.probe.latest_joints()
         try:
+            current = self.probe.wait_for_joints(self.frame_timeout, stop)
             while writer.count < goal.sample_count:
                 if not self.context.ok():
                     return Babble.Result(success=False, message='node shut down',

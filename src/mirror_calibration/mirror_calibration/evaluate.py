@@ -84,7 +84,7 @@ class LoopRunner:
     def show(self, pose):
         """Pose the face and return what the camera saw (an Observed)."""
         if self.current is None:
-            self.current = self.probe.latest_joints()
+            self.current = self.probe.wait_for_joints(self.frame_timeout)
         if self.current is None or not np.all(np.isfinite(self.current)):
             self.current = np.array([a.neutral for a in self.face.actuators])
         self.probe.move(self.current, pose,
@@ -173,7 +173,8 @@ def parse_args(argv):
     parser.add_argument('--graph', action='store_true',
                         help='start the simulated graph (driver, face_sim, observer) for the '
                         'round trip')
-    parser.add_argument('--threads', type=int, default=2, help='CPU threads for torch')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='CPU threads for torch (1 is fastest on a shared CPU)')
     args = parser.parse_args(argv)
     if args.targets < 0:
         parser.error('--targets must be >= 0')

@@ -92,6 +92,20 @@ class FaceProbe:
         with self._lock:
             return self._joints[-1][1].copy() if self._joints else None
 
+    def wait_for_joints(self, timeout, should_stop=lambda: False):
+        """Latest measured positions (A,) [rad], waiting up to timeout for the first ones."""
+        deadline = time.monotonic() + timeout
+        while not should_stop():
+            joints = self.latest_joints()
+            if joints is not None:
+                return joints
+            if time.monotonic() > deadline:
+                raise ProbeError(f'no joint states on face/joint_states within {timeout:g} s; '
+                                 'start face_motor_driver_node (port:=sim for the emulated '
+                                 'bus)')
+            time.sleep(self.period)
+        return None
+
     # --- outgoing ------------------------------------------------------------------------
     def command(self, pose):
         msg = FaceCommand(source=FaceCommand.SOURCE_CALIBRATION,
@@ -118,18 +132,18 @@ class FaceProbe:
         """
         moved_at = self.now()
         deadline = time.monotonic() + settle_timeout
-        settled = False
+        settled = fresh_joints = False
         while time.monotonic() < deadline and not should_stop():
             self.command(pose)
             with self._lock:
                 settled = self._settle.settled(since=moved_at)
-                any_joints = bool(self._joints)
+                fresh_joints = bool(self._joints) and self._joints[-1][0] >= moved_at
             if settled:
                 break
             time.sleep(self.period)
-        if not any_joints:
-            raise ProbeError('no joint states on /face/joint_states; start '
-                             'face_motor_driver_node (port:=sim for the emulated bus)')
+        if not fresh_joints and not should_stop():
+            raise ProbeError('joint states on face/joint_states stopped; is '
+                             'face_motor_driver_node still running?')
         settled_time = self.now()
         wanted_after = settled_time + self.frame_delay
         deadline = time.monotonic() + frame_timeout

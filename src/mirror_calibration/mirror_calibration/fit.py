@@ -267,7 +267,8 @@ def parse_args(argv):
     parser.add_argument('--seed', type=int, default=defaults.seed)
     parser.add_argument('--limit', type=int, default=0,
                         help='use only the first N samples of the dataset (0 = all)')
-    parser.add_argument('--threads', type=int, default=2, help='CPU threads for torch')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='CPU threads for torch (1 is fastest on a shared CPU)')
     parser.add_argument('--no-plots', action='store_true')
     args = parser.parse_args(argv)
     for name in ('forward_steps', 'inverse_steps', 'hidden', 'layers', 'threads'):

@@ -47,7 +47,7 @@ def test_tiny_babbling_session_learns_the_face(face_sim_installed, ros_context, 
     jaw = list(data.meta.actuator_names).index('jaw_open')
     assert np.corrcoef(data.commanded[:, jaw], data.measured[:, jaw])[0, 1] > 0.95
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     report = run_fit(dataset, tmp_path / 'self_model.pt', progress=False,
                      options=FitOptions(forward_steps=800, inverse_steps=500))
     assert report['forward_lip_error'] < 0.4 * report['mean_predictor_lip_error']

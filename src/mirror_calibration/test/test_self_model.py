@@ -55,7 +55,7 @@ def dataset(tmp_path_factory):
 @pytest.fixture(scope='module')
 def fitted(dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp('model') / 'self_model.pt'
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     report = run_fit(dataset, out, options=FitOptions(forward_steps=600, inverse_steps=400),
                      progress=False)
     return out, report
