@@ -24,6 +24,8 @@ setup(
             'lip-corpus = lip_policy.cli:corpus_main',
             'lip-train = lip_policy.cli:train_main',
             'lip-eval = lip_policy.cli:eval_main',
+            'lip_policy_node = lip_policy.policy_node:main',
+            'audio_player_node = lip_policy.audio_player_node:main',
         ],
     },
 )
