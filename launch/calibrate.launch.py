@@ -1,0 +1,50 @@
+"""Mirror calibration: driver, camera (or the simulated head), observer and calibration_node.
+
+    ros2 launch launch/calibrate.launch.py [use_sim:=true]
+    then send a goal to the face/babble action (mirror-babble does it from the shell)
+
+`face-bringup calibrate [--use-sim]` starts the same nodes where ros2 launch is not installed.
+"""
+
+import os
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition, UnlessCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'config')
+
+
+def generate_launch_description():
+    namespace = LaunchConfiguration('namespace')
+    use_sim = LaunchConfiguration('use_sim')
+    config_dir = LaunchConfiguration('config_dir')
+    return LaunchDescription([
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='namespace for every node and topic of the face'),
+        DeclareLaunchArgument('use_sim', default_value='false',
+                              description='true: emulated bus and simulated head, no hardware'),
+        DeclareLaunchArgument('config_dir', default_value=CONFIG_DIR,
+                              description='folder with the config/*.yaml parameter files'),
+        Node(package='face_motor_driver', executable='face_motor_driver_node',
+             namespace=namespace, output='screen', condition=UnlessCondition(use_sim),
+             parameters=[PathJoinSubstitution([config_dir, 'face_motor_driver.yaml'])]),
+        Node(package='face_motor_driver', executable='face_motor_driver_node',
+             namespace=namespace, output='screen', condition=IfCondition(use_sim),
+             parameters=[PathJoinSubstitution([config_dir, 'face_motor_driver.yaml']),
+                         {'port': 'sim'}]),
+        Node(package='mirror_calibration', executable='camera_node',
+             namespace=namespace, output='screen', condition=UnlessCondition(use_sim),
+             parameters=[PathJoinSubstitution([config_dir, 'mirror_calibration.yaml'])]),
+        Node(package='face_sim', executable='face_sim_node',
+             namespace=namespace, output='screen', condition=IfCondition(use_sim),
+             parameters=[PathJoinSubstitution([config_dir, 'face_sim.yaml'])]),
+        Node(package='mirror_calibration', executable='observer_node',
+             namespace=namespace, output='screen',
+             parameters=[PathJoinSubstitution([config_dir, 'mirror_calibration.yaml'])]),
+        Node(package='mirror_calibration', executable='calibration_node',
+             namespace=namespace, output='screen',
+             parameters=[PathJoinSubstitution([config_dir, 'mirror_calibration.yaml'])]),
+    ])

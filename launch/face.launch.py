@@ -1,0 +1,60 @@
+"""The face on the robot: driver on the real bus, camera, landmark observer, lip policy.
+
+    ros2 launch launch/face.launch.py [use_sim:=true] [namespace:=head] [audio_topic:=/tts/audio]
+
+use_sim:=true runs the same graph on the emulated bus with the simulated head as the
+camera (what launch/face_sim.launch.py does). face-bringup starts the same nodes where
+ros2 launch is not installed.
+"""
+
+import os
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition, UnlessCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'config')
+
+
+def generate_launch_description():
+    namespace = LaunchConfiguration('namespace')
+    use_sim = LaunchConfiguration('use_sim')
+    config_dir = LaunchConfiguration('config_dir')
+    return LaunchDescription([
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='namespace for every node and topic of the face'),
+        DeclareLaunchArgument('use_sim', default_value='false',
+                              description='true: emulated bus and simulated head, no hardware'),
+        DeclareLaunchArgument('config_dir', default_value=CONFIG_DIR,
+                              description='folder with the config/*.yaml parameter files'),
+        DeclareLaunchArgument('lip_model', default_value='',
+                              description='lip model checkpoint; empty = models/lip_model.pt'),
+        DeclareLaunchArgument('self_model', default_value='',
+                              description='self-model checkpoint; empty = the default one'),
+        DeclareLaunchArgument('audio_topic', default_value='audio',
+                              description='topic the speech stack publishes AudioChunk on'),
+        Node(package='face_motor_driver', executable='face_motor_driver_node',
+             namespace=namespace, output='screen', condition=UnlessCondition(use_sim),
+             parameters=[PathJoinSubstitution([config_dir, 'face_motor_driver.yaml'])]),
+        Node(package='face_motor_driver', executable='face_motor_driver_node',
+             namespace=namespace, output='screen', condition=IfCondition(use_sim),
+             parameters=[PathJoinSubstitution([config_dir, 'face_motor_driver.yaml']),
+                         {'port': 'sim'}]),
+        Node(package='mirror_calibration', executable='camera_node',
+             namespace=namespace, output='screen', condition=UnlessCondition(use_sim),
+             parameters=[PathJoinSubstitution([config_dir, 'mirror_calibration.yaml'])]),
+        Node(package='face_sim', executable='face_sim_node',
+             namespace=namespace, output='screen', condition=IfCondition(use_sim),
+             parameters=[PathJoinSubstitution([config_dir, 'face_sim.yaml'])]),
+        Node(package='mirror_calibration', executable='observer_node',
+             namespace=namespace, output='screen',
+             parameters=[PathJoinSubstitution([config_dir, 'mirror_calibration.yaml'])]),
+        Node(package='lip_policy', executable='lip_policy_node',
+             namespace=namespace, output='screen',
+             parameters=[PathJoinSubstitution([config_dir, 'lip_policy.yaml']),
+                         {'lip_model': LaunchConfiguration('lip_model'),
+                          'self_model': LaunchConfiguration('self_model')}],
+             remappings=[('audio', LaunchConfiguration('audio_topic'))]),
+    ])

@@ -1,0 +1,1 @@
+"""Bringup of the face: which nodes run together, from the same YAML files as the launch files."""
