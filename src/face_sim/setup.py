@@ -21,6 +21,7 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'face_sim_node = face_sim.face_sim_node:main',
         ],
     },
 )

@@ -50,8 +50,8 @@ GAINS = {
     'jaw_open': 0.36,                 # lower lip and chin down
     'lip_corner_raise': 0.10,         # corner up (smile) / down
     'lip_corner_stretch': 0.11,       # corner outwards (wide) / inwards (pucker)
-    'upper_lip_raise': 0.075,         # upper lip up / pressed down
-    'lower_lip_lower': 0.085,         # lower lip down / pressed up
+    'upper_lip_raise': 0.09,          # upper lip up / pressed down
+    'lower_lip_lower': 0.10,          # lower lip down / pressed up
     'chin_raise': 0.05,               # chin pad and lower lip up (pout)
     'cheek_raise': 0.06,              # cheek up
     'nose_wrinkle': 0.035,            # sides of the nose up
