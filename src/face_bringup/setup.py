@@ -22,6 +22,7 @@ setup(
     entry_points={
         'console_scripts': [
             'face-bringup = face_bringup.bringup:main',
+            'face-record = face_bringup.record:main',
         ],
     },
 )
