@@ -72,7 +72,7 @@ class SkinError(ValueError):
 class SkinPose:
     displacement: np.ndarray    # (478, 2) per mesh point, face frame [eye spans]
     points: np.ndarray          # (478, 2) neutral + displacement, face frame [eye spans]
-    jaw_drop: float             # how far the jaw carried the chin down [eye spans], >= 0
+    jaw_drop: float             # how far the jaw carried the chin down [eye spans]; < 0 clenched
 
 
 def soft_travel(position, lower, upper, neutral=0.0):
@@ -172,7 +172,8 @@ class SkinModel:
         for side, (upper_loop, lower_loop, iris, centre_index) in EYES.items():
             centre = p[centre_index]
             upper_pts, lower_pts = p[list(upper_loop)], p[list(lower_loop)]
-            gap = float(np.mean(upper_pts[:, 1]) - np.mean(lower_pts[:, 1]))
+            # Lid opening at the middle of the eye (the loops' 4th points face each other).
+            gap = float(upper_pts[3, 1] - lower_pts[3, 1])
             self.lid_gap[side] = max(gap, 0.02)
             d = p - centre
             half_width = max(float(np.ptp(upper_pts[:, 0])) / 2.0, 0.05)
@@ -221,7 +222,8 @@ class SkinModel:
         jaw = t['jaw_open']
         chin = t['chin_raise']
         # Jaw: the chin drops, the lower lip rides along; opening also narrows the mouth.
-        jaw_drop = g['jaw_open'] * max(jaw, 0.0) + 0.3 * g['jaw_open'] * min(jaw, 0.0)
+        # Clenching (negative) has little travel: the teeth meet.
+        jaw_drop = g['jaw_open'] * (max(jaw, 0.0) + 0.15 * min(jaw, 0.0))
         d[:, 1] -= jaw_drop * self.w_jaw
         d[:, 0] -= 0.12 * jaw_drop * np.tanh(self.x_offset / 0.2) * self.w_jaw
         # Chin pad pushes the lower lip up and out (pout); it fights the jaw's pull.
@@ -291,6 +293,9 @@ class SkinModel:
             lower_rise = min(lower_rise, gap - max(upper_drop, 0.0) + 0.005)
             d[:, 1] -= upper_drop * self.w_lid_upper[side]
             d[:, 1] += lower_rise * self.w_lid_lower[side]
+            # A closing lid slides over the eyeball: the iris, half-way between the lids,
+            # is covered by skin arriving from above (and below), so it moves half as far.
+            d[:, 1] += 0.5 * (max(lower_rise, 0.0) - max(upper_drop, 0.0)) * self.w_iris[side]
             d[:, 0] += g['eye_yaw'] * t[f'eye_{side}_yaw'] * self.w_iris[side]
             d[:, 1] += g['eye_pitch'] * pitch * self.w_iris[side]
             d[:, 1] += g['brow_raise'] * (inner * self.w_brow_inner[side]
