@@ -1,0 +1,144 @@
+"""face_sim_node as a real process over DDS: joint states in, camera images out."""
+
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from face_motor_driver.face_config import config_dir
+
+pytestmark = pytest.mark.ros
+
+WIDTH, HEIGHT = 320, 240
+
+
+def node_command(*ros_args):
+    exe = shutil.which('face_sim_node', path=str(pathlib.Path(sys.executable).parent))
+    assert exe, 'face_sim_node is not installed; run make setup'
+    return [exe, '--ros-args', *ros_args]
+
+
+class FaceSimProcess:
+    """face_sim_node in its own process group, always stopped (and reaped) on exit."""
+
+    def __init__(self, tmp_path, *ros_args):
+        self.log = tmp_path / 'face_sim_node.log'
+        with open(self.log, 'wb') as log:
+            self.process = subprocess.Popen(node_command(*ros_args), stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self):
+        return self.log.read_text(errors='replace')
+
+    def close(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class Probe:
+    """A test node that publishes joint states and keeps the images it receives."""
+
+    def __init__(self, context):
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import Image, JointState
+
+        self.JointState = JointState
+        self.node = Node('face_sim_probe', context=context)
+        self.images = []
+        self.node.create_subscription(Image, 'camera/image_raw', self.images.append,
+                                      qos_profile_sensor_data)
+        self.joints = self.node.create_publisher(JointState, 'face/joint_states', 10)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+
+    def publish(self, names, positions):
+        msg = self.JointState()
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.name, msg.position = list(names), [float(p) for p in positions]
+        self.joints.publish(msg)
+
+    def spin_until(self, condition, timeout, positions=None):
+        """Spin (re-publishing positions every 50 ms) until condition() or timeout [s]."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if positions is not None:
+                self.publish(positions.keys(), positions.values())
+            self.executor.spin_once(timeout_sec=0.05)
+            if condition():
+                return True
+        return False
+
+    def close(self):
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+def pixels(msg):
+    return np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
+
+
+def test_images_follow_joint_states(ros_context, tmp_path):
+    params = config_dir() / 'face_sim.yaml'
+    with FaceSimProcess(tmp_path, '--params-file', str(params), '-p', f'width:={WIDTH}',
+                        '-p', f'height:={HEIGHT}', '-p', 'rate_hz:=15.0',
+                        '-p', 'frame_id:=mirror') as sim:
+        probe = Probe(ros_context)
+        try:
+            assert probe.spin_until(lambda: len(probe.images) >= 3, 60), sim.output()
+            first = probe.images[-1]
+            assert (first.width, first.height, first.encoding) == (WIDTH, HEIGHT, 'rgb8')
+            assert first.step == WIDTH * 3 and len(first.data) == WIDTH * HEIGHT * 3
+            assert first.header.frame_id == 'mirror'
+            now = probe.node.get_clock().now().nanoseconds * 1e-9
+            stamps = [m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in probe.images]
+            assert all(b > a for a, b in zip(stamps, stamps[1:])), 'one stamp per capture'
+            assert abs(now - stamps[-1]) < 5.0, 'stamped with the capture time'
+            neutral = pixels(first)
+
+            def latest_differs():
+                return np.abs(pixels(probe.images[-1]).astype(int) - neutral).mean() > 1.0
+
+            open_jaw = {'jaw_open': 0.4, 'lip_corner_left_raise': 0.3}
+            assert probe.spin_until(latest_differs, 20, open_jaw), sim.output()
+            # A malformed message is dropped with a warning, not a crash.
+            probe.publish(['jaw_open', 'chin_raise'], [0.1])
+            back = {'jaw_open': 0.0, 'lip_corner_left_raise': 0.0}
+            assert probe.spin_until(lambda: not latest_differs(), 20, back), \
+                'the neutral face must come back exactly (no nuisances: deterministic)'
+            assert sim.process.poll() is None, sim.output()
+        finally:
+            probe.close()
+    assert 'parallel arrays' in sim.output()
+
+
+@pytest.mark.parametrize('argument, message', [
+    ('width:=641', 'width'),
+    ('rate_hz:=0.0', 'rate_hz'),
+    ('face_config:=/nonexistent/face_motors.yaml', 'cannot read face config'),
+])
+def test_bad_parameters_fail_clearly(tmp_path, argument, message):
+    with FaceSimProcess(tmp_path, '-p', argument) as sim:
+        code = sim.process.wait(timeout=60)
+    assert code == 2, sim.output()
+    assert message in sim.output()
+    assert 'Traceback' not in sim.output()
