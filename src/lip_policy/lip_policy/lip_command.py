@@ -180,7 +180,7 @@ def hop_levels(samples_16k):
 
 @dataclasses.dataclass
 class PolicyConfig:
-    actuator_lag: float = 0.035  # [s] commands lead the audio by this (pose reached in time)
+    actuator_lag: float = 0.045  # [s] commands lead the audio by this (pose reached in time)
     stall_timeout: float = 0.25  # [s] without audio for the commanded time before easing
     ease_time: float = 0.3  # [s] easing to neutral after a stall
     silence_threshold_db: float = -45.0  # [dBFS] hop RMS below this is silence
@@ -214,7 +214,7 @@ class PolicyConfig:
 @dataclasses.dataclass
 class Command:
     positions: np.ndarray  # (L,) lip actuator positions [rad], order of LipPolicy.names
-    reach_time: float  # [s] when the pose should be reached
+    pose_time: float  # [s] when the lips should show the pose (now + actuator_lag)
     state: str  # 'speaking' | 'late' (holding the newest pose) | 'easing' (to neutral)
 
 

@@ -4,9 +4,15 @@ A thin ROS shell around lip_policy.lip_command.LipPolicy: it loads the lip model
 self-model and the retargeting, feeds every face_msgs/AudioChunk to the policy (bad chunks
 are logged and dropped) and publishes face_msgs/FaceCommand for the jaw and lip actuators
 only: at once when a chunk has been processed (lowest latency) and otherwise at
-command_rate, stamped with reach_time = when the pose should be reached (now + actuator
-lag). When the lips rest at neutral it publishes nothing, so the driver's own timeout and
-other nodes own the face again.
+command_rate. When the lips rest at neutral it publishes nothing, so the driver's own timeout
+and other nodes own the face again.
+
+Timing: the pose sent at `now` is the one for audio time now + actuator_lag, because the
+servos trail their goals by that much. reach_time is when the driver should have the GOAL
+there: by the next command (now + 1 / command_rate), so the driver moves the goal smoothly
+between commands instead of jumping. (Stamping the audio time itself would make the driver
+spread every goal over the whole actuator lag, adding that much delay again: measured with
+lip-e2e-eval, the lips then trailed the audio by 25 ms more.)
 """
 
 import sys
@@ -21,9 +27,10 @@ from rclpy.time import Time
 from face_msgs.msg import AudioChunk, FaceCommand
 from lip_policy.lip_command import ChunkError, LipPolicy, PolicyConfig
 
-# Emulated servos follow their goal with a 30 ms first-order lag (face_motor_driver's
-# servo_model) and the driver writes goals every 5 ms: lips trail commands by about 35 ms.
-FALLBACK_ACTUATOR_LAG = 0.035  # [s] used when the self-model carries no measured lag
+# Measured with lip-e2e-eval on the emulated bus (servo lag time constant 30 ms, driver at
+# 150 Hz): with no lead the lips trailed the offline policy by 38 ms, with 35 ms of lead by
+# 10 ms. Used when the self-model's checkpoint carries no measured actuator_lag.
+FALLBACK_ACTUATOR_LAG = 0.045  # [s]
 
 
 def _finite(lo, hi):
@@ -39,7 +46,7 @@ PARAMETERS = {
     'retarget': ('', 'retargeting file (python -m lip_policy.retarget); "" = '
                  'models/retarget.npz of the workspace', None, ''),
     'actuator_lag': (-1.0, 'commands lead the audio by this [s]; < 0 = the lag measured '
-                     'during calibration (self-model metadata actuator_lag), else 0.035',
+                     'during calibration (self-model metadata actuator_lag), else 0.045',
                      _finite(-1.0, 1.0), 'a lag in [0, 1] s, or -1 for the calibrated one'),
     'command_rate': (100.0, 'lip commands per second while the lips move [Hz]',
                      _finite(1.0, 1000.0), 'a rate in [1, 1000] Hz'),
@@ -179,7 +186,8 @@ class LipPolicyNode(Node):
         msg.priority = self.p['priority']
         msg.name = list(self.policy.names)
         msg.position = [float(x) for x in command.positions]
-        msg.reach_time = Time(nanoseconds=round(command.reach_time * 1e9)).to_msg()
+        reach = now + self.period
+        msg.reach_time = Time(nanoseconds=round(reach * 1e9)).to_msg()
         self.publisher.publish(msg)
         self.last_publish = now
 

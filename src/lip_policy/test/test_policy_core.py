@@ -123,7 +123,7 @@ def test_commands_lead_the_audio_by_the_actuator_lag(parts, speech):
     for now in (T0 + 0.3, T0 + 0.777, T0 + 1.2):
         command = policy.command(now)
         assert command.state == 'speaking'
-        assert command.reach_time == pytest.approx(now + lag)
+        assert command.pose_time == pytest.approx(now + lag)
         np.testing.assert_allclose(command.positions, policy.pose_at(now + lag))
     # On frame times the pose is exactly that frame's pose.
     frame_time, frame_pose = policy.times[-50], policy.poses[-50].copy()

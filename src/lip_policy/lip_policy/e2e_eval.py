@@ -1,0 +1,429 @@
+"""lip-e2e-eval: sound in, robot lips out, through the whole running system.
+
+    lip-e2e-eval --text "Bob, would you bump the map?" [--voice en]
+    lip-e2e-eval --audio speech.wav
+
+audio_player_node -> lip_policy_node -> face_motor_driver_node on the emulated bus (real servo
+dynamics: lag and slew) -> robot lips, recorded in real time over DDS. The robot lips are
+read one of two ways (--through):
+
+  camera   face_sim_node renders the face from the actual actuator positions and
+           observer_node extracts landmarks (the full mirror; needs both console scripts)
+  forward  the self-model's forward model applied to the measured joint positions of
+           face/joint_states (a stand-in for camera + observer when face_sim is absent)
+  auto     camera when face_sim_node is installed, else forward (the default)
+
+Ground truth in robot space: for --text, the teacher's lips (espeak-ng phoneme timing ->
+lip_policy.teacher) retargeted into the robot's lip space; for --audio there is no phoneme
+timing, so the reference is the policy's own offline output (runtime fidelity only). Both
+are also compared with the offline policy (model + retargeting + inverse + forward without
+ROS, servos or timing) to separate model error from run-time error.
+
+Figures: lip error (mean point distance / reference mouth width), mouth-opening Pearson
+correlation, bilabial closure recall (/p b m/ within +-40 ms), and the audio-to-lip sync
+offset [ms] (lag maximising the cross-correlation of mouth opening; positive = lips late),
+which includes actuator lag. A plot goes next to --out; the last line is one JSON object.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from lip_policy import metrics
+
+FRAME = 0.01  # [s]
+SYNC_MAX_LAG = 30  # [frames] +-300 ms search range
+
+
+class E2EError(RuntimeError):
+    """The evaluation cannot run; the text says what is missing."""
+
+
+def _workspace():
+    from face_motor_driver.face_config import config_dir
+
+    return config_dir().parent
+
+
+class _Node:
+    """One node process in its own session; stop() always ends it (and its emulator)."""
+
+    def __init__(self, command):
+        self.log = tempfile.TemporaryFile(mode='w+')
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def _module(module, *ros_args):
+    return [sys.executable, '-m', module, '--ros-args', *ros_args]
+
+
+def _script(name, *ros_args):
+    path = shutil.which(name, path=str(pathlib.Path(sys.executable).parent)) or \
+        shutil.which(name)
+    return None if path is None else [path, '--ros-args', *ros_args]
+
+
+@contextlib.contextmanager
+def _running(commands):
+    nodes = []
+    try:
+        for command in commands:
+            nodes.append(_Node(command))
+        yield nodes
+    finally:
+        for node in reversed(nodes):
+            node.stop()
+
+
+class Recorder:
+    """Records audio stamps, lip commands, joint states and landmarks over DDS."""
+
+    def __init__(self, context):
+        import rclpy
+        from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from sensor_msgs.msg import JointState
+
+        from face_msgs.msg import AudioChunk, FaceCommand, FaceLandmarks
+
+        self.node = rclpy.create_node('lip_e2e_recorder', context=context)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.audio, self.commands, self.joints, self.landmarks = [], [], [], []
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        self.node.create_subscription(AudioChunk, 'audio', self.audio.append,
+                                      qos_profile_sensor_data)
+        self.node.create_subscription(FaceCommand, 'face/lip_command', self.commands.append,
+                                      reliable)
+        self.node.create_subscription(JointState, 'face/joint_states', self.joints.append, 50)
+        self.node.create_subscription(FaceLandmarks, 'face/landmarks', self.landmarks.append,
+                                      reliable)
+
+    def spin(self, seconds, until=None, nodes=()):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.02)
+            for node in nodes:
+                if node.process.poll() is not None and node is not getattr(self, 'player',
+                                                                              None):
+                    raise E2EError(f'a node exited early:\n{node.output()[-3000:]}')
+            if until is not None and until():
+                return True
+        return False
+
+
+def _stamp(msg):
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def _interpolate(times, values, at):
+    """Linear interpolation of values (n, ...) sampled at times onto `at`."""
+    flat = values.reshape(len(values), -1)
+    out = np.stack([np.interp(at, times, flat[:, j]) for j in range(flat.shape[1])], axis=1)
+    return out.reshape(len(at), *values.shape[1:])
+
+
+def sync_offset_ms(observed_open, true_open):
+    """Lag [ms] maximising the cross-correlation (parabolic sub-frame peak); + = lips late."""
+    xc = metrics.cross_correlation(observed_open, true_open, SYNC_MAX_LAG)
+    i = int(np.argmax(xc))
+    shift = 0.0
+    if 0 < i < len(xc) - 1:
+        denominator = xc[i - 1] - 2 * xc[i] + xc[i + 1]
+        if denominator < 0:
+            shift = 0.5 * (xc[i - 1] - xc[i + 1]) / denominator
+    return (i - SYNC_MAX_LAG + shift) * FRAME * 1000
+
+
+def figures(observed, truth, phonemes=None, duration=None):
+    """Lip error, opening correlation, closure recall, sync offset of (n, 40, 3) robot lips."""
+    width = metrics.reference_width(truth)
+    mean_error, max_error = metrics.frame_errors(observed, truth, width)
+    out = {
+        'lip_error': round(float(mean_error.mean()), 4),
+        'lip_max_error': round(float(max_error.mean()), 4),
+        'mouth_opening_correlation': round(metrics.pearson(metrics.opening(observed),
+                                                           metrics.opening(truth)), 4),
+        'sync_offset_ms': round(sync_offset_ms(metrics.opening(observed),
+                                               metrics.opening(truth)), 1),
+    }
+    if phonemes is not None:
+        for kind, name in (('closure', 'bilabial_closure'), ('pucker', 'pucker')):
+            hits = metrics.event_hits(observed, phonemes, duration, truth, kind)
+            out[f'{name}_recall'] = round(float(np.mean(hits)), 4) if hits else None
+            out[f'{name}_events'] = len(hits)
+    return out
+
+
+class Evaluation:
+    def __init__(self, args):
+        from lip_policy.audio_clip import load_audio_file
+        from lip_policy.predictor import LipPredictor
+        from lip_policy.retarget import LipsToActuators, Retargeting
+        from mirror_calibration.self_model import load_checkpoint
+
+        self.args = args
+        root = _workspace()
+        self.lip_model = pathlib.Path(args.lip_model or root / 'models' / 'lip_model.pt')
+        self.self_model_path = pathlib.Path(args.self_model or
+                                            root / 'models' / 'self_model_sim.pt')
+        self.retarget_path = pathlib.Path(args.retarget or root / 'models' / 'retarget.npz')
+        self.predictor = LipPredictor.load(self.lip_model)
+        self.self_model, checkpoint = load_checkpoint(self.self_model_path)
+        self.names = checkpoint['actuator_names']
+        retargeting = Retargeting.load(self.retarget_path)
+        self.to_actuators = LipsToActuators(retargeting, self.self_model, self.names)
+        self.phonemes = None
+        if args.text:
+            from lip_policy.espeak import Speaker
+
+            said = Speaker().say(args.text, voice=args.voice)
+            self.audio, self.rate = said.audio, said.sample_rate
+            self.phonemes = [('', 0.0)] + [(p.ipa, p.start) for p in said.phonemes]
+        else:
+            clip = load_audio_file(args.audio)
+            self.audio, self.rate = clip.samples.mean(axis=1), clip.sample_rate
+        self.duration = len(self.audio) / self.rate
+        self.frames = int(self.duration / FRAME)
+
+    # --- references ------------------------------------------------------------------------
+    def robot_lips_of(self, lip_positions, rest=None):
+        """(n, L) lip actuator positions -> (n, 40, 3) robot lips by the forward model."""
+        import torch
+
+        with torch.inference_mode():
+            lips = torch.as_tensor(np.asarray(lip_positions), dtype=torch.float32)
+            pose = self.self_model.full_pose(lips, rest)
+            return self.self_model.lips_of(self.self_model(pose)).double().numpy()
+
+    def offline_policy(self):
+        """The policy without ROS or servos: (frames, L) poses at the audio's frame times."""
+        from lip_policy.lip_command import LipPolicy, Resampler, offline_poses
+
+        resampler = Resampler(self.rate)
+        audio_16k = np.concatenate([resampler.push(self.audio), resampler.flush()])
+        policy = LipPolicy(self.predictor, self.to_actuators, self.to_actuators.names,
+                           self.to_actuators.neutral)
+        return offline_poses(policy, audio_16k)[1][:self.frames]
+
+    def teacher_truth(self):
+        """Teacher lips for the phonemes, retargeted into robot space: (frames, 40, 3)."""
+        from lip_policy import teacher
+
+        human, _ = teacher.teach(self.phonemes, self.duration, self.frames)
+        return self.to_actuators.retargeting(human)
+
+    # --- the live run ----------------------------------------------------------------------
+    def commands(self, through, lag):
+        models = ['-p', f'lip_model:={self.lip_model}',
+                  '-p', f'self_model:={self.self_model_path}',
+                  '-p', f'retarget:={self.retarget_path}']
+        if lag is not None:
+            models += ['-p', f'actuator_lag:={lag}']
+        workspace = _workspace()
+        graph = [_module('face_motor_driver.driver_node', '--params-file',
+                         str(workspace / 'config' / 'face_motor_driver.yaml'),
+                         '-p', 'port:=sim'),
+                 _module('lip_policy.policy_node', '--params-file',
+                         str(workspace / 'config' / 'lip_policy.yaml'), *models)]
+        if through == 'camera':
+            graph += [_script('face_sim_node'), _script('observer_node')]
+        return graph
+
+    def player(self):
+        source = ['-p', f'text:={self.args.text}', '-p', f'voice:={self.args.voice}'] \
+            if self.args.text else ['-p', f'file:={pathlib.Path(self.args.audio).resolve()}']
+        return _module('lip_policy.audio_player_node', *source,
+                       '-p', f'lookahead:={self.args.lookahead}', '-p', 'start_delay:=1.0',
+                       '-p', 'wait_for_subscribers:=2',  # the policy and this recorder
+                       '-p', 'chunk_duration:=0.02', '-p', 'exit_when_done:=true')
+
+    def run_live(self, through, lag):
+        import rclpy
+
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        recorder = Recorder(context)
+        try:
+            with _running(self.commands(through, lag)) as nodes:
+                ready = recorder.spin(60, lambda: len(recorder.joints) > 20 and (
+                    through != 'camera' or len(recorder.landmarks) > 5), nodes)
+                if not ready:
+                    raise E2EError('the driver (and camera) did not come up in 60 s:\n' +
+                                   '\n'.join(n.output()[-1500:] for n in nodes))
+                recorder.spin(2.0, nodes=nodes)  # the policy node loads its models
+                with _running([self.player()]) as (player,):
+                    recorder.player = player
+                    recorder.spin(self.duration + 30, lambda: player.process.poll() is not None,
+                                  nodes)
+                    if player.process.returncode != 0:
+                        raise E2EError(f'audio_player_node failed:\n{player.output()[-2000:]}')
+                recorder.spin(1.5, nodes=nodes)
+                self.policy_log = nodes[1].output()
+        finally:
+            recorder.node.destroy_node()
+            rclpy.try_shutdown(context=context)
+        return recorder
+
+    @staticmethod
+    def playback_start(chunks):
+        """[s] when the clip's first sample played, from any received chunk (the player's
+        chunks all hold the same number of samples but the last)."""
+        size = max(len(m.samples_float32) + len(m.samples_int16) for m in chunks)
+        rate = chunks[0].sample_rate * chunks[0].channels
+        return min(_stamp(m) - m.sequence * size / rate for m in chunks)
+
+    def observed_lips(self, recorder, through, start):
+        """Robot lips at the audio's frame times (frames, 40, 3) from the recording."""
+        at = start + np.arange(self.frames) * FRAME
+        if through == 'camera':
+            from mirror_calibration import face_layout
+
+            seen = [m for m in recorder.landmarks if m.detected]
+            if len(seen) < 10:
+                raise E2EError('the observer saw the face in fewer than 10 frames')
+            times = np.array([_stamp(m) for m in seen])
+            points = np.array([[(p.x, p.y, p.z) for p in m.points] for m in seen])
+            return _interpolate(times, points[:, face_layout.LIPS], at)
+        index = [self.names.index(n) for n in self.to_actuators.names]
+        times = np.array([_stamp(m) for m in recorder.joints])
+        positions = np.array([[dict(zip(m.name, m.position))[n] for n in self.names]
+                              for m in recorder.joints])
+        measured = _interpolate(times, positions, at)
+        import torch
+
+        rest = torch.as_tensor(measured, dtype=torch.float32)
+        return self.robot_lips_of(measured[:, index], rest)
+
+    def evaluate(self, through, lag):
+        offline_poses = self.offline_policy()
+        offline = self.robot_lips_of(offline_poses)
+        reference = self.teacher_truth() if self.phonemes is not None else offline
+        recorder = self.run_live(through, lag)
+        if not recorder.audio or not recorder.commands or not recorder.joints:
+            raise E2EError(f'nothing recorded (audio {len(recorder.audio)}, commands '
+                           f'{len(recorder.commands)}, joint states {len(recorder.joints)})')
+        start = self.playback_start(recorder.audio)
+        observed = self.observed_lips(recorder, through, start)
+        phonemes = self.phonemes
+        live = figures(observed, reference, phonemes, self.duration)
+        result = {
+            'through': through,
+            'reference': 'teacher (retargeted)' if phonemes is not None else 'offline policy',
+            **live,
+            'offline_policy': figures(offline, reference, phonemes, self.duration),
+            'live_vs_offline_policy': figures(observed, offline),
+            'duration_s': round(self.duration, 2),
+            'lip_commands': len(recorder.commands),
+            'player_lookahead_s': self.args.lookahead,
+            'actuator_lag_s': lag,
+        }
+        self.plot(observed, offline, reference, result)
+        return result
+
+    def plot(self, observed, offline, reference, result):
+        import matplotlib
+
+        matplotlib.use('Agg')
+        from matplotlib import pyplot as plt
+
+        t = np.arange(self.frames) * FRAME
+        fig, ax = plt.subplots(figsize=(10, 4))
+        ax.plot(t, metrics.opening(reference), label=f'reference ({result["reference"]})',
+                color='k')
+        ax.plot(t, metrics.opening(offline), label='offline policy', alpha=0.7)
+        ax.plot(t, metrics.opening(observed), label=f'robot, live ({result["through"]})')
+        ax.set_xlabel('audio time [s]')
+        ax.set_ylabel('mouth opening [eye spans]')
+        ax.set_title(f'lip-e2e-eval: r = {result["mouth_opening_correlation"]}, sync '
+                     f'{result["sync_offset_ms"]:+.0f} ms')
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out = pathlib.Path(self.args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out.with_suffix('.png'), dpi=100)
+        plt.close(fig)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog='lip-e2e-eval', description=__doc__.split('\n')[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--text', help='text for espeak-ng to speak (gives teacher truth)')
+    source.add_argument('--audio', help='WAV/FLAC file to play (no phoneme truth)')
+    parser.add_argument('--voice', default='en', help='espeak-ng voice for --text')
+    parser.add_argument('--through', choices=('auto', 'camera', 'forward'), default='auto')
+    parser.add_argument('--lookahead', type=float, default=0.2,
+                        help='how far ahead of playback the player sends audio [s]')
+    parser.add_argument('--actuator-lag', type=float, default=None,
+                        help='lip_policy_node actuator_lag [s] (default: its own)')
+    parser.add_argument('--lip-model', default='', help='default models/lip_model.pt')
+    parser.add_argument('--self-model', default='', help='default models/self_model_sim.pt')
+    parser.add_argument('--retarget', default='', help='default models/retarget.npz')
+    parser.add_argument('--out', default=str(_workspace() / 'build' / 'e2e' / 'lip_e2e.json'),
+                        help='JSON figures to write; the plot goes beside it (.png)')
+    args = parser.parse_args(argv)
+    if args.text is not None and not args.text.strip():
+        parser.error('--text is empty')
+    if not 0 <= args.lookahead <= 5:
+        parser.error('--lookahead must be within 0..5 s')
+    if args.actuator_lag is not None and not 0 <= args.actuator_lag <= 1:
+        parser.error('--actuator-lag must be within 0..1 s')
+    return args
+
+
+def main(argv=None):
+    from lip_policy.audio_clip import AudioClipError
+    from lip_policy.predictor import CheckpointError
+    from lip_policy.retarget import RetargetError
+    from mirror_calibration.self_model import SelfModelError
+
+    args = parse_args(argv)
+    through = args.through
+    if through == 'auto':
+        through = 'camera' if _script('face_sim_node') and _script('observer_node') \
+            else 'forward'
+    if through == 'camera' and not (_script('face_sim_node') and _script('observer_node')):
+        print('lip-e2e-eval: --through camera needs the face_sim_node and observer_node '
+              'console scripts; run `make setup`, or use --through forward', file=sys.stderr)
+        return 2
+    try:
+        evaluation = Evaluation(args)
+        print(f'evaluating {evaluation.duration:.1f} s of audio through {through}...',
+              file=sys.stderr)
+        result = evaluation.evaluate(through, args.actuator_lag)
+    except (E2EError, CheckpointError, SelfModelError, RetargetError, AudioClipError) as error:
+        print(f'lip-e2e-eval: {error}', file=sys.stderr)
+        return 2
+    pathlib.Path(args.out).write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
