@@ -40,7 +40,7 @@ SEED = 0
 GROUPS = ('jaw', 'lips')
 
 
-def collect(cache, total, transition):
+def collect(cache, total, transition, face_sim):
     """Babble until the cached dataset holds total samples (resumes a partial one)."""
     dataset = cache / 'babble'
     try:
@@ -59,7 +59,8 @@ def collect(cache, total, transition):
         bar.refresh()
 
     try:
-        with mirror_graph(calibration={'transition_time': transition}):
+        with mirror_graph(calibration={'transition_time': transition, 'settle_window': 0.04},
+                          face_sim=face_sim):
             result = run_babble(None, dataset, total, SEED, GROUPS, on_feedback=progress)
     finally:
         bar.close()
@@ -107,19 +108,22 @@ def main(argv=None):
                         help='babbling samples after the largest size kept for evaluation')
     parser.add_argument('--targets', type=int, default=40,
                         help='held-out targets sent round the real loop per size')
-    parser.add_argument('--transition-time', type=float, default=0.2,
+    parser.add_argument('--transition-time', type=float, default=0.1,
                         help='seconds per babbling move')
+    parser.add_argument('--image-size', type=int, nargs=2, default=[480, 360],
+                        metavar=('WIDTH', 'HEIGHT'), help='face_sim camera image size [px]')
     parser.add_argument('--cache', type=pathlib.Path,
                         default=ROOT / 'build' / 'bench' / 'self_model')
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args(argv)
     sizes = sorted(set(args.sizes))
+    face_sim = {'width': args.image_size[0], 'height': args.image_size[1]}
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
     rclpy.init()
     try:
         dataset, collection_seconds = collect(args.cache, sizes[-1] + args.heldout,
-                                              args.transition_time)
+                                              args.transition_time, face_sim)
         heldout = heldout_tail(dataset, sizes[-1])
         targets = Samples(heldout.joints[:args.targets], heldout.landmarks[:args.targets])
         fit_seconds, forward_at, roundtrip_at, neutral = {}, {}, {}, None
@@ -134,7 +138,7 @@ def main(argv=None):
             print(f'{n} samples: fit {report["fit_seconds"]:.1f} s, forward '
                   f'{forward_at[str(n)]:.4f}', file=sys.stderr)
         face = load_face_config(default_face_config_path())
-        with mirror_graph(with_calibration=False):
+        with mirror_graph(with_calibration=False, face_sim=face_sim):
             runner = LoopRunner(face)
             try:
                 for n in sizes:

@@ -119,13 +119,20 @@ def wait_for_processes(nodes, seconds):
         time.sleep(0.1)
 
 
+# The simulated camera's image for babbling and evaluation: the face's eye span is about
+# 100 px, plenty for the landmark model (it crops the face to 192x192), at half the
+# rendering and observing cost of 640x480.
+SIM_IMAGE = {'width': 480, 'height': 360}
+
+
 def mirror_graph_specs(calibration=None, face_sim=None):
     """(script, parameters) of the simulated mirror: driver on the emulated bus, face_sim
     (renders the face from the measured joints), observer; calibration_node when
-    calibration (its parameters) is not None. face_sim: extra face_sim_node parameters.
+    calibration (its parameters) is not None. face_sim: face_sim_node parameters
+    (default SIM_IMAGE).
     """
     specs = [('face_motor_driver_node', {'port': 'sim'}),
-             ('face_sim_node', dict(face_sim or {})),
+             ('face_sim_node', dict(SIM_IMAGE if face_sim is None else face_sim)),
              ('observer_node', {})]
     if calibration is not None:
         specs.append(('calibration_node', calibration))

@@ -35,7 +35,7 @@ def test_tiny_babbling_session_learns_the_face(face_sim_installed, ros_context, 
     from mirror_calibration.evaluate import evaluate
 
     dataset = tmp_path / 'babble'
-    with mirror_graph(calibration={'transition_time': 0.15}) as graph:
+    with mirror_graph(calibration={'transition_time': 0.1, 'settle_window': 0.04}) as graph:
         result = run_babble(ros_context, dataset, SAMPLES, seed=11, groups=['jaw', 'lips'],
                             timeout=400)
         for node in graph:
