@@ -38,7 +38,8 @@ class FaceRenderer:
         self.width, self.height = int(width), int(height)
         self.config = config or load_face_config(default_face_config_path())
         photo, mesh_px = neutral_face(self.width, self.height)
-        self.photo = photo
+        self.mesh_image = np.stack([mesh_px[:, 0], -mesh_px[:, 1]], axis=1)     # (478, 2)
+        self.photo = self._close_photo_mouth(photo)
         _, rotation, span = face_frame(mesh_px)
         self.eye_span_px = span
         neutral_points, _ = to_face_frame(mesh_px, range(len(mesh_px)))
@@ -46,8 +47,21 @@ class FaceRenderer:
         # Face frame (x, y) [eye spans] -> image (x right, y down) [px].
         to_right_handed = rotation[:2].T * span          # (3, 2): columns = x, y axes in px
         self._frame_to_image = np.stack([to_right_handed[0], -to_right_handed[1]])  # (2, 2)
-        self.mesh_image = np.stack([mesh_px[:, 0], -mesh_px[:, 1]], axis=1)     # (478, 2)
         self._build_warp()
+
+    def _close_photo_mouth(self, photo):
+        """The photo with its own mouth opening (teeth) filled in with lip colour.
+
+        The renderer draws every mouth opening itself; teeth left in the photo would be
+        dragged into view beside the drawn cavity when the corners draw in.
+        """
+        mask = np.zeros(photo.shape[:2], np.uint8)
+        inner = np.round(self.mesh_image[list(LIP_INNER)]).astype(np.int32)
+        cv2.fillPoly(mask, [inner], 255)
+        mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
+        closed = cv2.inpaint(photo, mask, 5, cv2.INPAINT_TELEA)
+        closed.setflags(write=False)
+        return closed
 
     def _build_warp(self):
         mesh = self.mesh_image

@@ -149,7 +149,7 @@ class SkinModel:
         self.w_corner = {}
         for side, corner in (('right', corner_r), ('left', corner_l)):
             d = p - corner
-            self.w_corner[side] = np.exp(-(d[:, 0] ** 2) / (2 * 0.16 ** 2)
+            self.w_corner[side] = np.exp(-(d[:, 0] ** 2) / (2 * 0.22 ** 2)
                                          - (d[:, 1] ** 2) / (2 * 0.09 ** 2))
         self.w_cheek, self.w_nose = {}, {}
         for side, sign in SIDES.items():
@@ -237,7 +237,7 @@ class SkinModel:
             # Raising a stretched corner lifts it less: the skin is already taut.
             d[:, 1] += g['lip_corner_raise'] * raise_ * (1.0 - 0.3 * max(stretch, 0.0)) * w
             # Pucker (negative stretch) draws in harder than it widens: the lips bunch up.
-            pull = stretch if stretch >= 0 else 1.3 * stretch
+            pull = stretch if stretch >= 0 else 1.15 * stretch
             d[:, 0] += sign * g['lip_corner_stretch'] * pull * w
             stretch_total += stretch
             # The cheek bunches up over a raised corner, and lifts the corner a little.
