@@ -73,6 +73,7 @@ class Resampler:
 
     ZERO_CROSSINGS = 16
     BLOCK = 2048  # outputs computed per block (bounds memory at high input rates)
+    TABLE_LIMIT = 1_000_000  # [floats] largest precomputed filter table
 
     def __init__(self, rate):
         self.rate = int(rate)
@@ -85,6 +86,15 @@ class Resampler:
         self.base = -(self.reach + 1)  # input index of pending[0]
         self.received = 0  # input samples pushed
         self.produced = 0  # output samples returned
+        self.taps = np.arange(-self.reach, self.reach + 2)
+        # Output m's filter depends only on (m * rate) mod 16000: with few distinct phases
+        # (every common rate) the filters are computed once, not per sample.
+        self.step = math.gcd(self.rate, SAMPLE_RATE)
+        phases = SAMPLE_RATE // self.step
+        self.table = None
+        if not self.passthrough and phases * len(self.taps) <= self.TABLE_LIMIT:
+            frac = np.arange(phases) * self.step / SAMPLE_RATE
+            self.table = self._kernel(frac[:, None] - self.taps[None, :])  # (phases, taps)
 
     def _kernel(self, x):
         inside = np.abs(x) < self.half_width
@@ -96,13 +106,15 @@ class Resampler:
         # floor(m * rate / 16000) + reach + 1 < available  <=>  m < limit
         limit = ((available - self.reach - 1) * SAMPLE_RATE + self.rate - 1) // self.rate
         pieces = []
-        taps = np.arange(-self.reach, self.reach + 2)
         while self.produced < limit:
             m = np.arange(self.produced, min(limit, self.produced + self.BLOCK))
             whole = (m * self.rate) // SAMPLE_RATE
-            frac = (m * self.rate % SAMPLE_RATE) / SAMPLE_RATE
-            index = whole[:, None] + taps[None, :]  # (outputs, taps) input indices
-            weights = self._kernel(frac[:, None] - taps[None, :])
+            phase = m * self.rate % SAMPLE_RATE
+            index = whole[:, None] + self.taps[None, :]  # (outputs, taps) input indices
+            if self.table is not None:
+                weights = self.table[phase // self.step]
+            else:
+                weights = self._kernel((phase / SAMPLE_RATE)[:, None] - self.taps[None, :])
             pieces.append((self.pending[index - self.base] * weights).sum(axis=1))
             self.produced = int(m[-1]) + 1
         keep_from = (self.produced * self.rate) // SAMPLE_RATE - self.reach - 1
