@@ -11,6 +11,7 @@ import sys
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -125,9 +126,11 @@ def main(args=None):
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except ValueError as exc:
+    except (ValueError, ParameterException) as exc:
         # A bad parameter or config: say which and how to fix it, without a traceback.
-        print(f'face_sim_node: {exc}', file=sys.stderr)
+        hint = (' (write floating-point parameters with a decimal point, e.g. 30.0)'
+                if isinstance(exc, ParameterException) else '')
+        print(f'face_sim_node: {exc}{hint}', file=sys.stderr)
         sys.exit(2)
     finally:
         if node is not None:

@@ -134,6 +134,7 @@ def test_images_follow_joint_states(ros_context, tmp_path):
 @pytest.mark.parametrize('argument, message', [
     ('width:=641', 'width'),
     ('rate_hz:=0.0', 'rate_hz'),
+    ('rate_hz:=30', 'decimal point'),
     ('face_config:=/nonexistent/face_motors.yaml', 'cannot read face config'),
 ])
 def test_bad_parameters_fail_clearly(tmp_path, argument, message):
