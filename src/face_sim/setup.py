@@ -22,6 +22,7 @@ setup(
     entry_points={
         'console_scripts': [
             'face_sim_node = face_sim.face_sim_node:main',
+            'face-sim-sweep = face_sim.sweep:main',
         ],
     },
 )
