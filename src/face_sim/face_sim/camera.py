@@ -92,7 +92,7 @@ class SimCamera:
                               borderMode=cv2.BORDER_REFLECT)
 
     def _relight(self, frame, t):
-        h, w = frame.shape[:2]
+        w = frame.shape[1]
         gain = 1.0 + LIGHT_GAIN * self._wave(4, t)
         slope = LIGHT_GRADIENT * self._wave(5, t)
         columns = gain * (1.0 + slope * np.linspace(-1.0, 1.0, w))

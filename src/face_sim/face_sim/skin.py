@@ -72,7 +72,6 @@ class SkinError(ValueError):
 class SkinPose:
     displacement: np.ndarray    # (478, 2) per mesh point, face frame [eye spans]
     points: np.ndarray          # (478, 2) neutral + displacement, face frame [eye spans]
-    jaw_drop: float             # how far the jaw carried the chin down [eye spans]; < 0 clenched
 
 
 def soft_travel(position, lower, upper, neutral=0.0):
@@ -194,7 +193,7 @@ class SkinModel:
 
     # -- the model ------------------------------------------------------------------------
     def travel(self, positions):
-        """Normalised, softened travel in [-1, 1] of every actuator, by name.
+        """Softened travel of every actuator by name: [-1, 1] times this head's gain factor.
 
         Names missing from positions rest at neutral; unknown names are an error (a typo
         would otherwise silently freeze a part of the face).
@@ -262,7 +261,7 @@ class SkinModel:
         self._lips_meet(d)
         self._eyes(d, t)
         d = self._saturate(d) * self.pin[:, None]
-        return SkinPose(d, self.neutral + d, float(jaw_drop))
+        return SkinPose(d, self.neutral + d)
 
     def _lips_meet(self, d):
         """Lips press together instead of passing through each other (soft contact)."""

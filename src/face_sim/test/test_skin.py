@@ -108,3 +108,18 @@ def test_seed_gives_each_head_its_own_reproducible_skin(neutral_points):
 def test_a_wrong_mesh_is_refused():
     with pytest.raises(SkinError, match='478'):
         SkinModel(np.zeros((10, 2)), CONFIG)
+
+
+def test_readme_documents_every_actuator():
+    import itertools
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / 'README.md').read_text()
+    skin_section = readme.split('## The skin model')[1].split('\n## ')[0]
+    documented = set()
+    for pattern in re.findall(r'^\| `([a-z_{},]+)` \|', skin_section, flags=re.MULTILINE):
+        parts = re.split(r'\{([a-z,]+)\}', pattern)
+        choices = [p.split(',') if i % 2 else [p] for i, p in enumerate(parts)]
+        documented.update(''.join(c) for c in itertools.product(*choices))
+    assert documented == set(CONFIG.names)
