@@ -2,7 +2,7 @@
 
 The neutral face mesh and a ring of fixed points around the face are triangulated once;
 every pixel near the face gets barycentric weights over that triangulation (a sparse
-pixels x control-points matrix, built on a half-resolution grid). Per frame the control
+pixels x control-points matrix, on a grid of 64 samples per eye span). Per frame the control
 points' displacements become a smooth displacement field W @ d, which cv2.remap applies
 backwards (a pixel shows the photo at x - d(x), refined by one fixed-point step so large
 jaw motions land where the mesh says). Where the inner lips part, a mouth cavity is drawn
@@ -19,7 +19,7 @@ from face_sim.photo import neutral_face
 from face_sim.skin import LOWER_INNER_LIP, UPPER_INNER_LIP, SkinModel
 from mirror_calibration.face_layout import LIP_INNER, face_frame, to_face_frame
 
-GRID_STEP = 2                 # displacement field resolution [px]
+GRID_EYE_SPAN = 64            # displacement field samples per eye span (2 px at 640x480)
 RING_SCALE = 1.45             # fixed ring around the face, relative to the mesh hull
 RING_POINTS = 32
 CAVITY_RGB = np.array([58, 22, 28], dtype=np.float32)
@@ -80,8 +80,11 @@ class FaceRenderer:
         self._n_mesh = len(mesh)
         self._n_controls = len(controls)
         triangulation = Delaunay(controls)
-        gx = np.arange(x0, x1, GRID_STEP, dtype=np.float64)
-        gy = np.arange(y0, y1, GRID_STEP, dtype=np.float64)
+        # The field is smooth between mesh points: sample it at a fixed density on the face,
+        # so large images cost little more than small ones.
+        step = max(2, round(self.eye_span_px / GRID_EYE_SPAN))
+        gx = np.arange(x0, x1, step, dtype=np.float64)
+        gy = np.arange(y0, y1, step, dtype=np.float64)
         self._grid_shape = (len(gy), len(gx))
         pts = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
         simplex = triangulation.find_simplex(pts)
