@@ -53,7 +53,6 @@ class SimCamera:
         self._phases = self._rng.uniform(0, 2 * math.pi, size=(6, 2))
         self._freqs = np.array([0.21, 0.57])   # [Hz]
         self._previous = None
-        self._gain_image = np.empty((renderer.height, renderer.width, 3), np.uint8)
         self._noise = None
         if nuisances.noise:
             h, w = renderer.height + NOISE_MARGIN, renderer.width + NOISE_MARGIN
@@ -98,8 +97,8 @@ class SimCamera:
         columns = gain * (1.0 + slope * np.linspace(-1.0, 1.0, w))
         # Gains in 1/128 steps as a uint8 image, so OpenCV's saturating SIMD multiply
         # does the work (float maths on a full frame costs several ms here).
-        self._gain_image[:] = np.round(columns * 128.0).astype(np.uint8)[None, :, None]
-        return cv2.multiply(frame, self._gain_image, scale=1.0 / 128.0)
+        row = np.repeat(np.round(columns * 128.0).astype(np.uint8), 3).reshape(1, w, 3)
+        return cv2.multiply(frame, cv2.repeat(row, frame.shape[0], 1), scale=1.0 / 128.0)
 
     def _add_noise(self, frame):
         h, w = frame.shape[:2]
