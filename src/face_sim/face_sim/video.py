@@ -1,5 +1,7 @@
 """Frames (+ an optional mono audio track) -> an MP4 that plays in any normal player.
 
+Also reads videos back: probe_video (frame count, codecs, streams) and read_audio.
+
 Uses the ffmpeg binary bundled with imageio-ffmpeg (no system ffmpeg needed): H.264 in
 yuv420p (the pixel format every player decodes) and AAC audio. Raw RGB frames stream into
 ffmpeg's stdin; audio goes through a temporary 16-bit WAV file next to the output.
@@ -134,3 +136,26 @@ def probe_video(path):
             'pixel_format': pix_fmt.group(1) if pix_fmt else None,
             'has_audio': audio_codec is not None,
             'audio_codec': audio_codec.group(1) if audio_codec else None}
+
+
+def read_audio(path, sample_rate=16000):
+    """The audio track of a video (or audio file) as mono float32 samples in [-1, 1].
+
+    Decoded and resampled to sample_rate [Hz] by the bundled ffmpeg; channels are averaged.
+    Raises VideoError when the file is missing, unreadable or has no audio stream.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise VideoError(f'no file at {path}')
+    if not sample_rate > 0:
+        raise VideoError(f'sample_rate must be > 0 Hz, got {sample_rate}')
+    result = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), '-hide_banner', '-loglevel', 'error', '-i', str(path),
+         '-map', '0:a:0', '-ac', '1', '-ar', str(int(sample_rate)), '-f', 'f32le', '-'],
+        capture_output=True)
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors='replace').strip().splitlines()
+        reason = lines[-1] if lines else 'ffmpeg failed'
+        raise VideoError(f'cannot read audio from {path}: {reason}; is it a media file with '
+                         'an audio stream?')
+    return np.frombuffer(result.stdout, dtype='<f4').copy()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from face_sim.video import VideoError, probe_video, write_video
+from face_sim.video import VideoError, probe_video, read_audio, write_video
 
 
 def frames(count, width=64, height=48):
@@ -24,6 +24,11 @@ def test_frames_and_audio_read_back(tmp_path):
     assert info['fps'] == pytest.approx(30.0)
     assert info['video_codec'] == 'h264' and info['pixel_format'] == 'yuv420p'
     assert info['has_audio'] and info['audio_codec'] == 'aac'
+    heard = read_audio(path, rate)
+    assert abs(len(heard) - rate) < 0.05 * rate          # AAC pads a few ms
+    spectrum = np.abs(np.fft.rfft(heard))
+    assert np.argmax(spectrum) * rate / len(heard) == pytest.approx(220, abs=3)
+    assert 0.25 < np.abs(heard).max() < 0.35
 
 
 def test_video_without_audio_has_no_audio_stream(tmp_path):
@@ -31,6 +36,8 @@ def test_video_without_audio_has_no_audio_stream(tmp_path):
     write_video(path, frames(5))
     info = probe_video(path)
     assert info['frames'] == 5 and not info['has_audio']
+    with pytest.raises(VideoError, match='audio stream'):
+        read_audio(path)
 
 
 @pytest.mark.parametrize('bad, match', [
