@@ -23,6 +23,7 @@ from face_motor_driver.face_config import (
     load_face_config,
 )
 from face_sim.camera import Nuisances, SimCamera
+from face_sim.photo import PhotoError
 from face_sim.render import FaceRenderer
 
 PARAMETERS = (
@@ -126,8 +127,8 @@ def main(args=None):
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ValueError, ParameterException) as exc:
-        # A bad parameter or config: say which and how to fix it, without a traceback.
+    except (ValueError, ParameterException, PhotoError) as exc:
+        # A bad parameter, config or face photo: say which and how to fix it, no traceback.
         hint = (' (write floating-point parameters with a decimal point, e.g. 30.0)'
                 if isinstance(exc, ParameterException) else '')
         print(f'face_sim_node: {exc}{hint}', file=sys.stderr)
