@@ -107,7 +107,9 @@ class Speaker:
                     event = events[i]
                     if event.type == _EVENT_PHONEME:
                         name = bytes(event.id.string).split(b'\0')[0].decode('utf-8', 'replace')
-                        phonemes.append(Phoneme(name, event.audio_position / 1000.0))
+                        # "(en)" marks a switch of language (a foreign word), not a sound.
+                        if not name.startswith('('):
+                            phonemes.append(Phoneme(name, event.audio_position / 1000.0))
                     elif event.type == _EVENT_WORD:
                         words.append(event.audio_position / 1000.0)
                     i += 1

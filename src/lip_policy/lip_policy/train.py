@@ -94,6 +94,17 @@ def batch(examples, lookahead, rng=None, gain_jitter=0.0):
     return torch.from_numpy(feats), torch.from_numpy(targets), torch.from_numpy(mask)
 
 
+def _length_batches(examples, batch_clips, rng):
+    """Shuffled batches of similar-length clips, so little compute goes into padding."""
+    order = rng.permutation(len(examples))
+    pool = batch_clips * 8
+    batches = []
+    for i in range(0, len(order), pool):
+        chunk = sorted(order[i:i + pool], key=lambda j: len(examples[j].targets))
+        batches += [chunk[k:k + batch_clips] for k in range(0, len(chunk), batch_clips)]
+    return [batches[k] for k in rng.permutation(len(batches))]
+
+
 def masked_loss(model, feats, targets, mask, weights):
     """Mean squared lip-landmark error (coefficients weighted by their scale)."""
     lookahead = model.config.lookahead_frames
@@ -153,10 +164,9 @@ def train(corpus_dirs, out, model_config=None, train_config=None, exclude_langua
     bar = tqdm(range(tc.epochs), desc='lip-train', unit='epoch', disable=not progress)
     for epoch in bar:
         model.train()
-        order = rng.permutation(len(train_set))
         losses = []
-        for i in range(0, len(order), tc.batch_clips):
-            feats, targets, mask = batch([train_set[j] for j in order[i:i + tc.batch_clips]],
+        for batch_indices in _length_batches(train_set, tc.batch_clips, rng):
+            feats, targets, mask = batch([train_set[j] for j in batch_indices],
                                          lookahead, rng, tc.gain_jitter)
             loss = masked_loss(model, feats, targets, mask, weights)
             optimiser.zero_grad()

@@ -10,6 +10,7 @@ Each viseme's lip target (open, spread, round, tuck, press) and dominance live i
 teacher.py; the README prints the full table.
 """
 
+import re
 import unicodedata
 
 SILENCE = 'sil'
@@ -69,7 +70,8 @@ def visemes_of(ipa):
     A diphthong gives one viseme per vowel; a consonant cluster name (e.g. syllabic "əl")
     gives its symbols in order.
     """
-    text = _clean(ipa)
+    # espeak-ng writes a language switch as "(en)": a marker, not a sound.
+    text = _clean(re.sub(r'\([^)]*\)', '', ipa))
     result, i = [], 0
     while i < len(text):
         if text[i:i + 2] in _IPA:

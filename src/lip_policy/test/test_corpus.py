@@ -17,6 +17,9 @@ def test_espeak_reports_phonemes_inside_its_audio():
     assert said.sample_rate == 22050 and duration > 0.3
     assert starts == sorted(starts) and 0.0 <= starts[0] and starts[-1] <= duration + 1e-3
     assert 'm' in [p.ipa for p in said.phonemes]
+    # A Latin-script word in a Greek voice switches language; the switch is not a phoneme.
+    greek = Speaker().say('la', 'el')
+    assert [p.ipa for p in greek.phonemes][:2] == ['l', 'ˈa']
     with pytest.raises(EspeakError, match='no voice'):
         Speaker().say('hello', 'no-such-voice')
     with pytest.raises(EspeakError, match='empty'):

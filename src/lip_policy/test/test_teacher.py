@@ -24,6 +24,7 @@ def test_viseme_table_reads_espeak_and_arpabet_names():
     assert visemes.visemes_of('tʃ') == ['CH']
     assert visemes.visemes_of('aɪ') == ['AA', 'I']
     assert visemes.visemes_of('') == ['sil']
+    assert visemes.visemes_of('(en)') == ['sil']
     assert visemes.visemes_of(visemes.arpabet_to_ipa('UW1')) == ['U']
     assert visemes.visemes_of(visemes.arpabet_to_ipa('B')) == ['PP']
 
