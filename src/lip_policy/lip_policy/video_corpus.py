@@ -25,6 +25,14 @@ def read_audio(path):
     """The audio track of a media file as 16 kHz mono float32."""
     import imageio_ffmpeg
 
+    # `ffmpeg -i` alone lists the streams (and exits non-zero: it has no output to write).
+    streams = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-hide_banner', '-i', str(path)],
+                             capture_output=True, check=False).stderr.decode(errors='replace')
+    if 'Stream #' not in streams:
+        last = streams.strip().splitlines()
+        raise VideoFileError(f'ffmpeg cannot read it: {last[-1] if last else "?"}')
+    if 'Audio:' not in streams:
+        raise VideoFileError('no audio track (lip learning needs the speech)')
     result = subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), '-v', 'error', '-i', str(path), '-vn', '-ac', '1',
          '-ar', str(corpus.SAMPLE_RATE), '-f', 's16le', '-'],
