@@ -217,3 +217,39 @@ def test_bad_chunks_over_dds_are_logged_and_survived(ros_context, models):
     assert 'sequence jumped' in log and '20 ms of audio missing' in log
     assert len(probe.commands) > 30
     assert all(np.isfinite(m.position).all() for _, m in probe.commands)
+
+
+def test_params_file_lists_every_parameter_of_both_nodes(ros_context, models):
+    import yaml
+    from rclpy.parameter import Parameter
+
+    from lip_policy.audio_player_node import AudioPlayerNode
+    from lip_policy.policy_node import LipPolicyNode
+
+    config = yaml.safe_load((ROOT / 'config' / 'lip_policy.yaml').read_text())
+    overrides = {'lip_policy': [Parameter('lip_model', value=str(models.lip_model)),
+                                Parameter('self_model', value=str(models.self_model)),
+                                Parameter('retarget', value=str(models.retarget))],
+                 'audio_player': [Parameter('text', value='hi')]}
+    for name, factory in (('lip_policy', LipPolicyNode), ('audio_player', AudioPlayerNode)):
+        node = factory(context=ros_context, parameter_overrides=overrides[name])
+        try:
+            declared = set(node._parameters) - {'use_sim_time', 'start_type_description_service'}
+        finally:
+            node.destroy_node()
+        assert set(config[f'/**/{name}']['ros__parameters']) == declared, name
+
+
+@pytest.mark.parametrize('args, message', [
+    (('-p', 'command_rate:=0.0'), 'command_rate'),
+    (('-p', 'silence_threshold_db:=5.0'), 'silence_threshold_db'),
+    (('-p', 'lip_model:=/nonexistent/lip.pt'), 'does not exist'),
+])
+def test_bad_parameters_stop_the_node_with_a_reason(models, args, message):
+    result = subprocess.run(
+        [sys.executable, '-m', 'lip_policy.policy_node', '--ros-args',
+         '-p', f'self_model:={models.self_model}', '-p', f'retarget:={models.retarget}',
+         '-p', f'lip_model:={models.lip_model}', *args],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert 'cannot start' in result.stderr and message in result.stderr
