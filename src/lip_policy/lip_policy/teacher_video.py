@@ -1,6 +1,6 @@
 """Talking-head videos rendered from the teacher, to verify the video path end to end.
 
-face_sim's FaceRenderer warps the astronaut photo by mesh displacements and draws the mouth
+face_sim's MeshWarpRenderer warps the astronaut photo by mesh displacements and draws the mouth
 cavity; here the displacements come straight from a teacher lip trajectory instead of the
 robot's actuators: each lip point moves by (teacher lips - the astronaut's measured lips),
 and the chin and lower face follow the lower lip's drop, as a jaw would. The espeak audio
@@ -16,19 +16,14 @@ from lip_policy.neutral_mouth import neutral_lips
 
 def teacher_renderer(width=320, height=240):
     """A face_sim renderer whose `render(lips)` takes (40, 3) teacher lip points."""
-    from face_sim.photo import neutral_face
-    from face_sim.render import FaceRenderer
+    # The warp alone: face_sim's skin model (FaceRenderer) stays hidden from the learner.
+    from face_sim.warp import MeshWarpRenderer
     from mirror_calibration import face_layout
 
-    class TeacherFaceRenderer(FaceRenderer):
+    class TeacherFaceRenderer(MeshWarpRenderer):
         def __init__(self):
             super().__init__(width, height)
-            _, mesh_px = neutral_face(width, height)
-            _, rotation, span = face_layout.face_frame(mesh_px)
-            # Face frame (x, y) -> image (x right, y down) [px].
-            axes = rotation[:2].T * span  # (3, 2)
-            self.frame_to_image = np.stack([axes[0], -axes[1]])  # (2, 2)
-            points, _ = face_layout.to_face_frame(mesh_px, range(len(mesh_px)))
+            points, _ = face_layout.to_face_frame(self.mesh_px, range(len(self.mesh_px)))
             self.lip_index = list(face_layout.LIP_OUTER + face_layout.LIP_INNER)
             self.source_lips = neutral_lips()
             lips = points[self.lip_index]
