@@ -35,13 +35,14 @@ LIP_SLICE = face_layout.LIPS
 @dataclass
 class FitOptions:
     forward_steps: int = 3000     # optimiser steps of the forward model
-    inverse_steps: int = 2000     # optimiser steps of the inverse model
+    inverse_steps: int = 3000     # optimiser steps of the inverse model
     batch: int = 256
     learning_rate: float = 2e-3
-    hidden: int = 256
+    weight_decay: float = 0.05    # AdamW decoupled weight decay of the forward model
+    hidden: int = 192
     layers: int = 3
     critic_weight: float = 1.0    # weight of "forward(inverse(lips)) == lips" in the inverse loss
-    joint_weight: float = 0.3     # weight of "inverse(lips) == the joints that showed them"
+    joint_weight: float = 0.1     # weight of "inverse(lips) == the joints that showed them"
     validation_fraction: float = 0.1
     seed: int = 0
     eval_every: int = 100         # steps between validation points of the learning curve
@@ -110,8 +111,11 @@ def build_model(face_config, meta, train, options):
                              lip_points=(LIP_SLICE.start, LIP_SLICE.stop),
                              hidden=options.hidden, layers=options.layers)
     mean = train.landmarks.mean(axis=0)
-    # A floor keeps points that hardly move (eye corners, fixed by the frame) from blowing up.
-    std = np.maximum(train.landmarks.std(axis=0), 1e-3)
+    # One scale for every coordinate (the lips' RMS spread), not one per coordinate: errors
+    # keep their face-frame proportions, so points that barely move (eyes while the lips
+    # babble) cannot turn the observer's jitter into most of the loss.
+    scale = float(np.sqrt(np.mean(train.landmarks[:, LIP_SLICE].var(axis=0))))
+    std = np.full(mean.shape, max(scale, 1e-4))
     return SelfModel(config, meta.lower, meta.upper, meta.neutral, mean, std)
 
 
@@ -121,7 +125,8 @@ def _batches(rng, n, batch):
 
 
 def train_forward(model, train, val, options, history, progress):
-    optimiser = torch.optim.Adam(model.forward_net.parameters(), lr=options.learning_rate)
+    optimiser = torch.optim.AdamW(model.forward_net.parameters(), lr=options.learning_rate,
+                                  weight_decay=options.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, options.forward_steps)
     joints, target = _tensor(train.joints), model.standardise(_tensor(train.landmarks))
     # Lips are what the inverse model needs, so they count twice.

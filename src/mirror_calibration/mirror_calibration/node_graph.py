@@ -133,7 +133,9 @@ def mirror_graph_specs(calibration=None, face_sim=None):
     """
     specs = [('face_motor_driver_node', {'port': 'sim'}),
              ('face_sim_node', dict(SIM_IMAGE if face_sim is None else face_sim)),
-             ('observer_node', {})]
+             # Detection in every frame makes the landmarks a pure function of the image;
+             # tracking would carry ~1% of mouth width of jitter from the previous pose.
+             ('observer_node', {'static_images': True})]
     if calibration is not None:
         specs.append(('calibration_node', calibration))
     return specs
