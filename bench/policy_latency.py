@@ -3,14 +3,16 @@
 Speech from espeak-ng (22050 Hz, so the resampler works too) is published in real time as
 face_msgs/AudioChunk, one chunk every --chunk-ms, to a lip_policy_node process; this process
 receives face/lip_command. The latency of a chunk is the time from its publication to the
-arrival of the first lip command the node computed after that moment (the node publishes
-one as soon as a chunk is processed; a timer command computed while the chunk was still in
-transit would count early, by at most the chunk's DDS transit time, well under 1 ms here).
+arrival of the first lip command the node computed after that moment: the node publishes
+one as soon as a chunk is processed. Its timed commands (command_rate) would be mistaken for
+answers when computed while a chunk is in transit, so the bench runs the node with
+--command-rate 1 Hz by default; pass --command-rate 100 to see the default rate's traffic.
 hop_compute_ms_median is the node's own median compute per 10 ms lip frame (model +
 retargeting), printed by the node at shutdown.
 
-Models: models/lip_model.pt, models/self_model_sim.pt and models/retarget.npz when all
-exist, else small real ones built under build/bench/ (lip_policy.small_models).
+Models: --lip-model, --self-model, --retarget, by default models/lip_model.pt,
+models/self_model_sim.pt and models/retarget.npz; when the self-model or retargeting is
+missing, small real ones are built under build/bench/ (lip_policy.small_models).
 
 Targets: latency p99 <= 10 ms, compute per hop <= 2 ms. A histogram goes to
 build/bench/policy_latency.png; the last line printed is one JSON object.
@@ -37,25 +39,30 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / 'build' / 'bench'
 
 
-def resolve_models():
-    """(lip_model, self_model, retarget, description)."""
-    defaults = [ROOT / 'models' / n for n in ('lip_model.pt', 'self_model_sim.pt',
-                                              'retarget.npz')]
-    if all(p.exists() for p in defaults):
-        return (*defaults, 'workspace models/')
+def resolve_models(args):
+    """(lip_model, self_model, retarget, description); each file given on the command line,
+    else the workspace's, else a small one."""
+    names = ('lip_model.pt', 'self_model_sim.pt', 'retarget.npz')
+    given = (args.lip_model, args.self_model, args.retarget)
+    chosen = [pathlib.Path(g) if g else ROOT / 'models' / n for g, n in zip(given, names)]
+    if all(p.exists() for p in chosen):
+        return (*chosen, ', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT)
+                                   else str(p) for p in chosen))
     from lip_policy.small_models import build_small_models
 
-    print('default models missing: building small ones (about 20 s)', file=sys.stderr)
+    print('some models are missing: building small ones (about 20 s)', file=sys.stderr)
     small = build_small_models(OUT / 'policy_small_models')
-    return small.lip_model, small.self_model, small.retarget, 'small models (build/bench)'
+    lip = chosen[0] if chosen[0].exists() else small.lip_model
+    return lip, small.self_model, small.retarget, \
+        f'{lip.name} + small self-model and retargeting (build/bench)'
 
 
-def start_policy(models):
+def start_policy(models, command_rate):
     log = tempfile.TemporaryFile(mode='w+')
     command = [sys.executable, '-m', 'lip_policy.policy_node', '--ros-args',
                '--params-file', str(ROOT / 'config' / 'lip_policy.yaml'),
                '-p', f'lip_model:={models[0]}', '-p', f'self_model:={models[1]}',
-               '-p', f'retarget:={models[2]}']
+               '-p', f'retarget:={models[2]}', '-p', f'command_rate:={command_rate}']
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True), log
 
@@ -117,7 +124,7 @@ def run(args, models):
             executor.spin_once(timeout_sec=0.05)
 
     thread = threading.Thread(target=spin, daemon=True)
-    policy, log = start_policy(models)
+    policy, log = start_policy(models, args.command_rate)
     sent = []
     try:
         deadline = time.monotonic() + 60
@@ -197,10 +204,16 @@ def main(argv=None):
                         help='chunks are stamped this far ahead of sending [s]')
     parser.add_argument('--text', default='Bob, my baby, would you bump the map by the wall? '
                         'We were all wondering where the weather would go.')
+    parser.add_argument('--command-rate', type=float, default=1.0,
+                        help="the node's timed command rate [Hz]; low by default so that "
+                        'every command received answers one chunk')
+    parser.add_argument('--lip-model', default='', help='default models/lip_model.pt')
+    parser.add_argument('--self-model', default='', help='default models/self_model_sim.pt')
+    parser.add_argument('--retarget', default='', help='default models/retarget.npz')
     args = parser.parse_args(argv)
     if args.seconds <= 0 or not 1 <= args.chunk_ms <= 500:
         parser.error('--seconds must be > 0 and --chunk-ms within 1..500')
-    models = resolve_models()
+    models = resolve_models(args)
     sent, received, output, rate = run(args, models)
     latency = latencies(sent, received)
     answered = latency[np.isfinite(latency)]
@@ -219,7 +232,8 @@ def main(argv=None):
         'chunks_sent': len(sent), 'chunks_answered': int(len(answered)),
         'commands_received': len(received),
         'command_rate_hz': round(len(received) / duration, 1) if duration > 0 else None,
-        'chunk_ms': args.chunk_ms, 'sample_rate': rate, 'lookahead_s': args.lookahead,
+        'node_command_rate_hz': args.command_rate, 'chunk_ms': args.chunk_ms,
+        'sample_rate': rate, 'lookahead_s': args.lookahead,
         'models': models[3], 'load_average_1min': round(os.getloadavg()[0], 2),
         'target_p99_ms': 10.0, 'target_hop_ms': 2.0,
         'meets_targets': bool(p99 <= 10.0 and hop_ms <= 2.0),

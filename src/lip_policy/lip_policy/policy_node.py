@@ -110,7 +110,6 @@ class LipPolicyNode(Node):
             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.create_subscription(AudioChunk, 'audio', self._on_audio, qos_profile_sensor_data)
         self.period = 1.0 / self.p['command_rate']
-        self.last_publish = None
         self.warned = {}  # kind of problem -> when it was last logged [s]
         self.timer = self.create_timer(self.period, self._on_timer)
         self.get_logger().info(
@@ -160,6 +159,8 @@ class LipPolicyNode(Node):
         for note in notes:
             self._warn(note, now)
         self._publish(self._now())
+        # The next timed command comes one period after this one, keeping the rate even.
+        self.timer.reset()
 
     def _warn(self, text, now):
         # At most one line per second per kind of problem: a broken publisher sending 50
@@ -170,11 +171,7 @@ class LipPolicyNode(Node):
             self.get_logger().warning(text)
 
     def _on_timer(self):
-        now = self._now()
-        # A chunk just triggered a command: keep the overall rate near command_rate.
-        if self.last_publish is not None and now - self.last_publish < 0.5 * self.period:
-            return
-        self._publish(now)
+        self._publish(self._now())
 
     def _publish(self, now):
         command = self.policy.command(now)
@@ -189,7 +186,6 @@ class LipPolicyNode(Node):
         reach = now + self.period
         msg.reach_time = Time(nanoseconds=round(reach * 1e9)).to_msg()
         self.publisher.publish(msg)
-        self.last_publish = now
 
     def summary(self):
         c = self.policy.counts
