@@ -18,7 +18,7 @@ def corpus_main(argv=None):
     synth.add_argument('--languages', type=_languages, default=None,
                        help='comma-separated wordfreq codes (default: all supported)')
     synth.add_argument('--clips-per-language', type=int, default=20)
-    synth.add_argument('--sung-per-language', type=int, default=2,
+    synth.add_argument('--sung-per-language', type=int, default=3,
                        help='sung clips (held syllables along a melody) per language')
     synth.add_argument('--seed', type=int, default=0)
     synth.add_argument('--out', required=True, help='corpus directory (created or extended)')
@@ -72,7 +72,8 @@ def train_main(argv=None):
     parser.add_argument('--patience', type=int, default=defaults.patience)
     parser.add_argument('--max-minutes', type=float, default=defaults.max_minutes)
     parser.add_argument('--seed', type=int, default=defaults.seed)
-    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch CPU threads (1 is fastest on a shared 2-core machine)')
     args = parser.parse_args(argv)
     if args.lookahead_ms < 0 or args.lookahead_ms % 10:
         parser.error('--lookahead-ms must be a non-negative multiple of 10')

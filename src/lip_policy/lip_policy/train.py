@@ -29,13 +29,13 @@ HELD_OUT_LANGUAGES = ('nl', 'sv', 'pl', 'sk', 'ro', 'tr', 'el', 'hi', 'fa', 'he'
 
 @dataclasses.dataclass
 class TrainConfig:
-    epochs: int = 60
+    epochs: int = 40
     batch_clips: int = 16
     learning_rate: float = 2e-3
     lr_decay: float = 0.96  # per epoch
     patience: int = 8  # epochs without validation improvement before stopping
     validation_fraction: float = 0.15  # of speakers
-    max_minutes: float = 20.0
+    max_minutes: float = 25.0
     seed: int = 0
     gain_jitter: float = 1.0  # [log power] random per-clip level shift (augmentation)
 
