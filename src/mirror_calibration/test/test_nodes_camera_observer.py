@@ -115,3 +115,48 @@ def test_params_file_is_accepted_by_every_node():
 def face_layout_config_path():
     from face_motor_driver.face_config import config_dir
     return config_dir() / 'mirror_calibration.yaml'
+
+
+def test_observer_survives_malformed_images_and_serves_the_full_mesh(ros_context):
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from face_msgs.msg import FaceLandmarks
+    from mirror_calibration.image_codec import rgb_to_image_fields
+    from mirror_calibration.qos import LANDMARK_QOS
+
+    face = cv2.resize(skimage.data.astronaut(), (256, 256))
+    encoding, height, width, step, data = rgb_to_image_fields(face)
+    good = Image(encoding=encoding, height=height, width=width, step=step, data=data)
+    good.header.frame_id = 'good'
+    odd = Image(encoding='yuv422', height=height, width=width, step=step, data=data)
+    odd.header.frame_id = 'odd'
+    short = Image(encoding=encoding, height=height, width=width, step=step, data=data[:1000])
+    short.header.frame_id = 'short'
+    with NodeProcess('observer_node', {'layout': 'mediapipe_face_mesh_478',
+                                       'static_images': True}) as observer:
+        node = Node('image_source', context=ros_context)
+        received = {}
+        node.create_subscription(FaceLandmarks, 'face/landmarks',
+                                 lambda m: received.setdefault(m.header.frame_id, m),
+                                 LANDMARK_QOS)
+        publisher = node.create_publisher(Image, 'camera/image_raw', qos_profile_sensor_data)
+        executor = SingleThreadedExecutor(context=ros_context)
+        executor.add_node(node)
+        deadline = time.monotonic() + 30
+        try:
+            while len(received) < 3 and time.monotonic() < deadline:
+                for image in (odd, short, good):
+                    if image.header.frame_id not in received:
+                        publisher.publish(image)
+                executor.spin_once(timeout_sec=0.2)
+        finally:
+            executor.shutdown()
+            node.destroy_node()
+        observer.check_running()
+    assert not received['odd'].detected and not received['short'].detected
+    assert received['good'].detected
+    assert received['good'].layout == 'mediapipe_face_mesh_478'
+    assert len(received['good'].points) == 478
