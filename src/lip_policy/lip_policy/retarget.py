@@ -196,8 +196,10 @@ def robot_rest_lips(self_model):
         return self_model.lips_of(shown)[0].double().numpy()
 
 
-def fit_from_files(corpus_dirs, dataset_dir, self_model_path, n_directions=8):
-    """Fit a Retargeting from lip corpora, a babbling dataset and the self-model."""
+def fit_from_files(corpus_dirs, dataset_dir, self_model_path, n_directions=8,
+                   with_human=False):
+    """Fit a Retargeting from lip corpora, a babbling dataset and the self-model
+    (with_human: also return the human lip frames it was fitted on)."""
     from lip_policy import corpus
     from mirror_calibration import face_layout
     from mirror_calibration.dataset import load_dataset
@@ -209,7 +211,37 @@ def fit_from_files(corpus_dirs, dataset_dir, self_model_path, n_directions=8):
     seen = data.detected.astype(bool)
     robot = data.landmarks[seen][:, face_layout.LIPS]
     model, _ = load_checkpoint(self_model_path)
-    return Retargeting.fit(human, robot, robot_rest_lips(model), n_directions=n_directions)
+    fitted = Retargeting.fit(human, robot, robot_rest_lips(model), n_directions=n_directions)
+    return (fitted, human) if with_human else fitted
+
+
+def plot_fit(retargeting, human_lips, path):
+    """Per robot direction: the reachable box and where the human corpus lands after range
+    matching (2nd..98th percentile, before clipping), as a PNG."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+
+    c = (_flat(human_lips) - retargeting.human_rest) @ retargeting.components.T
+    mapped = retargeting.robot_rest + retargeting.gain * c
+    lo, hi = np.percentile(mapped, SPREAD_PERCENTILES, axis=0)
+    k = np.arange(len(retargeting.gain))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(k - 0.2, retargeting.upper - retargeting.lower, 0.4, bottom=retargeting.lower,
+           label='robot reach (babbling, 1..99 %)')
+    ax.bar(k + 0.2, hi - lo, 0.4, bottom=lo, label='human corpus, range-matched (2..98 %)')
+    ax.plot(k, retargeting.robot_rest, 'k_', markersize=20, label='robot rest')
+    for i, g in enumerate(retargeting.gain):
+        ax.annotate(f'x{g:.2f}', (i, retargeting.upper[i]), ha='center', va='bottom',
+                    fontsize=8)
+    ax.set_xlabel('robot lip direction (PCA of babbled lips)')
+    ax.set_ylabel('coefficient [eye spans]')
+    ax.set_title('Retargeting: human lip motion in the robot\'s reachable lip space')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def main(argv=None):
@@ -227,13 +259,16 @@ def main(argv=None):
     from mirror_calibration.dataset import DatasetError
     from mirror_calibration.self_model import SelfModelError
     try:
-        retargeting = fit_from_files(args.corpus, args.dataset, args.self_model,
-                                     args.directions)
+        retargeting, human = fit_from_files(args.corpus, args.dataset, args.self_model,
+                                            args.directions, with_human=True)
     except (RetargetError, CorpusError, DatasetError, SelfModelError) as error:
         print(f'retarget: {error}', file=sys.stderr)
         return 2
     retargeting.save(args.out)
-    print(json.dumps({'out': args.out, 'directions': len(retargeting.gain),
+    picture = pathlib.Path(args.out).with_suffix('.png')
+    plot_fit(retargeting, human, picture)
+    print(json.dumps({'out': args.out, 'plot': str(picture),
+                      'directions': len(retargeting.gain), 'human_frames': len(human),
                       'gain': np.round(retargeting.gain, 4).tolist()}))
     return 0
 

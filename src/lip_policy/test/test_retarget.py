@@ -94,3 +94,22 @@ def test_fit_needs_enough_frames(human):
         Retargeting.fit(human[:5], human, human[0])
     with pytest.raises(RetargetError, match='shape'):
         Retargeting.fit(human[:, :10], human, human[0])
+
+
+def test_fit_cli_writes_the_file_and_its_plot(models, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / 'retarget.npz'
+    command = [sys.executable, '-m', 'lip_policy.retarget', '--corpus', str(models.corpus),
+               '--dataset', str(models.dataset), '--self-model', str(models.self_model),
+               '--out', str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures['directions'] == len(Retargeting.load(out).gain)
+    assert (tmp_path / 'retarget.png').stat().st_size > 10_000
+    command[command.index('--dataset') + 1] = str(tmp_path / 'no_dataset')
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and 'does not exist' in result.stderr
