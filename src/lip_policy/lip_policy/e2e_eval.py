@@ -253,7 +253,9 @@ class Evaluation:
                  _module('lip_policy.policy_node', '--params-file',
                          str(workspace / 'config' / 'lip_policy.yaml'), *models)]
         if through == 'camera':
-            graph += [_script('face_sim_node'), _script('observer_node')]
+            graph += [_script('face_sim_node', '-p', f'rate_hz:={self.args.camera_rate}',
+                              '-p', 'width:=480', '-p', 'height:=360'),
+                      _script('observer_node')]
         return graph
 
     def player(self):
@@ -299,6 +301,14 @@ class Evaluation:
         rate = chunks[0].sample_rate * chunks[0].channels
         return min(_stamp(m) - m.sequence * size / rate for m in chunks)
 
+    def observation_rate(self, recorder, through, start):
+        """Robot lip observations per second during the clip (camera frames or joint
+        states): below about 50 the sync offset is only as fine as their spacing."""
+        messages = recorder.landmarks if through == 'camera' else recorder.joints
+        times = np.array([_stamp(m) for m in messages])
+        inside = (times >= start) & (times <= start + self.duration)
+        return inside.sum() / self.duration
+
     def observed_lips(self, recorder, through, start):
         """Robot lips at the audio's frame times (frames, 40, 3) from the recording."""
         at = start + np.arange(self.frames) * FRAME
@@ -341,6 +351,7 @@ class Evaluation:
             'live_vs_offline_policy': figures(observed, offline),
             'duration_s': round(self.duration, 2),
             'lip_commands': len(recorder.commands),
+            'observations_per_s': round(self.observation_rate(recorder, through, start), 1),
             'player_lookahead_s': self.args.lookahead,
             'actuator_lag_s': lag,
         }
@@ -380,6 +391,8 @@ def parse_args(argv):
     parser.add_argument('--through', choices=('auto', 'camera', 'forward'), default='auto')
     parser.add_argument('--lookahead', type=float, default=0.2,
                         help='how far ahead of playback the player sends audio [s]')
+    parser.add_argument('--camera-rate', type=float, default=30.0,
+                        help='face_sim_node frame rate for --through camera [Hz]')
     parser.add_argument('--actuator-lag', type=float, default=None,
                         help='lip_policy_node actuator_lag [s] (default: its own)')
     parser.add_argument('--lip-model', default='', help='default models/lip_model.pt')
@@ -390,6 +403,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.text is not None and not args.text.strip():
         parser.error('--text is empty')
+    if not 1 <= args.camera_rate <= 120:
+        parser.error('--camera-rate must be within 1..120 Hz')
     if not 0 <= args.lookahead <= 5:
         parser.error('--lookahead must be within 0..5 s')
     if args.actuator_lag is not None and not 0 <= args.actuator_lag <= 1:
@@ -417,6 +432,10 @@ def main(argv=None):
         print(f'evaluating {evaluation.duration:.1f} s of audio through {through}...',
               file=sys.stderr)
         result = evaluation.evaluate(through, args.actuator_lag)
+        if result['observations_per_s'] < 20:
+            print(f'lip-e2e-eval: only {result["observations_per_s"]} observations of the lips '
+                  'per second: the sync offset is no finer than their spacing (machine busy, '
+                  'or lower --camera-rate?)', file=sys.stderr)
     except (E2EError, CheckpointError, SelfModelError, RetargetError, AudioClipError) as error:
         print(f'lip-e2e-eval: {error}', file=sys.stderr)
         return 2
