@@ -6,21 +6,25 @@ same mouth: the robot's rest mouth sits elsewhere, its skin moves less (or more)
 direction, and it cannot make every shape a person can. The mapping, fitted once from
 human-corpus statistics and the babbling dataset, is
 
-    d = human - human_rest                    displacement from the human's closed, relaxed mouth
+    d = human - human_rest                    displacement from the closed, relaxed mouth
     c = P d                                   along the robot's own principal lip directions P
                                               (PCA of the babbled lips: what the face CAN move)
-    r = robot_rest + gain * c                 per-direction range matching: gain = robot spread /
+    r = robot_rest + gain * c                 from the robot's closed, relaxed mouth, with
+                                              per-direction range matching: gain = robot spread /
                                               human spread (2nd..98th percentile) along P
     r = clip(r, lower, upper)                 projection onto what the robot showed it reaches
                                               (1st..99th percentile box of babbled coefficients)
     robot = robot_mean + P^T r                back to 40 lip points
 
-Displacement the robot has no direction for is dropped by the projection onto P. Then the
+Both rest mouths are found the same way (rest_mouth): the median shape of the 20 % of frames
+with the least inner-lip opening, so a human closure (/p b m/) lands on the robot's closed
+mouth, not on whatever its neutral pose shows. Displacement the robot has no direction for
+is dropped by the projection onto P. Then the
 inverse self-model (mirror_calibration.self_model) turns robot lips into lip actuator
 positions, which are clamped to the actuator limits once more.
 
 A fitted Retargeting is stored as an .npz (no pickles) with a format tag.
-`python -m lip_policy.retarget --corpus DIR --dataset DIR --self-model PT --out FILE` fits one
+`python -m lip_policy.retarget --corpus DIR --dataset DIR --out FILE` fits one
 and prints its figures as one JSON line.
 """
 
@@ -74,10 +78,8 @@ class Retargeting:
     upper: np.ndarray        # (K,) reachable box, upper corner
 
     @classmethod
-    def fit(cls, human_lips, robot_lips, robot_rest_lips, human_rest_lips=None,
-            n_directions=8):
-        """human_lips (N, 40, 3) from a corpus; robot_lips (M, 40, 3) babbled; the robot's
-        rest lips (40, 3) (the self-model's forward view of the neutral pose)."""
+    def fit(cls, human_lips, robot_lips, n_directions=8):
+        """human_lips (N, 40, 3) from a corpus; robot_lips (M, 40, 3) babbled."""
         human = _flat(human_lips)
         robot = _flat(robot_lips)
         human = human[np.isfinite(human).all(axis=1)]
@@ -88,10 +90,8 @@ class Retargeting:
                                 'corpus or babble longer')
         n_directions = min(n_directions, len(robot) - 1, LIP_POINTS * 3)
         basis = LipBasis.fit(robot.reshape(-1, LIP_POINTS, 3), n_directions)
-        if human_rest_lips is None:
-            human_rest_lips = rest_mouth(human.reshape(-1, LIP_POINTS, 3))
-        human_rest = _flat(human_rest_lips)
-        robot_rest = basis.encode(np.asarray(robot_rest_lips, np.float64))
+        human_rest = _flat(rest_mouth(human.reshape(-1, LIP_POINTS, 3)))
+        robot_rest = basis.encode(rest_mouth(robot.reshape(-1, LIP_POINTS, 3)))
 
         human_c = (human - human_rest) @ basis.components.T  # (N, K) displacement along P
         robot_c = basis.encode(robot.reshape(-1, LIP_POINTS, 3))  # (M, K)
@@ -126,7 +126,7 @@ class Retargeting:
         if not path.is_file():
             raise RetargetError(f'retargeting file {path} does not exist; fit one with '
                                 '`python -m lip_policy.retarget --corpus DIR --dataset DIR '
-                                '--self-model PT --out FILE`')
+                                '--out FILE`')
         try:
             with np.load(path, allow_pickle=False) as data:
                 fmt = str(data['format'])
@@ -187,31 +187,19 @@ class LipsToActuators:
         return self.robot_lips_to_actuators(self.retargeting(human_lips))
 
 
-def robot_rest_lips(self_model):
-    """The self-model's forward view of the neutral pose: the robot's rest lips (40, 3)."""
-    import torch
-
-    with torch.inference_mode():
-        shown = self_model(self_model.neutral[None])
-        return self_model.lips_of(shown)[0].double().numpy()
-
-
-def fit_from_files(corpus_dirs, dataset_dir, self_model_path, n_directions=8,
-                   with_human=False):
-    """Fit a Retargeting from lip corpora, a babbling dataset and the self-model
-    (with_human: also return the human lip frames it was fitted on)."""
+def fit_from_files(corpus_dirs, dataset_dir, n_directions=8, with_human=False):
+    """Fit a Retargeting from lip corpora and a babbling dataset (with_human: also return
+    the human lip frames it was fitted on)."""
     from lip_policy import corpus
     from mirror_calibration import face_layout
     from mirror_calibration.dataset import load_dataset
-    from mirror_calibration.self_model import load_checkpoint
 
     human = np.concatenate([c.lips[c.valid] for d in corpus_dirs
                             for c in corpus.load_corpus(d)])
     data = load_dataset(dataset_dir)
     seen = data.detected.astype(bool)
     robot = data.landmarks[seen][:, face_layout.LIPS]
-    model, _ = load_checkpoint(self_model_path)
-    fitted = Retargeting.fit(human, robot, robot_rest_lips(model), n_directions=n_directions)
+    fitted = Retargeting.fit(human, robot, n_directions=n_directions)
     return (fitted, human) if with_human else fitted
 
 
@@ -250,18 +238,16 @@ def main(argv=None):
     parser.add_argument('--corpus', action='append', required=True,
                         help='lip corpus directory (repeatable)')
     parser.add_argument('--dataset', required=True, help='babbling dataset directory')
-    parser.add_argument('--self-model', required=True, help='self-model checkpoint (.pt)')
     parser.add_argument('--out', required=True, help='retargeting file to write (.npz)')
     parser.add_argument('--directions', type=int, default=8,
                         help='robot lip directions kept (default 8)')
     args = parser.parse_args(argv)
     from lip_policy.corpus import CorpusError
     from mirror_calibration.dataset import DatasetError
-    from mirror_calibration.self_model import SelfModelError
     try:
-        retargeting, human = fit_from_files(args.corpus, args.dataset, args.self_model,
-                                            args.directions, with_human=True)
-    except (RetargetError, CorpusError, DatasetError, SelfModelError) as error:
+        retargeting, human = fit_from_files(args.corpus, args.dataset, args.directions,
+                                            with_human=True)
+    except (RetargetError, CorpusError, DatasetError) as error:
         print(f'retarget: {error}', file=sys.stderr)
         return 2
     retargeting.save(args.out)

@@ -121,6 +121,5 @@ def build_small_models(workdir, languages=('en', 'de'), clips_per_language=6, se
                                    hidden=96, layers=2, seed=seed),
                 plots=False, progress=False)
     if not models.retarget.exists():
-        fit_from_files([models.corpus], models.dataset, models.self_model).save(
-            models.retarget)
+        fit_from_files([models.corpus], models.dataset).save(models.retarget)
     return models

@@ -91,9 +91,9 @@ def test_save_load_round_trip_and_bad_files(chain, tmp_path):
 
 def test_fit_needs_enough_frames(human):
     with pytest.raises(RetargetError, match='at least 20'):
-        Retargeting.fit(human[:5], human, human[0])
+        Retargeting.fit(human[:5], human)
     with pytest.raises(RetargetError, match='shape'):
-        Retargeting.fit(human[:, :10], human, human[0])
+        Retargeting.fit(human[:, :10], human)
 
 
 def test_fit_cli_writes_the_file_and_its_plot(models, tmp_path):
@@ -103,8 +103,7 @@ def test_fit_cli_writes_the_file_and_its_plot(models, tmp_path):
 
     out = tmp_path / 'retarget.npz'
     command = [sys.executable, '-m', 'lip_policy.retarget', '--corpus', str(models.corpus),
-               '--dataset', str(models.dataset), '--self-model', str(models.self_model),
-               '--out', str(out)]
+               '--dataset', str(models.dataset), '--out', str(out)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout.strip().splitlines()[-1])
