@@ -78,9 +78,16 @@ def test_killed_session_resumes_without_loss(ros_context, photo_video, tmp_path)
             wait_for_processes([resumed], 1.0)
             result = run_babble(ros_context, dataset, len(before) + 10, seed=4,
                                 groups=['jaw', 'lips'], timeout=120)
-        assert result.success, result.message
+            assert result.success, result.message
+            target = len(before) + 10
+            cancelled = run_babble(ros_context, dataset, target + 100, seed=4,
+                                   groups=['jaw', 'lips'], timeout=120,
+                                   stop_after=lambda f: f.samples_total >= target + 3)
+        assert not cancelled.success and 'cancelled' in cancelled.message
+        assert target + 3 <= cancelled.samples_total < target + 100
+        assert len(load_dataset(dataset)) == cancelled.samples_total
     after = load_dataset(dataset)
-    assert len(after) == len(before) + 10 == result.samples_total
+    assert result.samples_total == len(before) + 10
     assert result.samples_written == 10
     kept = after.records[:len(before)]
     np.testing.assert_array_equal(kept, before.records)
