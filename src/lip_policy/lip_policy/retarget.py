@@ -16,10 +16,10 @@ human-corpus statistics and the babbling dataset, is
                                               (1st..99th percentile box of babbled coefficients)
     robot = robot_mean + P^T r                back to 40 lip points
 
-Both rest mouths are found the same way (rest_mouth): the median shape of the 20 % of frames
-with the least inner-lip opening, so a human closure (/p b m/) lands on the robot's closed
-mouth, not on whatever its neutral pose shows. Displacement the robot has no direction for
-is dropped by the projection onto P. Then the
+Both rest mouths are found the same way (rest_mouth): the median shape of the frames with
+the least inner-lip opening (20 % of speech frames, 2 % of babbled ones), so a human closure
+(/p b m/) lands on the robot's closed mouth, not on whatever its neutral pose shows.
+Displacement the robot has no direction for is dropped by the projection onto P. Then the
 inverse self-model (mirror_calibration.self_model) turns robot lips into lip actuator
 positions, which are clamped to the actuator limits once more.
 
@@ -42,7 +42,10 @@ FORMAT = 'lip_policy.retarget/1'
 SPREAD_PERCENTILES = (2.0, 98.0)   # robust range of a coefficient (ignores outliers)
 REACH_PERCENTILES = (1.0, 99.0)    # the box the robot is trusted to reach
 GAIN_LIMITS = (0.1, 4.0)           # keep a nearly-still direction from exploding
-REST_OPENING_QUANTILE = 0.2        # human frames with the least opening define the rest mouth
+# Share of frames with the least opening whose median shape is the rest mouth: speech closes
+# the lips often, random babbling rarely (every lip actuator must press at once).
+HUMAN_REST_QUANTILE = 0.2
+ROBOT_REST_QUANTILE = 0.02
 
 
 class RetargetError(ValueError):
@@ -56,14 +59,14 @@ def _flat(lips):
     return lips.reshape(*lips.shape[:-2], LIP_POINTS * 3)
 
 
-def rest_mouth(lips):
+def rest_mouth(lips, quantile=HUMAN_REST_QUANTILE):
     """The relaxed, closed mouth of a set of lip frames (frames, 40, 3): the median shape of
-    the frames with the least inner-lip opening (silence, closures)."""
+    the given share of frames with the least inner-lip opening (silence, closures)."""
     from lip_policy.metrics import opening
 
     lips = np.asarray(lips, np.float64)
     gap = opening(lips)
-    closed = lips[gap <= np.quantile(gap, REST_OPENING_QUANTILE)]
+    closed = lips[gap <= np.quantile(gap, quantile)]
     return np.median(closed, axis=0)
 
 
@@ -91,7 +94,8 @@ class Retargeting:
         n_directions = min(n_directions, len(robot) - 1, LIP_POINTS * 3)
         basis = LipBasis.fit(robot.reshape(-1, LIP_POINTS, 3), n_directions)
         human_rest = _flat(rest_mouth(human.reshape(-1, LIP_POINTS, 3)))
-        robot_rest = basis.encode(rest_mouth(robot.reshape(-1, LIP_POINTS, 3)))
+        robot_rest = basis.encode(rest_mouth(robot.reshape(-1, LIP_POINTS, 3),
+                                             ROBOT_REST_QUANTILE))
 
         human_c = (human - human_rest) @ basis.components.T  # (N, K) displacement along P
         robot_c = basis.encode(robot.reshape(-1, LIP_POINTS, 3))  # (M, K)

@@ -26,7 +26,10 @@ RIGHT_CORNER, LEFT_CORNER = (0, 20), (10, 30)
 UPPER_LEFT, UPPER_CENTRE, UPPER_RIGHT = (6, 7, 8, 9, 26, 27, 28, 29), (4, 5, 6, 24, 25, 26), \
     (1, 2, 3, 4, 21, 22, 23, 24)
 LOWER = tuple(range(11, 20)) + tuple(range(31, 40))
-LOWER_LEFT, LOWER_RIGHT = (11, 12, 13, 14, 31, 32, 33, 34), (16, 17, 18, 19, 36, 37, 38, 39)
+# The lower-lip actuators share the lower lip's centre (15, 35), so together with the upper
+# centre and a closed jaw they can press the lips shut for /p b m/.
+LOWER_LEFT, LOWER_RIGHT = (11, 12, 13, 14, 15, 31, 32, 33, 34, 35), \
+    (15, 16, 17, 18, 19, 35, 36, 37, 38, 39)
 
 
 def _field(points, direction, size):
