@@ -66,6 +66,10 @@ PARAMETERS = {
                 _finite(0.0, 10.0), '[0, 10] s'),
     'max_chunk_duration': (2.0, 'longer audio chunks are rejected [s]', _finite(0.01, 60.0),
                            '[0.01, 60] s'),
+    'inverse_refine_steps': (3, 'optimiser steps refining the inverse self-model through the '
+                             'forward model per frame (closures); 0 = the network alone',
+                             lambda v: isinstance(v, int) and 0 <= v <= 50,
+                             'an integer in [0, 50]'),
     'priority': (0, 'FaceCommand priority; 0 = the driver\'s lip priority',
                  lambda v: isinstance(v, int) and 0 <= v <= 255, 'an integer in [0, 255]'),
     'threads': (1, 'CPU threads for the models', lambda v: isinstance(v, int) and 1 <= v <= 16,
@@ -127,7 +131,8 @@ class LipPolicyNode(Node):
         model, checkpoint = load_checkpoint(
             _workspace_model(self.p['self_model'], 'self_model_sim.pt'))
         retargeting = Retargeting.load(_workspace_model(self.p['retarget'], 'retarget.npz'))
-        to_actuators = LipsToActuators(retargeting, model, checkpoint['actuator_names'])
+        to_actuators = LipsToActuators(retargeting, model, checkpoint['actuator_names'],
+                                       self.p['inverse_refine_steps'])
         lag = self.p['actuator_lag']
         if lag < 0:
             lag = checkpoint.get('metadata', {}).get('actuator_lag')

@@ -156,35 +156,74 @@ class Retargeting:
 class LipsToActuators:
     """Human lips -> lip actuator positions [rad]: retargeting, then the inverse self-model.
 
+    The inverse network's answer is refined by refine_steps Adam steps on the actuator
+    positions (kept inside their limits through a tanh) that bring the forward model's lips
+    closer to the target: the inverse network averages, and shapes at the edge of what the
+    face can do, such as lips pressed shut for /p b m/, are where averaging hurts most.
     names are the lip actuators in the self-model's order; neutral their rest positions.
     """
 
-    def __init__(self, retargeting, self_model, actuator_names):
+    REFINE_RATE = 0.2  # Adam step on the tanh-unbounded positions
+
+    def __init__(self, retargeting, self_model, actuator_names, refine_steps=3):
         import torch
 
         self._torch = torch
         self.retargeting = retargeting
         self.model = self_model
+        self.refine_steps = int(refine_steps)
+        for parameter in self_model.parameters():
+            parameter.requires_grad_(False)  # refinement moves positions, never the model
         index = [int(i) for i in self_model.lip_index]
         self.names = tuple(actuator_names[i] for i in index)
         self.lower = self_model.lower[self_model.lip_index].double().numpy()
         self.upper = self_model.upper[self_model.lip_index].double().numpy()
         self.neutral = self_model.neutral[self_model.lip_index].double().numpy()
+        # Autograd's first use is slow: pay it here, not on the first chunk of speech.
+        self.robot_lips_to_actuators(
+            self_model.lips_of(self_model(self_model.neutral[None])).detach().numpy())
 
     @classmethod
-    def load(cls, retarget_path, self_model_path):
+    def load(cls, retarget_path, self_model_path, refine_steps=3):
         from mirror_calibration.self_model import load_checkpoint
 
         model, checkpoint = load_checkpoint(self_model_path)
-        return cls(Retargeting.load(retarget_path), model, checkpoint['actuator_names'])
+        return cls(Retargeting.load(retarget_path), model, checkpoint['actuator_names'],
+                   refine_steps)
+
+    def _refine(self, target, positions):
+        """Adam steps, written out (torch.optim's first step loads much more of torch,
+        seconds that a running policy cannot wait for)."""
+        torch, model = self._torch, self.model
+        lower, upper = model.lower[model.lip_index], model.upper[model.lip_index]
+        unit = ((positions - lower) / (upper - lower) * 2 - 1).clamp(-0.999, 0.999)
+        free = torch.atanh(unit)  # (n, L) unbounded
+        goal = model.standardise_lips(target)
+        mean, square = torch.zeros_like(free), torch.zeros_like(free)
+        for step in range(1, self.refine_steps + 1):
+            with torch.enable_grad():
+                free.requires_grad_(True)
+                pose = model.full_pose(lower + (torch.tanh(free) + 1) * (upper - lower) / 2)
+                shown = model.standardise_lips(model.lips_of(model(pose)))
+                # A sum, not a mean: each frame's step is the same in any batch (streaming
+                # and offline agree).
+                (gradient,) = torch.autograd.grad(((shown - goal) ** 2).sum(), free)
+            with torch.no_grad():
+                mean = 0.9 * mean + 0.1 * gradient
+                square = 0.999 * square + 0.001 * gradient ** 2
+                rate = self.REFINE_RATE * (1 - 0.999 ** step) ** 0.5 / (1 - 0.9 ** step)
+                free = free.detach() - rate * mean / (square.sqrt() + 1e-8)
+        return lower + (torch.tanh(free) + 1) * (upper - lower) / 2
 
     def robot_lips_to_actuators(self, robot_lips):
         """(n, 40, 3) robot lips -> (n, L) positions within the actuator limits."""
         torch = self._torch
-        with torch.inference_mode():
-            target = torch.as_tensor(np.asarray(robot_lips), dtype=torch.float32)
-            positions = self.model.inverse(target).double().numpy()
-        return np.clip(positions, self.lower, self.upper)
+        target = torch.as_tensor(np.asarray(robot_lips), dtype=torch.float32)
+        with torch.no_grad():
+            positions = self.model.inverse(target)
+        if self.refine_steps > 0 and len(target):
+            positions = self._refine(target, positions)
+        return np.clip(positions.double().numpy(), self.lower, self.upper)
 
     def __call__(self, human_lips):
         """(n, 40, 3) human lips -> (n, L) lip actuator positions [rad]."""
