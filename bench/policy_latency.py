@@ -57,12 +57,14 @@ def resolve_models(args):
         f'{lip.name} + small self-model and retargeting (build/bench)'
 
 
-def start_policy(models, command_rate):
+def start_policy(models, command_rate, refine_steps):
     log = tempfile.TemporaryFile(mode='w+')
     command = [sys.executable, '-m', 'lip_policy.policy_node', '--ros-args',
                '--params-file', str(ROOT / 'config' / 'lip_policy.yaml'),
                '-p', f'lip_model:={models[0]}', '-p', f'self_model:={models[1]}',
                '-p', f'retarget:={models[2]}', '-p', f'command_rate:={command_rate}']
+    if refine_steps is not None:
+        command += ['-p', f'inverse_refine_steps:={refine_steps}']
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True), log
 
@@ -124,7 +126,7 @@ def run(args, models):
             executor.spin_once(timeout_sec=0.05)
 
     thread = threading.Thread(target=spin, daemon=True)
-    policy, log = start_policy(models, args.command_rate)
+    policy, log = start_policy(models, args.command_rate, args.refine_steps)
     sent = []
     try:
         deadline = time.monotonic() + 60
@@ -207,6 +209,8 @@ def main(argv=None):
     parser.add_argument('--command-rate', type=float, default=1.0,
                         help="the node's timed command rate [Hz]; low by default so that "
                         'every command received answers one chunk')
+    parser.add_argument('--refine-steps', type=int, default=None,
+                        help="the node's inverse_refine_steps (default: its own)")
     parser.add_argument('--lip-model', default='', help='default models/lip_model.pt')
     parser.add_argument('--self-model', default='', help='default models/self_model_sim.pt')
     parser.add_argument('--retarget', default='', help='default models/retarget.npz')
@@ -232,7 +236,8 @@ def main(argv=None):
         'chunks_sent': len(sent), 'chunks_answered': int(len(answered)),
         'commands_received': len(received),
         'command_rate_hz': round(len(received) / duration, 1) if duration > 0 else None,
-        'node_command_rate_hz': args.command_rate, 'chunk_ms': args.chunk_ms,
+        'node_command_rate_hz': args.command_rate, 'refine_steps': args.refine_steps,
+        'chunk_ms': args.chunk_ms,
         'sample_rate': rate, 'lookahead_s': args.lookahead,
         'models': models[3], 'load_average_1min': round(os.getloadavg()[0], 2),
         'target_p99_ms': 10.0, 'target_hop_ms': 2.0,

@@ -66,7 +66,7 @@ PARAMETERS = {
                 _finite(0.0, 10.0), '[0, 10] s'),
     'max_chunk_duration': (2.0, 'longer audio chunks are rejected [s]', _finite(0.01, 60.0),
                            '[0.01, 60] s'),
-    'inverse_refine_steps': (3, 'optimiser steps refining the inverse self-model through the '
+    'inverse_refine_steps': (2, 'optimiser steps refining the inverse self-model through the '
                              'forward model per frame (closures); 0 = the network alone',
                              lambda v: isinstance(v, int) and 0 <= v <= 50,
                              'an integer in [0, 50]'),

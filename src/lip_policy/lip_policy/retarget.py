@@ -165,7 +165,7 @@ class LipsToActuators:
 
     REFINE_RATE = 0.2  # Adam step on the tanh-unbounded positions
 
-    def __init__(self, retargeting, self_model, actuator_names, refine_steps=3):
+    def __init__(self, retargeting, self_model, actuator_names, refine_steps=2):
         import torch
 
         self._torch = torch
@@ -184,7 +184,7 @@ class LipsToActuators:
             self_model.lips_of(self_model(self_model.neutral[None])).detach().numpy())
 
     @classmethod
-    def load(cls, retarget_path, self_model_path, refine_steps=3):
+    def load(cls, retarget_path, self_model_path, refine_steps=2):
         from mirror_calibration.self_model import load_checkpoint
 
         model, checkpoint = load_checkpoint(self_model_path)
