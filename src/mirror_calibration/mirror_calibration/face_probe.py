@@ -141,9 +141,16 @@ class FaceProbe:
             if settled:
                 break
             time.sleep(self.period)
-        if not fresh_joints and not should_stop():
-            raise ProbeError('joint states on face/joint_states stopped; is '
-                             'face_motor_driver_node still running?')
+        # A loaded machine can stall the driver for a moment: give it frame_timeout more.
+        late = time.monotonic() + frame_timeout
+        while not fresh_joints and not should_stop():
+            if time.monotonic() > late:
+                raise ProbeError('joint states on face/joint_states stopped; is '
+                                 'face_motor_driver_node still running?')
+            self.command(pose)
+            time.sleep(self.period)
+            with self._lock:
+                fresh_joints = bool(self._joints) and self._joints[-1][0] >= moved_at
         settled_time = self.now()
         wanted_after = settled_time + self.frame_delay
         deadline = time.monotonic() + frame_timeout
