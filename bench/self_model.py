@@ -87,6 +87,7 @@ def plot(cache, sizes, roundtrip_at, forward_at, fit_seconds):
     ax.axhline(TARGET_ERROR, color='red', ls='--', label='target 3% of mouth width')
     ax.set_xscale('log')
     ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_xticks([], minor=True)
     ax.set_xlabel('babbling samples used for fitting')
     ax.set_ylabel('lip error / mouth width')
     for n in sizes:
