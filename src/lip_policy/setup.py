@@ -28,6 +28,7 @@ setup(
             'lip-eval = lip_policy.cli:eval_main',
             'lip_policy_node = lip_policy.policy_node:main',
             'audio_player_node = lip_policy.audio_player_node:main',
+            'lip-e2e-eval = lip_policy.e2e_eval:main',
         ],
     },
 )
