@@ -1,0 +1,113 @@
+"""face-bringup starts the simulated face; speech audio turns into lip motion; Ctrl-C ends all.
+
+Real processes over real Fast DDS: face-bringup face_sim (driver on the emulated bus,
+face_sim, observer, lip policy with the committed default models) and audio_player_node
+speaking a sentence. The test watches face/joint_states from its own process.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from face_motor_driver.face_config import default_face_config_path, load_face_config
+
+
+def _descendants(pid):
+    """Every process below pid (from /proc), so the test can prove none is left behind."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as stat:
+                    parent = int(stat.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as stat:
+            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+@pytest.mark.ros
+def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context):
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import JointState
+
+    config = load_face_config(default_face_config_path())
+    lips = {a.name for a in config.lip_actuators}
+    bringup = subprocess.Popen([shutil.which('face-bringup') or
+                                os.path.join(os.path.dirname(sys.executable), 'face-bringup'),
+                                'face_sim'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    node = rclpy.create_node('bringup_watcher', context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    states = []
+    node.create_subscription(JointState, 'face/joint_states',
+                             lambda m: states.append((time.monotonic(), m)),
+                             qos_profile_sensor_data)
+    player = None
+    try:
+        deadline = time.monotonic() + 60
+        while not states and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+        assert states, 'face-bringup did not bring up the driver'
+        # Give the policy time to load its models before speaking to it.
+        policy_seen = time.monotonic() + 60
+        while time.monotonic() < policy_seen:
+            if any(n == 'lip_policy' for n, _ in node.get_node_names_and_namespaces()):
+                break
+            executor.spin_once(timeout_sec=0.1)
+        time.sleep(3.0)
+        states.clear()
+        player = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), 'audio_player_node'), '--ros-args',
+             '-p', 'text:=Bob bought a map. We will move it.', '-p', 'lookahead:=0.2',
+             '-p', 'wait_for_subscribers:=1', '-p', 'exit_when_done:=true'])
+        deadline = time.monotonic() + 40
+        while player.poll() is None and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+        assert player.poll() == 0
+    finally:
+        if player is not None and player.poll() is None:
+            player.kill()
+        node.destroy_node()
+        children = _descendants(bringup.pid)
+        bringup.send_signal(signal.SIGINT)
+        try:
+            out, _ = bringup.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(bringup.pid, signal.SIGKILL)
+            out, _ = bringup.communicate()
+    names = list(states[0][1].name)
+    positions = np.array([list(m.position) for _, m in states])
+    travel = positions.max(axis=0) - positions.min(axis=0)
+    moved = {n for n, t in zip(names, travel) if t > 0.02}
+    assert moved & lips, f'no lip actuator moved to speech: travel {dict(zip(names, travel))}'
+    assert moved <= lips, f'only lip actuators may move: {moved - lips} did'
+    assert bringup.returncode == 0, out
+    assert 'stopped' in out
+    leftovers = [pid for pid in children if _alive(pid)]
+    assert not leftovers, f'processes left behind: {leftovers}'
