@@ -105,10 +105,10 @@ def _running(commands):
 class Recorder:
     """Records audio stamps, lip commands, joint states and landmarks over DDS."""
 
-    def __init__(self, context):
+    def __init__(self, context, images=False):
         import rclpy
         from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-        from sensor_msgs.msg import JointState
+        from sensor_msgs.msg import Image, JointState
 
         from face_msgs.msg import AudioChunk, FaceCommand, FaceLandmarks
 
@@ -124,6 +124,15 @@ class Recorder:
         self.node.create_subscription(JointState, 'face/joint_states', self.joints.append, 50)
         self.node.create_subscription(FaceLandmarks, 'face/landmarks', self.landmarks.append,
                                       reliable)
+        self.images = []  # (stamp [s], (H, W, 3) uint8 RGB) of camera/image_raw, for --video
+        if images:
+            self.node.create_subscription(Image, 'camera/image_raw', self._on_image,
+                                          qos_profile_sensor_data)
+
+    def _on_image(self, msg):
+        if msg.encoding == 'rgb8':
+            frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
+            self.images.append((_stamp(msg), frame))
 
     def spin(self, seconds, until=None, nodes=()):
         deadline = time.monotonic() + seconds
@@ -271,7 +280,7 @@ class Evaluation:
 
         context = rclpy.Context()
         rclpy.init(context=context)
-        recorder = Recorder(context)
+        recorder = Recorder(context, images=bool(self.args.video) and through == 'camera')
         try:
             with _running(self.commands(through, lag)) as nodes:
                 ready = recorder.spin(60, lambda: len(recorder.joints) > 20 and (
@@ -356,7 +365,29 @@ class Evaluation:
             'actuator_lag_s': lag,
         }
         self.plot(observed, offline, reference, result)
+        if self.args.video and through == 'camera':
+            result['video'] = self.write_video(recorder.images, start)
         return result
+
+    def write_video(self, images, start):
+        """The camera's view of the face during the clip, with the clip as its sound track.
+
+        Frame k shows the newest camera image captured by start + k / fps, so picture and
+        sound keep the timing they had on the robot.
+        """
+        from face_sim.video import write_video
+
+        if not images:
+            raise E2EError('no camera images were recorded for --video')
+        fps = self.args.camera_rate
+        times = np.array([t for t, _ in images])
+        at = start + np.arange(int(np.ceil(self.duration * fps))) / fps
+        index = np.clip(np.searchsorted(times, at, side='right') - 1, 0, len(images) - 1)
+        path = pathlib.Path(self.args.video)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_video(path, (images[i][1] for i in index), fps=fps, audio=self.audio,
+                    sample_rate=self.rate)
+        return str(path)
 
     def plot(self, observed, offline, reference, result):
         import matplotlib
@@ -365,7 +396,10 @@ class Evaluation:
         from matplotlib import pyplot as plt
 
         t = np.arange(self.frames) * FRAME
-        fig, ax = plt.subplots(figsize=(10, 4))
+        fig, (wave, ax) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True,
+                                       gridspec_kw={'height_ratios': [1, 2.5]})
+        wave.plot(np.arange(len(self.audio)) / self.rate, self.audio, color='0.4', lw=0.5)
+        wave.set_ylabel('audio')
         ax.plot(t, metrics.opening(reference), label=f'reference ({result["reference"]})',
                 color='k')
         ax.plot(t, metrics.opening(offline), label='offline policy', alpha=0.7)
@@ -398,6 +432,9 @@ def parse_args(argv):
     parser.add_argument('--lip-model', default='', help='default models/lip_model.pt')
     parser.add_argument('--self-model', default='', help='default models/self_model_sim.pt')
     parser.add_argument('--retarget', default='', help='default models/retarget.npz')
+    parser.add_argument('--video', default='',
+                        help='write the camera view of the face with the sound to this MP4 '
+                             '(--through camera only)')
     parser.add_argument('--out', default=str(_workspace() / 'build' / 'e2e' / 'lip_e2e.json'),
                         help='JSON figures to write; the plot goes beside it (.png)')
     args = parser.parse_args(argv)

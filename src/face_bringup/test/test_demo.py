@@ -1,0 +1,39 @@
+"""The main job (make demo) on the simulated head: sound in, a video of the face out.
+
+Runs scripts/demo.sh itself (the full graph over real DDS with the committed default
+models) on a short sentence and checks what a newcomer gets: demo.mp4 with picture and
+sound of the right length, the mouth-opening plot, and the printed figures.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.ros
+def test_demo_writes_a_video_with_sound_and_prints_figures(tmp_path):
+    from face_sim.video import probe_video
+
+    # A copy of the tree's scripts and outputs folder, so the test never touches demo.mp4.
+    work = tmp_path / 'tree'
+    (work / 'scripts').mkdir(parents=True)
+    shutil.copy(ROOT / 'scripts' / 'demo.sh', work / 'scripts' / 'demo.sh')
+    os.symlink(ROOT / '.venv', work / '.venv')
+    result = subprocess.run(['bash', str(work / 'scripts' / 'demo.sh')],
+                            env=os.environ | {'TEXT': 'Move the map, Bob.'},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert 'sync offset' in result.stdout and 'correlation' in result.stdout
+    assert abs(figures['sync_offset_ms']) < 125
+    assert figures['mouth_opening_correlation'] > 0.3
+    video = probe_video(work / 'demo.mp4')
+    assert video['has_audio'] and video['video_codec'] == 'h264'
+    assert abs(video['frames'] / video['fps'] - figures['duration_s']) < 0.2
+    assert (work / 'demo_mouth.png').stat().st_size > 10_000
