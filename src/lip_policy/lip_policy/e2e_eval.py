@@ -193,21 +193,17 @@ def figures(observed, truth, phonemes=None, duration=None):
 class Evaluation:
     def __init__(self, args):
         from lip_policy.audio_clip import load_audio_file
-        from lip_policy.predictor import LipPredictor
-        from lip_policy.retarget import LipsToActuators, Retargeting
-        from mirror_calibration.self_model import load_checkpoint
+        from lip_policy.runtime_models import load_runtime_models, model_path
 
         self.args = args
-        root = _workspace()
-        self.lip_model = pathlib.Path(args.lip_model or root / 'models' / 'lip_model.pt')
-        self.self_model_path = pathlib.Path(args.self_model or
-                                            root / 'models' / 'self_model_sim.pt')
-        self.retarget_path = pathlib.Path(args.retarget or root / 'models' / 'retarget.npz')
-        self.predictor = LipPredictor.load(self.lip_model)
-        self.self_model, checkpoint = load_checkpoint(self.self_model_path)
-        self.names = checkpoint['actuator_names']
-        retargeting = Retargeting.load(self.retarget_path)
-        self.to_actuators = LipsToActuators(retargeting, self.self_model, self.names)
+        self.lip_model = model_path(args.lip_model, 'lip_model')
+        self.self_model_path = model_path(args.self_model, 'self_model')
+        self.retarget_path = model_path(args.retarget, 'retarget')
+        self.models = load_runtime_models(self.lip_model, self.self_model_path,
+                                          self.retarget_path)
+        self.predictor, self.self_model = self.models.predictor, self.models.self_model
+        self.names = self.models.actuator_names
+        self.to_actuators = self.models.to_actuators
         self.phonemes = None
         if args.text:
             from lip_policy.espeak import Speaker
@@ -223,13 +219,7 @@ class Evaluation:
 
     # --- references ------------------------------------------------------------------------
     def robot_lips_of(self, lip_positions, rest=None):
-        """(n, L) lip actuator positions -> (n, 40, 3) robot lips by the forward model."""
-        import torch
-
-        with torch.inference_mode():
-            lips = torch.as_tensor(np.asarray(lip_positions), dtype=torch.float32)
-            pose = self.self_model.full_pose(lips, rest)
-            return self.self_model.lips_of(self.self_model(pose)).double().numpy()
+        return self.models.robot_lips_of(lip_positions, rest)
 
     def offline_policy(self):
         """The policy without ROS or servos: (frames, L) poses at the audio's frame times."""

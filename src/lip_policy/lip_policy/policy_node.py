@@ -81,14 +81,6 @@ class ParameterError(ValueError):
     """A parameter value the node cannot run with."""
 
 
-def _workspace_model(value, name):
-    import pathlib
-
-    from face_motor_driver.face_config import config_dir
-
-    return pathlib.Path(value) if value else config_dir().parent / 'models' / name
-
-
 def _seconds(stamp):
     return stamp.sec + stamp.nanosec * 1e-9
 
@@ -123,16 +115,11 @@ class LipPolicyNode(Node):
             f'{self.policy.predictor.lookahead_frames * 10} ms')
 
     def _load_policy(self):
-        from lip_policy.predictor import LipPredictor
-        from lip_policy.retarget import LipsToActuators, Retargeting
-        from mirror_calibration.self_model import load_checkpoint
+        from lip_policy.runtime_models import load_runtime_models
 
-        predictor = LipPredictor.load(_workspace_model(self.p['lip_model'], 'lip_model.pt'))
-        model, checkpoint = load_checkpoint(
-            _workspace_model(self.p['self_model'], 'self_model_sim.pt'))
-        retargeting = Retargeting.load(_workspace_model(self.p['retarget'], 'retarget.npz'))
-        to_actuators = LipsToActuators(retargeting, model, checkpoint['actuator_names'],
-                                       self.p['inverse_refine_steps'])
+        models = load_runtime_models(self.p['lip_model'], self.p['self_model'],
+                                     self.p['retarget'], self.p['inverse_refine_steps'])
+        checkpoint, to_actuators = models.checkpoint, models.to_actuators
         lag = self.p['actuator_lag']
         if lag < 0:
             lag = checkpoint.get('metadata', {}).get('actuator_lag')
@@ -148,8 +135,8 @@ class LipPolicyNode(Node):
             config.validate()
         except ValueError as error:
             raise ParameterError(str(error)) from error
-        return LipPolicy(predictor, to_actuators, to_actuators.names, to_actuators.neutral,
-                         config)
+        return LipPolicy(models.predictor, to_actuators, to_actuators.names,
+                         to_actuators.neutral, config)
 
     def _now(self):
         return self.get_clock().now().nanoseconds * 1e-9
