@@ -23,6 +23,7 @@ setup(
         'console_scripts': [
             'face-bringup = face_bringup.bringup:main',
             'face-record = face_bringup.record:main',
+            'face-replay-eval = face_bringup.replay_eval:main',
         ],
     },
 )

@@ -1,0 +1,172 @@
+"""face-replay-eval BAG: run the lip policy on a recorded run and score it against the recording.
+
+    face-record --topics /audio /face/landmarks /face/joint_states --out run1
+    face-replay-eval run1 [--lip-model ...] [--self-model ...] [--retarget ...]
+
+The bag's /audio chunks go through the policy core (the same code lip_policy_node runs,
+with their recorded playback stamps, faster than real time); the poses it schedules are
+turned into robot lips by the self-model's forward model and compared with the lips the
+observer recorded (/face/landmarks): lip error (fraction of mouth width), mouth-opening
+correlation and sync offset [ms] (+ = the recording lags the replayed policy). When the bag
+has /face/joint_states (dense: every driver cycle), the lip actuators' recorded positions
+are compared with the replayed poses too: RMS error [rad], jaw correlation and jaw sync
+offset [ms], which include the actuators' lag net of the policy's lead. A plot goes beside
+--out; the last line printed is one JSON object.
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+from face_bringup.bag import BagError, read_messages
+
+FRAME = 0.01  # [s]
+
+
+class ReplayError(RuntimeError):
+    """The bag cannot be scored; the text says what is missing."""
+
+
+def _stamp(msg):
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def replay_policy(models, chunks):
+    """(times [s], poses (n, L)) the policy schedules for the recorded audio chunks."""
+    from lip_policy.lip_command import ChunkError, LipPolicy, PolicyConfig
+
+    to_actuators = models.to_actuators
+    policy = LipPolicy(models.predictor, to_actuators, to_actuators.names,
+                       to_actuators.neutral, PolicyConfig(actuator_lag=0.0))
+    rejected = 0
+    for chunk in sorted(chunks, key=lambda m: m.sequence):
+        stamp = _stamp(chunk)
+        try:
+            policy.push(chunk, stamp, stamp)
+        except ChunkError:
+            rejected += 1
+    policy.end_segment()
+    if len(policy.times) < 10:
+        raise ReplayError('the bag\'s /audio gave fewer than 10 lip frames; record at least '
+                          'a second of speech')
+    return policy.times, policy.poses, rejected
+
+
+def recorded_lips(landmarks):
+    """(times, lips (n, 40, 3)) of the frames in which the observer saw the face."""
+    from mirror_calibration import face_layout
+
+    seen = [m for m in landmarks if m.detected and m.layout == face_layout.LAYOUT_NAME]
+    if len(seen) < 10:
+        raise ReplayError(f'the bag has {len(seen)} /face/landmarks frames with a face in '
+                          f'layout {face_layout.LAYOUT_NAME}; at least 10 are needed')
+    times = np.array([_stamp(m) for m in seen])
+    points = np.array([[(p.x, p.y, p.z) for p in m.points] for m in seen])
+    return times, points[:, face_layout.LIPS]
+
+
+def evaluate(bag, models):
+    from lip_policy import metrics
+    from lip_policy.e2e_eval import _interpolate, figures, sync_offset_ms
+
+    wanted = ['/audio', '/face/landmarks']
+    messages = read_messages(bag, wanted)
+    try:
+        joints = read_messages(bag, ['/face/joint_states'])['/face/joint_states']
+    except BagError:
+        joints = []
+    if not messages['/audio']:
+        raise ReplayError('the bag holds no /audio messages')
+    times, poses, rejected = replay_policy(models, [m for _, m in messages['/audio']])
+    seen_times, seen_lips = recorded_lips([m for _, m in messages['/face/landmarks']])
+    inside = (times >= seen_times[0]) & (times <= seen_times[-1])
+    if inside.sum() < 10:
+        raise ReplayError('the recorded landmarks do not overlap the recorded audio')
+    times, poses = times[inside], poses[inside]
+    predicted = models.robot_lips_of(poses)
+    recorded = _interpolate(seen_times, seen_lips, times)
+    span = seen_times[-1] - seen_times[0]
+    result = {'bag': str(bag), **figures(recorded, predicted),
+              'frames': int(len(times)), 'audio_chunks': len(messages['/audio']),
+              'rejected_chunks': rejected,
+              'landmark_rate_hz': round((len(seen_times) - 1) / span, 1) if span > 0 else 0.0}
+    if result['landmark_rate_hz'] < 20:
+        print(f'face-replay-eval: only {result["landmark_rate_hz"]} landmark frames per second '
+              'were recorded; the landmark figures are coarse (the joint figures are not)',
+              file=sys.stderr)
+    if joints:
+        names = list(models.to_actuators.names)
+        joint_times = np.array([_stamp(m) for _, m in joints])
+        positions = np.array([[dict(zip(m.name, m.position)).get(n, np.nan) for n in names]
+                              for _, m in joints])
+        measured = _interpolate(joint_times, positions, times)
+        jaw = names.index('jaw_open')
+        result['lip_joint_rms_error_rad'] = round(
+            float(np.sqrt(np.nanmean((measured - poses) ** 2))), 4)
+        result['jaw_correlation'] = round(metrics.pearson(measured[:, jaw], poses[:, jaw]), 4)
+        result['jaw_sync_offset_ms'] = round(sync_offset_ms(measured[:, jaw], poses[:, jaw]), 1)
+    return result, times, predicted, recorded
+
+
+def plot(path, times, predicted, recorded, result):
+    import matplotlib
+
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+
+    from lip_policy import metrics
+
+    t = times - times[0]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(t, metrics.opening(recorded), color='k', label='recorded (observer)')
+    ax.plot(t, metrics.opening(predicted), label='replayed policy (forward model)')
+    ax.set_xlabel('time from first scored frame [s]')
+    ax.set_ylabel('mouth opening [eye spans]')
+    ax.set_title(f'face-replay-eval: r = {result["mouth_opening_correlation"]}, sync '
+                 f'{result["sync_offset_ms"]:+.0f} ms')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog='face-replay-eval',
+                                     description='Score the lip policy on a recorded bag.')
+    parser.add_argument('bag', help='rosbag2 folder with /audio and /face/landmarks')
+    parser.add_argument('--lip-model', default='', help='default models/lip_model.pt')
+    parser.add_argument('--self-model', default='', help='default models/self_model_sim.pt')
+    parser.add_argument('--retarget', default='', help='default models/retarget.npz')
+    parser.add_argument('--out', default='', help='JSON figures (default BAG/../NAME.eval.json);'
+                                                  ' the plot goes beside it')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    from lip_policy.predictor import CheckpointError
+    from lip_policy.retarget import RetargetError
+    from lip_policy.runtime_models import load_runtime_models
+    from mirror_calibration.self_model import SelfModelError
+
+    args = parse_args(argv)
+    bag = pathlib.Path(args.bag)
+    out = pathlib.Path(args.out) if args.out else bag.parent / f'{bag.name}.eval.json'
+    try:
+        models = load_runtime_models(args.lip_model, args.self_model, args.retarget)
+        result, times, predicted, recorded = evaluate(bag, models)
+    except (BagError, ReplayError, CheckpointError, SelfModelError, RetargetError) as error:
+        print(f'face-replay-eval: {error}', file=sys.stderr)
+        return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot(out.with_suffix('.png'), times, predicted, recorded, result)
+    result['plot'] = str(out.with_suffix('.png'))
+    out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
