@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -61,6 +62,9 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
                                 os.path.join(os.path.dirname(sys.executable), 'face-bringup'),
                                 'face_sim'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)
+    output = []  # face-bringup's lines (every node's output, prefixed), read as they come
+    reader = threading.Thread(target=lambda: output.extend(bringup.stdout), daemon=True)
+    reader.start()
     node = rclpy.create_node('bringup_watcher', context=ros_context)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
@@ -76,12 +80,12 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
         while not states and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
         assert states, 'face-bringup did not bring up the driver'
-        # Give the policy time to load its models before speaking to it.
-        policy_seen = time.monotonic() + 60
-        while time.monotonic() < policy_seen:
-            if any(n == 'lip_policy' for n, _ in node.get_node_names_and_namespaces()):
-                break
+        # Speak only once the policy has loaded (and warmed up) its models.
+        ready = time.monotonic() + 120
+        while not any('lip policy ready' in line for line in output) and \
+                time.monotonic() < ready:
             executor.spin_once(timeout_sec=0.1)
+        assert any('lip policy ready' in line for line in output), ''.join(output)[-3000:]
         recorder = subprocess.Popen(
             [os.path.join(bin_dir, 'face-record'), '--topics', '/audio', '/face/landmarks',
              '/face/joint_states', '--out', str(bag)], stdout=subprocess.PIPE, text=True)
@@ -90,7 +94,8 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
         player = subprocess.Popen(
             [os.path.join(bin_dir, 'audio_player_node'), '--ros-args',
              '-p', 'text:=Bob bought a map. We will move it.', '-p', 'lookahead:=0.2',
-             '-p', 'wait_for_subscribers:=1', '-p', 'exit_when_done:=true'])
+             '-p', 'wait_for_subscribers:=2',  # the policy and face-record
+             '-p', 'exit_when_done:=true'])
         deadline = time.monotonic() + 40
         while player.poll() is None and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
@@ -108,10 +113,12 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
         children = _descendants(bringup.pid)
         bringup.send_signal(signal.SIGINT)
         try:
-            out, _ = bringup.communicate(timeout=40)
+            bringup.wait(timeout=40)
         except subprocess.TimeoutExpired:
             os.killpg(bringup.pid, signal.SIGKILL)
-            out, _ = bringup.communicate()
+            bringup.wait()
+        reader.join(timeout=5)
+        out = ''.join(output)
     names = list(states[0][1].name)
     positions = np.array([list(m.position) for _, m in states])
     travel = positions.max(axis=0) - positions.min(axis=0)
