@@ -7,6 +7,7 @@ playback time, as a TTS that knows what it will say would send them.
 
 import array
 import sys
+import time
 
 import numpy as np
 import rclpy
@@ -19,6 +20,7 @@ from rclpy.qos import qos_profile_sensor_data
 from face_msgs.msg import AudioChunk
 from lip_policy.audio_clip import AudioClipError, load_audio_file, speak, split_into_chunks
 
+EXIT_LINGER = 0.5  # [s] between the last chunk and exiting, with exit_when_done
 ENCODINGS = {'float32': AudioChunk.ENCODING_FLOAT32, 'int16': AudioChunk.ENCODING_INT16}
 
 
@@ -48,6 +50,7 @@ class AudioPlayerNode(Node):
         self.next_chunk = 0
         self.start_time = None
         self.done = False
+        self.done_at = None
         self.get_logger().info(
             f'playing {self.file or repr(self.text)}: {self.clip.duration:.2f} s, '
             f'{self.clip.sample_rate} Hz, {self.clip.channels} ch, {len(self.chunks)} chunks, '
@@ -94,6 +97,7 @@ class AudioPlayerNode(Node):
             self.next_chunk = 0
         elif not self.done:
             self.done = True
+            self.done_at = time.monotonic()
             self.get_logger().info(f'clip finished after {self.sequence} chunks')
 
     def _message(self, play_at, samples):
@@ -119,7 +123,9 @@ def main(args=None):
     node = None
     try:
         node = AudioPlayerNode()
-        while rclpy.ok() and not (node.done and node.exit_when_done):
+        # With exit_when_done, linger briefly so DDS delivers the last chunks before exit.
+        while rclpy.ok() and not (node.exit_when_done and node.done and
+                                  time.monotonic() - node.done_at > EXIT_LINGER):
             rclpy.spin_once(node, timeout_sec=0.1)
     except (ValueError, AudioClipError) as error:
         print(f'audio_player_node: {error}', file=sys.stderr)
