@@ -9,10 +9,7 @@ node dies, the others are stopped too and the exit code says so.
 """
 
 import argparse
-import contextlib
-import os
 import pathlib
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,20 +17,11 @@ import threading
 import time
 
 from face_bringup.graphs import GRAPHS, graph
+from mirror_calibration.node_graph import NodeStartError, find_script, stop_process_group
 
 
 class BringupError(RuntimeError):
     """A node could not be started; the text says which and why."""
-
-
-def _script(executable):
-    local = pathlib.Path(sys.executable).parent / executable
-    if local.exists():
-        return str(local)
-    found = shutil.which(executable)
-    if found is None:
-        raise BringupError(f'{executable} is not installed; run `make setup`')
-    return found
 
 
 def _ros_value(value):
@@ -48,7 +36,11 @@ def node_command(spec, config_dir, namespace=''):
     if not params_file.is_file():
         raise BringupError(f'parameter file {params_file} is missing; pass --config-dir with '
                            'the folder holding the config/*.yaml files')
-    command = [_script(spec.executable), '--ros-args', '--params-file', str(params_file)]
+    try:
+        script = find_script(spec.executable)
+    except NodeStartError as error:
+        raise BringupError(str(error)) from error
+    command = [script, '--ros-args', '--params-file', str(params_file)]
     for name, value in spec.parameters:
         command += ['-p', f'{name}:={_ros_value(value)}']
     for source, target in spec.remappings:
@@ -73,17 +65,9 @@ class RunningNode:
             sys.stdout.flush()
 
     def stop(self, timeout):
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        code = stop_process_group(self.process, timeout)
         self._echo.join(timeout=1.0)
-        return self.process.returncode
+        return code
 
 
 class Bringup:

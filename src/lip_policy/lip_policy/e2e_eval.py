@@ -28,10 +28,7 @@ which includes actuator lag. A plot goes next to --out; the last line is one JSO
 import argparse
 import contextlib
 import json
-import os
 import pathlib
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -69,15 +66,9 @@ class _Node:
         return self.log.read()
 
     def stop(self):
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        from mirror_calibration.node_graph import stop_process_group
+
+        stop_process_group(self.process, timeout=15)
 
 
 def _module(module, *ros_args):
@@ -85,9 +76,13 @@ def _module(module, *ros_args):
 
 
 def _script(name, *ros_args):
-    path = shutil.which(name, path=str(pathlib.Path(sys.executable).parent)) or \
-        shutil.which(name)
-    return None if path is None else [path, '--ros-args', *ros_args]
+    """The command starting console script `name`, or None when it is not installed."""
+    from mirror_calibration.node_graph import NodeStartError, find_script
+
+    try:
+        return [find_script(name), '--ros-args', *ros_args]
+    except NodeStartError:
+        return None
 
 
 @contextlib.contextmanager

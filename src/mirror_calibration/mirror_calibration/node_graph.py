@@ -21,7 +21,8 @@ class NodeStartError(RuntimeError):
     """A node's console script is missing or the node exited during start-up."""
 
 
-def _executable(script):
+def find_script(script):
+    """Path of a console script: the running venv's own first, then PATH."""
     local = pathlib.Path(sys.executable).parent / script
     if local.exists():
         return str(local)
@@ -32,12 +33,31 @@ def _executable(script):
     return found
 
 
+def stop_process_group(process, timeout=10.0):
+    """Stop a node started with start_new_session=True and return its exit code.
+
+    SIGINT first, so rclpy shuts down cleanly (the driver eases to neutral, torque off);
+    SIGKILL after timeout [s]. The whole group, because the venv's ROS bootstrapper may run
+    the node as a child of the started process.
+    """
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
+
+
 class NodeProcess:
     """One node process: NodeProcess('observer_node', {'layout': 'face_subset_v1'})."""
 
     def __init__(self, script, parameters=None, params_file=None):
         self.script = script
-        command = [_executable(script), '--ros-args']
+        command = [find_script(script), '--ros-args']
         if params_file is not None:
             command += ['--params-file', str(params_file)]
         for name, value in (parameters or {}).items():
@@ -67,17 +87,7 @@ class NodeProcess:
 
     def stop(self, timeout=10.0):
         """Stop the node (SIGINT, then SIGKILL) and return its exit code."""
-        if self.process.poll() is None:
-            # The whole group: the venv's ROS bootstrapper may run the node as a child.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        return self.process.returncode
+        return stop_process_group(self.process, timeout)
 
     def kill(self):
         """Kill the node at once, as a crash would (SIGKILL, no clean-up)."""
