@@ -4,8 +4,6 @@ self-model that beats a mean predictor by a wide margin, and the inverse model, 
 the real loop, brings the observed lips closer to targets than the resting face does.
 """
 
-import shutil
-import sys
 
 import numpy as np
 import pytest
@@ -21,15 +19,7 @@ pytestmark = pytest.mark.ros
 SAMPLES = 240
 
 
-@pytest.fixture(scope='module')
-def face_sim_installed():
-    import pathlib
-    if not (pathlib.Path(sys.executable).parent / 'face_sim_node').exists() \
-            and shutil.which('face_sim_node') is None:
-        pytest.skip('face_sim_node is not installed yet (issue 4); run make setup once it is')
-
-
-def test_tiny_babbling_session_learns_the_face(face_sim_installed, ros_context, tmp_path):
+def test_tiny_babbling_session_learns_the_face(ros_context, tmp_path):
     import rclpy
 
     from mirror_calibration.evaluate import evaluate
