@@ -148,6 +148,9 @@ def test_player_policy_driver_moves_the_lips_and_only_them(ros_context, models):
             with processes(('lip_policy.audio_player_node', '-p',
                             'text:=Bob, my baby, would you bump the map by the wall?',
                             '-p', 'lookahead:=0.2', '-p', 'start_delay:=0.3',
+                            # play only once discovery has matched it with the policy:
+                            # best-effort chunks sent before that are lost
+                            '-p', 'wait_for_subscribers:=1',
                             '-p', 'exit_when_done:=true')) as (player,):
                 probe.spin(20, lambda: not player.alive(), nodes)
                 assert player.process.returncode == 0, player.output()
