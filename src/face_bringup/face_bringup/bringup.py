@@ -6,6 +6,9 @@ same YAML files and arguments as launch/*.launch.py. Each node's output is prefi
 its name. Ctrl-C (or SIGTERM) stops every node: SIGINT first so each one shuts down
 cleanly (the driver eases to neutral and turns torque off), SIGKILL after a timeout. If a
 node dies, the others are stopped too and the exit code says so.
+
+--composed runs the same nodes with the same arguments in this one process on a
+multi-threaded executor instead (face_bringup.composed).
 """
 
 import argparse
@@ -30,17 +33,13 @@ def _ros_value(value):
     return '""' if value == '' else str(value)
 
 
-def node_command(spec, config_dir, namespace=''):
-    """The command line that starts one NodeSpec."""
+def ros_arguments(spec, config_dir, namespace=''):
+    """The ROS arguments of one NodeSpec: params file, overrides, remappings, namespace."""
     params_file = pathlib.Path(config_dir) / spec.params_file
     if not params_file.is_file():
         raise BringupError(f'parameter file {params_file} is missing; pass --config-dir with '
                            'the folder holding the config/*.yaml files')
-    try:
-        script = find_script(spec.executable)
-    except NodeStartError as error:
-        raise BringupError(str(error)) from error
-    command = [script, '--ros-args', '--params-file', str(params_file)]
+    command = ['--ros-args', '--params-file', str(params_file)]
     for name, value in spec.parameters:
         command += ['-p', f'{name}:={_ros_value(value)}']
     for source, target in spec.remappings:
@@ -48,6 +47,15 @@ def node_command(spec, config_dir, namespace=''):
     if namespace:
         command += ['-r', f'__ns:={namespace if namespace.startswith("/") else "/" + namespace}']
     return command
+
+
+def node_command(spec, config_dir, namespace=''):
+    """The command line that starts one NodeSpec as its own process."""
+    arguments = ros_arguments(spec, config_dir, namespace)
+    try:
+        return [find_script(spec.executable), *arguments]
+    except NodeStartError as error:
+        raise BringupError(str(error)) from error
 
 
 class RunningNode:
@@ -121,19 +129,36 @@ def parse_args(argv=None):
     parser.add_argument('--audio-topic', default='audio', help='topic the speech audio is on')
     parser.add_argument('--stop-timeout', type=float, default=10.0,
                         help='[s] per node to shut down cleanly before it is killed')
+    parser.add_argument('--composed', action='store_true',
+                        help='run every node in this one process on a multi-threaded executor '
+                             'instead of one process per node')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='executor threads for --composed (0 = number of nodes + 2)')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if not 0 <= args.threads <= 64:
+        print('face-bringup: --threads must be in [0, 64]', file=sys.stderr)
+        return 2
     try:
         specs = graph(args.graph, use_sim=args.use_sim, lip_model=args.lip_model,
                       self_model=args.self_model, audio_topic=args.audio_topic)
-        bringup = Bringup(specs, args.config_dir, args.namespace)
+        if args.composed:
+            composed = [(spec, ros_arguments(spec, args.config_dir, args.namespace))
+                        for spec in specs]
+        else:
+            bringup = Bringup(specs, args.config_dir, args.namespace)
     except (BringupError, ValueError) as error:
         print(f'face-bringup: {error}', file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    if args.composed:
+        from face_bringup.composed import run_composed
+
+        print(f'face-bringup: starting {args.graph} composed', flush=True)
+        return run_composed(composed, args.threads)
     names = ', '.join(spec.executable for spec in specs)
     print(f'face-bringup: starting {args.graph}: {names}', flush=True)
     bringup.start()

@@ -22,6 +22,8 @@ class NodeSpec:
     params_file: str                  # file name in the config folder
     parameters: tuple = ()            # (name, value) overrides on top of params_file
     remappings: tuple = ()            # (from, to) topic remappings
+    # 'module:Class' of the node, for face-bringup --composed (launch files name executables)
+    node_class: str = dataclasses.field(default='', compare=False)
 
 
 def graph(name, use_sim=False, lip_model='', self_model='', audio_topic='audio'):
@@ -30,14 +32,20 @@ def graph(name, use_sim=False, lip_model='', self_model='', audio_topic='audio')
         raise ValueError(f'unknown graph {name!r}; choose one of {", ".join(GRAPHS)}')
     sim = use_sim or name == 'face_sim'
     driver = NodeSpec('face_motor_driver', 'face_motor_driver_node', 'face_motor_driver.yaml',
-                      (('port', 'sim'),) if sim else ())
-    eyes = (NodeSpec('face_sim', 'face_sim_node', 'face_sim.yaml') if sim else
-            NodeSpec('mirror_calibration', 'camera_node', 'mirror_calibration.yaml'))
-    observer = NodeSpec('mirror_calibration', 'observer_node', 'mirror_calibration.yaml')
+                      (('port', 'sim'),) if sim else (),
+                      node_class='face_motor_driver.driver_node:FaceMotorDriverNode')
+    eyes = (NodeSpec('face_sim', 'face_sim_node', 'face_sim.yaml',
+                     node_class='face_sim.face_sim_node:FaceSimNode') if sim else
+            NodeSpec('mirror_calibration', 'camera_node', 'mirror_calibration.yaml',
+                     node_class='mirror_calibration.camera_node:CameraNode'))
+    observer = NodeSpec('mirror_calibration', 'observer_node', 'mirror_calibration.yaml',
+                        node_class='mirror_calibration.observer_node:ObserverNode')
     if name == 'calibrate':
         return [driver, eyes, observer,
-                NodeSpec('mirror_calibration', 'calibration_node', 'mirror_calibration.yaml')]
+                NodeSpec('mirror_calibration', 'calibration_node', 'mirror_calibration.yaml',
+                         node_class='mirror_calibration.calibration_node:CalibrationNode')]
     policy = NodeSpec('lip_policy', 'lip_policy_node', 'lip_policy.yaml',
                       (('lip_model', lip_model), ('self_model', self_model)),
-                      (('audio', audio_topic),) if audio_topic != 'audio' else ())
+                      (('audio', audio_topic),) if audio_topic != 'audio' else (),
+                      node_class='lip_policy.policy_node:LipPolicyNode')
     return [driver, eyes, observer, policy]

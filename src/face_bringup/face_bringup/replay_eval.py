@@ -1,10 +1,13 @@
 """face-replay-eval BAG: run the lip policy on a recorded run and score it against the recording.
 
     face-record --topics /audio /face/landmarks /face/joint_states --out run1
-    face-replay-eval run1 [--lip-model ...] [--self-model ...] [--retarget ...]
+    face-replay-eval run1 [--lip-model ...] [--self-model ...] [--retarget ...] [--realtime]
 
 The bag's /audio chunks go through the policy core (the same code lip_policy_node runs,
-with their recorded playback stamps, faster than real time); the poses it schedules are
+with their recorded playback stamps, faster than real time), or with --realtime through a
+lip_policy_node process over DDS at the recorded pace (face_bringup.live_replay; the
+figures then also say how closely the live node agreed with the offline core, which shows
+dropped chunks and scheduling delays); the poses it schedules are
 turned into robot lips by the self-model's forward model and compared with the lips the
 observer recorded (/face/landmarks): lip error (fraction of mouth width), mouth-opening
 correlation and sync offset [ms] (+ = the recording lags the replayed policy). When the bag
@@ -68,7 +71,9 @@ def recorded_lips(landmarks):
     return times, points[:, face_layout.LIPS]
 
 
-def evaluate(bag, models):
+def evaluate(bag, models, live=None):
+    """(figures, times, predicted lips, recorded lips) of the bag; live = None for the
+    offline replay, else {'params_file': ..., 'models': (lip, self, retarget paths)}."""
     from lip_policy import metrics
     from lip_policy.e2e_eval import _interpolate, figures, sync_offset_ms
 
@@ -81,6 +86,21 @@ def evaluate(bag, models):
     if not messages['/audio']:
         raise ReplayError('the bag holds no /audio messages')
     times, poses, rejected = replay_policy(models, [m for _, m in messages['/audio']])
+    extra = {'mode': 'offline'}
+    if live is not None:
+        from face_bringup.live_replay import live_replay
+
+        jaw = list(models.to_actuators.names).index('jaw_open')
+        offline_times, offline_poses = times, poses
+        times, poses, rejected, extra = live_replay(
+            messages['/audio'], models.to_actuators.names, models.to_actuators.neutral,
+            live['params_file'], live['models'])
+        agreed = _interpolate(offline_times, offline_poses, times)
+        extra = {'mode': 'realtime', **extra,
+                 'live_vs_offline_jaw_correlation': round(
+                     metrics.pearson(agreed[:, jaw], poses[:, jaw]), 4),
+                 'live_vs_offline_rms_rad': round(
+                     float(np.sqrt(np.mean((agreed - poses) ** 2))), 4)}
     seen_times, seen_lips = recorded_lips([m for _, m in messages['/face/landmarks']])
     inside = (times >= seen_times[0]) & (times <= seen_times[-1])
     if inside.sum() < 10:
@@ -89,7 +109,7 @@ def evaluate(bag, models):
     predicted = models.robot_lips_of(poses)
     recorded = _interpolate(seen_times, seen_lips, times)
     span = seen_times[-1] - seen_times[0]
-    result = {'bag': str(bag), **figures(recorded, predicted),
+    result = {'bag': str(bag), **extra, **figures(recorded, predicted),
               'frames': int(len(times)), 'audio_chunks': len(messages['/audio']),
               'rejected_chunks': rejected,
               'landmark_rate_hz': round((len(seen_times) - 1) / span, 1) if span > 0 else 0.0}
@@ -140,6 +160,11 @@ def parse_args(argv=None):
     parser.add_argument('--lip-model', default='', help='default models/lip_model.pt')
     parser.add_argument('--self-model', default='', help='default models/self_model_sim.pt')
     parser.add_argument('--retarget', default='', help='default models/retarget.npz')
+    parser.add_argument('--realtime', action='store_true',
+                        help='replay in real time through a lip_policy_node process over DDS '
+                             'instead of the policy core, faster than real time')
+    parser.add_argument('--config-dir', default='',
+                        help='folder with lip_policy.yaml for --realtime (default: config/)')
     parser.add_argument('--out', default='', help='JSON figures (default BAG/../NAME.eval.json);'
                                                   ' the plot goes beside it')
     return parser.parse_args(argv)
@@ -154,10 +179,24 @@ def main(argv=None):
     args = parse_args(argv)
     bag = pathlib.Path(args.bag)
     out = pathlib.Path(args.out) if args.out else bag.parent / f'{bag.name}.eval.json'
+    live = None
+    if args.realtime:
+        from face_motor_driver.face_config import config_dir
+
+        params_file = pathlib.Path(args.config_dir or config_dir()) / 'lip_policy.yaml'
+        if not params_file.is_file():
+            print(f'face-replay-eval: {params_file} is missing; pass --config-dir with the '
+                  'folder holding lip_policy.yaml', file=sys.stderr)
+            return 2
+        live = {'params_file': params_file,
+                'models': (args.lip_model, args.self_model, args.retarget)}
+    from face_bringup.live_replay import LiveReplayError
+
     try:
         models = load_runtime_models(args.lip_model, args.self_model, args.retarget)
-        result, times, predicted, recorded = evaluate(bag, models)
-    except (BagError, ReplayError, CheckpointError, SelfModelError, RetargetError) as error:
+        result, times, predicted, recorded = evaluate(bag, models, live)
+    except (BagError, ReplayError, CheckpointError, SelfModelError, RetargetError,
+            LiveReplayError) as error:
         print(f'face-replay-eval: {error}', file=sys.stderr)
         return 2
     out.parent.mkdir(parents=True, exist_ok=True)

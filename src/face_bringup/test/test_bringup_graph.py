@@ -49,6 +49,31 @@ def _alive(pid):
         return False
 
 
+def _start_bringup(*args):
+    """face-bringup with args; (process, its output lines as they come, reader thread)."""
+    bringup = subprocess.Popen([shutil.which('face-bringup') or
+                                os.path.join(os.path.dirname(sys.executable), 'face-bringup'),
+                                *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    output = []  # face-bringup's lines (every node's output), read as they come
+    reader = threading.Thread(target=lambda: output.extend(bringup.stdout), daemon=True)
+    reader.start()
+    return bringup, output, reader
+
+
+def _stop_bringup(bringup, reader):
+    """Ctrl-C as a person would; returns the processes that were below face-bringup."""
+    children = _descendants(bringup.pid)
+    bringup.send_signal(signal.SIGINT)
+    try:
+        bringup.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        os.killpg(bringup.pid, signal.SIGKILL)
+        bringup.wait()
+    reader.join(timeout=5)
+    return children
+
+
 @pytest.mark.ros
 def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_path):
     import rclpy
@@ -58,13 +83,7 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
 
     config = load_face_config(default_face_config_path())
     lips = {a.name for a in config.lip_actuators}
-    bringup = subprocess.Popen([shutil.which('face-bringup') or
-                                os.path.join(os.path.dirname(sys.executable), 'face-bringup'),
-                                'face_sim'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
-    output = []  # face-bringup's lines (every node's output, prefixed), read as they come
-    reader = threading.Thread(target=lambda: output.extend(bringup.stdout), daemon=True)
-    reader.start()
+    bringup, output, reader = _start_bringup('face_sim')
     node = rclpy.create_node('bringup_watcher', context=ros_context)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
@@ -110,14 +129,7 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
             recorder.send_signal(signal.SIGINT)
             recorder.communicate(timeout=20)
         node.destroy_node()
-        children = _descendants(bringup.pid)
-        bringup.send_signal(signal.SIGINT)
-        try:
-            bringup.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(bringup.pid, signal.SIGKILL)
-            bringup.wait()
-        reader.join(timeout=5)
+        children = _stop_bringup(bringup, reader)
         out = ''.join(output)
     names = list(states[0][1].name)
     positions = np.array([list(m.position) for _, m in states])
@@ -135,6 +147,7 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
                             capture_output=True, text=True, timeout=120)
     assert replay.returncode == 0, replay.stderr
     figures = json.loads(replay.stdout.strip().splitlines()[-1])
+    assert figures['mode'] == 'offline'
     assert figures['audio_chunks'] > 50 and figures['rejected_chunks'] == 0
     # Joint states are recorded every driver cycle; camera landmarks only as fast as this
     # loaded machine renders and observes, so the joint figures carry the assertions.
@@ -143,3 +156,72 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
     assert figures['lip_joint_rms_error_rad'] < 0.25, figures
     assert 0 <= figures['lip_error'] < 0.5 and figures['landmark_rate_hz'] > 0, figures
     assert pathlib.Path(figures['plot']).is_file()
+
+    # The same bag in real time through a lip_policy_node process over DDS: the live node
+    # follows the offline core and scores like it against the recording.
+    live = subprocess.run([os.path.join(bin_dir, 'face-replay-eval'), str(bag), '--realtime',
+                           '--out', str(tmp_path / 'live.json')],
+                          capture_output=True, text=True, timeout=180)
+    assert live.returncode == 0, live.stderr
+    live_figures = json.loads(live.stdout.strip().splitlines()[-1])
+    assert live_figures['mode'] == 'realtime' and live_figures['rejected_chunks'] == 0
+    assert live_figures['live_commands'] > 50, live_figures
+    assert live_figures['live_vs_offline_jaw_correlation'] > 0.8, live_figures
+    assert live_figures['jaw_correlation'] > 0.4, live_figures
+    assert abs(live_figures['jaw_sync_offset_ms'] - figures['jaw_sync_offset_ms']) < 40
+
+
+@pytest.mark.ros
+def test_composed_bringup_moves_the_lips_in_one_process_and_stops_cleanly(ros_context):
+    """--composed: the same nodes in one process on a multi-threaded executor."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import JointState
+
+    lips = {a.name for a in load_face_config(default_face_config_path()).lip_actuators}
+    bringup, output, reader = _start_bringup('face_sim', '--composed')
+    node = rclpy.create_node('composed_watcher', context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    states, landmarks = [], []
+    node.create_subscription(JointState, 'face/joint_states', states.append,
+                             qos_profile_sensor_data)
+    from face_msgs.msg import FaceLandmarks
+
+    node.create_subscription(FaceLandmarks, 'face/landmarks', landmarks.append, 10)
+    player = None
+    try:
+        ready = time.monotonic() + 120
+        while not any('lip policy ready' in line for line in output) and \
+                time.monotonic() < ready and bringup.poll() is None:
+            executor.spin_once(timeout_sec=0.1)
+        assert any('lip policy ready' in line for line in output), ''.join(output)[-3000:]
+        executor.spin_once(timeout_sec=1.0)
+        states.clear()
+        player = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), 'audio_player_node'), '--ros-args',
+             '-p', 'text:=Bob bought a map.', '-p', 'lookahead:=0.2',
+             '-p', 'wait_for_subscribers:=1', '-p', 'exit_when_done:=true'])
+        deadline = time.monotonic() + 40
+        while player.poll() is None and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert player.poll() == 0
+    finally:
+        if player is not None and player.poll() is None:
+            player.kill()
+        node.destroy_node()
+        children = _stop_bringup(bringup, reader)
+    out = ''.join(output)
+    # One process: the only process below face-bringup is the bus emulator the driver runs.
+    assert 'in one process' in out and len(children) <= 2, (children, out[-2000:])
+    names = list(states[0].name)
+    positions = np.array([list(m.position) for m in states])
+    travel = positions.max(axis=0) - positions.min(axis=0)
+    moved = {n for n, t in zip(names, travel) if t > 0.02}
+    assert moved & lips and moved <= lips, dict(zip(names, travel))
+    assert any(m.detected for m in landmarks), 'the composed observer saw no face'
+    assert bringup.returncode == 0, out[-3000:]
+    assert 'stopped lip_policy, observer_node, face_sim_node, face_motor_driver_node' in out
+    leftovers = [pid for pid in children if _alive(pid)]
+    assert not leftovers, f'processes left behind: {leftovers}'

@@ -105,8 +105,8 @@ def _as_type_of(default, value, name):
 
 
 class FaceMotorDriverNode(Node):
-    def __init__(self):
-        super().__init__('face_motor_driver_node')
+    def __init__(self, **kwargs):
+        super().__init__('face_motor_driver_node', **kwargs)
         self.p = {}
         for name, (default, description, (check, demand)) in PARAMETERS.items():
             # dynamic typing so `-p cycle_rate:=100` (an int) is accepted for a float and

@@ -28,9 +28,9 @@ from face_sim.render import FaceRenderer
 
 PARAMETERS = (
     # name, default, description, check (returns an error message or None)
-    ('width', 640, 'image width [px], even, 64..1920',
+    ('width', 480, 'image width [px], even, 64..1920',
      lambda v: None if 64 <= v <= 1920 and v % 2 == 0 else 'must be even and in 64..1920'),
-    ('height', 480, 'image height [px], even, 48..1080',
+    ('height', 360, 'image height [px], even, 48..1080',
      lambda v: None if 48 <= v <= 1080 and v % 2 == 0 else 'must be even and in 48..1080'),
     ('rate_hz', 30.0, 'frame rate [Hz], 1..120',
      lambda v: None if 1.0 <= v <= 120.0 else 'must be in 1..120 Hz'),
@@ -51,8 +51,8 @@ PARAMETERS = (
 
 class FaceSimNode(Node):
 
-    def __init__(self):
-        super().__init__('face_sim_node')
+    def __init__(self, **kwargs):
+        super().__init__('face_sim_node', **kwargs)
         values = {}
         for name, default, description, check in PARAMETERS:
             value = self.declare_parameter(

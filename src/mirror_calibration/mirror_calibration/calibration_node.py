@@ -43,8 +43,8 @@ def _positive(value):
 
 class CalibrationNode(Node):
 
-    def __init__(self):
-        super().__init__('calibration_node')
+    def __init__(self, **kwargs):
+        super().__init__('calibration_node', **kwargs)
         config_path = declare(self, 'face_config', '',
                               'path of face_motors.yaml; empty = the workspace '
                               'config/face_motors.yaml')

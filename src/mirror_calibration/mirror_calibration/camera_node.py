@@ -13,15 +13,15 @@ MAX_RATE = 240.0  # [Hz] beyond any camera this stack expects
 
 class CameraNode(Node):
 
-    def __init__(self):
-        super().__init__('camera_node')
+    def __init__(self, **kwargs):
+        super().__init__('camera_node', **kwargs)
         device = declare(self, 'device', '0',
                          'camera index (e.g. "0" for /dev/video0) or the path of a video file',
                          lambda v: isinstance(v, str) and v.strip() != '',
                          'a camera index such as "0" or a video file path')
-        width = declare(self, 'width', 640, 'frame width [px]',
+        width = declare(self, 'width', 480, 'frame width [px]',
                         lambda v: 16 <= v <= 7680, 'an integer in [16, 7680]')
-        height = declare(self, 'height', 480, 'frame height [px]',
+        height = declare(self, 'height', 360, 'frame height [px]',
                          lambda v: 16 <= v <= 4320, 'an integer in [16, 4320]')
         rate = declare(self, 'rate', 30.0, 'frames published per second [Hz]',
                        lambda v: 0.0 < v <= MAX_RATE, f'a rate in (0, {MAX_RATE:g}] Hz')

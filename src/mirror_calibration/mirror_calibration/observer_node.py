@@ -26,8 +26,8 @@ def _unit_interval(value):
 
 class ObserverNode(Node):
 
-    def __init__(self):
-        super().__init__('observer_node')
+    def __init__(self, **kwargs):
+        super().__init__('observer_node', **kwargs)
         static = declare(self, 'static_images', False,
                          'true: detect the face afresh in every frame (photos, shuffled '
                          'frames); false: track it across a video stream (faster)')
