@@ -29,9 +29,7 @@ import argparse
 import contextlib
 import json
 import pathlib
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -52,25 +50,6 @@ def _workspace():
     return config_dir().parent
 
 
-class _Node:
-    """One node process in its own session; stop() always ends it (and its emulator)."""
-
-    def __init__(self, command):
-        self.log = tempfile.TemporaryFile(mode='w+')
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self):
-        from mirror_calibration.node_graph import stop_process_group
-
-        stop_process_group(self.process, timeout=15)
-
-
 def _module(module, *ros_args):
     return [sys.executable, '-m', module, '--ros-args', *ros_args]
 
@@ -87,14 +66,18 @@ def _script(name, *ros_args):
 
 @contextlib.contextmanager
 def _running(commands):
+    """Each command as a NodeProcess, all of them stopped (and their logs closed) on exit."""
+    from mirror_calibration.node_graph import NodeProcess
+
     nodes = []
     try:
         for command in commands:
-            nodes.append(_Node(command))
+            name = command[2] if command[1] == '-m' else pathlib.Path(command[0]).name
+            nodes.append(NodeProcess(name, command=command))
         yield nodes
     finally:
         for node in reversed(nodes):
-            node.stop()
+            node.close()
 
 
 class Recorder:

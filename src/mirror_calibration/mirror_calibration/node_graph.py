@@ -53,17 +53,19 @@ def stop_process_group(process, timeout=10.0):
 
 
 class NodeProcess:
-    """One node process: NodeProcess('observer_node', {'layout': 'face_subset_v1'})."""
+    """One node process: NodeProcess('observer_node', {'layout': 'face_subset_v1'}), or
+    NodeProcess('name', command=[...]) for a command line built elsewhere."""
 
-    def __init__(self, script, parameters=None, params_file=None):
+    def __init__(self, script, parameters=None, params_file=None, command=None):
         self.script = script
-        command = [find_script(script), '--ros-args']
-        if params_file is not None:
-            command += ['--params-file', str(params_file)]
-        for name, value in (parameters or {}).items():
-            if isinstance(value, bool):
-                value = 'true' if value else 'false'
-            command += ['-p', f'{name}:={value}']
+        if command is None:
+            command = [find_script(script), '--ros-args']
+            if params_file is not None:
+                command += ['--params-file', str(params_file)]
+            for name, value in (parameters or {}).items():
+                if isinstance(value, bool):
+                    value = 'true' if value else 'false'
+                command += ['-p', f'{name}:={value}']
         self.command = command
         self._log = tempfile.TemporaryFile(mode='w+')
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
