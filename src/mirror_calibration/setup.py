@@ -26,6 +26,7 @@ setup(
             'mirror-fit = mirror_calibration.fit:main',
             'mirror-babble = mirror_calibration.babble_client:main',
             'mirror-eval = mirror_calibration.evaluate:main',
+            'mirror-lag = mirror_calibration.lag:main',
             'calibration_node = mirror_calibration.calibration_node:main',
         ],
     },

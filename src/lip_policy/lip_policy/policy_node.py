@@ -29,7 +29,8 @@ from lip_policy.lip_command import ChunkError, LipPolicy, PolicyConfig
 
 # Measured with lip-e2e-eval on the emulated bus (servo lag time constant 30 ms, driver at
 # 150 Hz): with no lead the lips trailed the offline policy by 38 ms, with 35 ms of lead by
-# 10 ms. Used when the self-model's checkpoint carries no measured actuator_lag.
+# 10 ms. Used when the self-model's checkpoint carries no measured actuator_lag (mirror-lag
+# measures it and stores it there).
 FALLBACK_ACTUATOR_LAG = 0.045  # [s]
 
 

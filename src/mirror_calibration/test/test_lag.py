@@ -1,0 +1,117 @@
+"""mirror-lag: timing the face's response to lip commands and storing it in the self-model.
+
+The estimator is checked on signals with a known delay; the checkpoint update on the
+committed default self-model (copied); the whole measurement on the simulated head over
+real DDS (driver on the emulated bus with its servo dynamics, face_sim, observer).
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mirror_calibration.lag import LagError, estimate_lag, jaw_trajectory, write_lag
+from mirror_calibration.self_model import SelfModelError, load_checkpoint
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+DEFAULT_MODEL = ROOT / 'models' / 'self_model_sim.pt'
+
+
+def _first_order(t, x, tau):
+    y = np.empty_like(x)
+    y[0] = x[0]
+    for i in range(1, len(x)):
+        y[i] = y[i - 1] + (t[i] - t[i - 1]) / tau * (x[i] - y[i - 1])
+    return y
+
+
+def test_jaw_trajectory_stays_in_range_under_the_speed_limit_and_rests_at_the_ends():
+    t, jaw = jaw_trajectory(0.0, 0.5, max_velocity=2.0, seconds=8.0)
+    assert jaw.min() >= 0.0 and jaw.max() <= 0.5 * 0.6 + 1e-9
+    assert np.abs(np.gradient(jaw, t)).max() <= 0.8 * 2.0 + 1e-6
+    assert abs(jaw[0]) < 1e-9 and abs(jaw[-1]) < 0.01
+    assert jaw.max() > 0.1  # it does move
+
+
+@pytest.mark.parametrize('delay, tau', [(0.0, 0.0), (0.03, 0.0), (0.02, 0.025)])
+def test_estimate_lag_recovers_delay_plus_time_constant(delay, tau):
+    t, jaw = jaw_trajectory(0.0, 0.6, max_velocity=3.0, seconds=8.0)
+    response = _first_order(t, jaw, tau) if tau else jaw
+    camera_t = np.arange(0.0, 8.0, 1 / 30) + delay  # 30 Hz frames, stamped at capture
+    seen = np.interp(camera_t - delay, t, response)
+    seen += np.random.default_rng(1).normal(0, 0.003, len(seen))
+    lag, r = estimate_lag(t, jaw, camera_t, seen)
+    # A first-order lag delays a smooth signal by about its time constant.
+    assert lag == pytest.approx(delay + tau, abs=0.008)
+    assert r > 0.95
+
+
+def test_estimate_lag_refuses_a_face_that_did_not_move_or_too_little_data():
+    t = np.arange(0, 5, 0.01)
+    with pytest.raises(LagError, match='did not move'):
+        estimate_lag(t, np.sin(t), t, np.zeros_like(t))
+    with pytest.raises(LagError, match='overlapping'):
+        estimate_lag(t, np.sin(t), t[:50] + 4.9, np.sin(t[:50]))
+
+
+def test_write_lag_adds_metadata_and_keeps_the_model(tmp_path):
+    path = tmp_path / 'self_model.pt'
+    shutil.copy(DEFAULT_MODEL, path)
+    before_model, before = load_checkpoint(path)
+    write_lag(path, {'visible_lag_s': 0.052, 'servo_lag_s': 0.041})
+    after_model, after = load_checkpoint(path)
+    assert after['metadata']['actuator_lag'] == pytest.approx(0.052)
+    assert after['metadata']['actuator_lag_measurement']['servo_lag_s'] == 0.041
+    kept = {k: v for k, v in before['metadata'].items() if k != 'actuator_lag'}
+    assert all(after['metadata'][k] == v for k, v in kept.items() if k not in
+               ('actuator_lag_measurement',))
+    for name, tensor in before_model.state_dict().items():
+        assert torch.equal(tensor, after_model.state_dict()[name]), name
+    assert not list(tmp_path.glob('*.writing'))
+
+
+def test_write_lag_refuses_a_corrupt_checkpoint_and_leaves_it_alone(tmp_path):
+    path = tmp_path / 'broken.pt'
+    path.write_bytes(DEFAULT_MODEL.read_bytes()[:5000])
+    with pytest.raises(SelfModelError, match='re-run mirror-fit'):
+        write_lag(path, {'visible_lag_s': 0.05})
+    assert path.read_bytes() == DEFAULT_MODEL.read_bytes()[:5000]
+
+
+def _mirror_lag(*args, timeout=240):
+    script = os.path.join(os.path.dirname(sys.executable), 'mirror-lag')
+    return subprocess.run([script, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.ros
+def test_without_a_running_face_it_says_what_to_start(tmp_path):
+    path = tmp_path / 'self_model.pt'
+    shutil.copy(DEFAULT_MODEL, path)
+    done = _mirror_lag(str(path), '--wait', '1.5')
+    assert done.returncode == 2
+    assert 'face-bringup calibrate' in done.stderr and '--graph' in done.stderr
+    assert path.read_bytes() == DEFAULT_MODEL.read_bytes()
+
+
+@pytest.mark.ros
+def test_measures_the_simulated_head_and_stores_the_lag(tmp_path):
+    path = tmp_path / 'self_model.pt'
+    shutil.copy(DEFAULT_MODEL, path)
+    done = _mirror_lag(str(path), '--graph', '--seconds', '6', '--out',
+                       str(tmp_path / 'lag.json'))
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    # The emulated servos trail their goals with a 30 ms time constant plus slew limits
+    # and the driver's cycle; the camera sees the mouth no earlier than the servos move.
+    assert 0.02 < figures['servo_lag_s'] < 0.1, figures
+    assert figures['servo_lag_s'] - 0.01 <= figures['visible_lag_s'] < 0.15, figures
+    assert figures['visible_correlation'] > 0.8, figures
+    _, checkpoint = load_checkpoint(path)
+    assert checkpoint['metadata']['actuator_lag'] == pytest.approx(figures['visible_lag_s'])
+    assert pathlib.Path(figures['plot']).is_file()
