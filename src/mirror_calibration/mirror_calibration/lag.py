@@ -283,8 +283,6 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-
-
     import rclpy
 
     from face_motor_driver.face_config import (
