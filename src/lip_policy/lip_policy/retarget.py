@@ -164,8 +164,16 @@ class LipsToActuators:
     """
 
     REFINE_RATE = 0.2  # Adam step on the tanh-unbounded positions
+    # Measured on held-out languages (nl, sv) against the teacher through the forward model:
+    # mouth-opening r 0.78/0.80 at 2 steps, 0.81/0.85 at 5, 0.81/0.86 at 10; compute per
+    # 10 ms frame in lip_policy_node 1.46 / 1.79 / 2.44 ms (bench/policy_latency.py). Through
+    # the running simulated head (lip-e2e-eval) 5 steps read r 0.72/0.75 against 0.73/0.73
+    # at 2: the servos and the camera, not the inverse, limit that; and more Adam steps
+    # amplify float differences between batch sizes (streaming vs offline), so 2 it is.
+    DEFAULT_REFINE_STEPS = 2
 
-    def __init__(self, retargeting, self_model, actuator_names, refine_steps=2):
+    def __init__(self, retargeting, self_model, actuator_names,
+                 refine_steps=DEFAULT_REFINE_STEPS):
         import torch
 
         self._torch = torch
@@ -184,12 +192,12 @@ class LipsToActuators:
             self_model.lips_of(self_model(self_model.neutral[None])).detach().numpy())
 
     @classmethod
-    def load(cls, retarget_path, self_model_path, refine_steps=2):
+    def load(cls, retarget_path, self_model_path, refine_steps=None):
         from mirror_calibration.self_model import load_checkpoint
 
         model, checkpoint = load_checkpoint(self_model_path)
         return cls(Retargeting.load(retarget_path), model, checkpoint['actuator_names'],
-                   refine_steps)
+                   cls.DEFAULT_REFINE_STEPS if refine_steps is None else refine_steps)
 
     def _refine(self, target, positions):
         """Adam steps, written out (torch.optim's first step loads much more of torch,

@@ -44,7 +44,7 @@ class RuntimeModels:
             return self.self_model.lips_of(self.self_model(pose)).double().numpy()
 
 
-def load_runtime_models(lip_model='', self_model='', retarget='', refine_steps=2):
+def load_runtime_models(lip_model='', self_model='', retarget='', refine_steps=None):
     """Load all three; raises CheckpointError, SelfModelError or RetargetError with the
     reason when a file is missing or corrupt."""
     from lip_policy.predictor import LipPredictor
@@ -54,6 +54,8 @@ def load_runtime_models(lip_model='', self_model='', retarget='', refine_steps=2
     predictor = LipPredictor.load(model_path(lip_model, 'lip_model'))
     model, checkpoint = load_checkpoint(model_path(self_model, 'self_model'))
     retargeting = Retargeting.load(model_path(retarget, 'retarget'))
+    if refine_steps is None:
+        refine_steps = LipsToActuators.DEFAULT_REFINE_STEPS
     to_actuators = LipsToActuators(retargeting, model, checkpoint['actuator_names'],
                                    refine_steps)
     return RuntimeModels(predictor, model, checkpoint, to_actuators)
