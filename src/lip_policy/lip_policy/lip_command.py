@@ -193,6 +193,7 @@ def hop_levels(samples_16k):
 @dataclasses.dataclass
 class PolicyConfig:
     actuator_lag: float = 0.045  # [s] commands lead the audio by this (pose reached in time)
+    servo_time_constant: float = 0.0  # [s] first-order servo lag undone by feed-forward
     stall_timeout: float = 0.25  # [s] without audio for the commanded time before easing
     ease_time: float = 0.3  # [s] easing to neutral after a stall
     silence_threshold_db: float = -45.0  # [dBFS] hop RMS below this is silence
@@ -208,7 +209,8 @@ class PolicyConfig:
     def validate(self):
         """Raise ValueError naming every bad value."""
         problems = []
-        ranges = {'actuator_lag': (0.0, 1.0), 'stall_timeout': (0.02, 10.0),
+        ranges = {'actuator_lag': (0.0, 1.0), 'servo_time_constant': (0.0, 0.5),
+                  'stall_timeout': (0.02, 10.0),
                   'ease_time': (0.0, 10.0), 'silence_threshold_db': (-120.0, 0.0),
                   'silence_hold': (0.0, 10.0), 'voice_attack': (0.0, 2.0),
                   'silence_release': (0.0, 10.0), 'max_gap': (0.0, 10.0),
@@ -427,8 +429,21 @@ class LipPolicy:
             self.idle = progress >= 1.0
         else:
             self.idle, self.ease_start = False, None
+            if state == 'speaking' and c.servo_time_constant > 0:
+                pose = self._feed_forward(pose, target)
         self.published = pose
         return Command(pose, target, state)
+
+    def _feed_forward(self, pose, target):
+        """pose + tau * its rate of change: a first-order servo fed this follows the pose
+        itself instead of trailing it by tau (and losing amplitude at syllable rates)."""
+        before, after = self.pose_at(target - FRAME_PERIOD), self.pose_at(target + FRAME_PERIOD)
+        if before is None or after is None:
+            return pose
+        rate = (after - before) / (2 * FRAME_PERIOD)
+        lead = pose + self.config.servo_time_constant * rate
+        lower = getattr(self.lips_to_actuators, 'lower', None)
+        return lead if lower is None else np.clip(lead, lower, self.lips_to_actuators.upper)
 
     def hop_compute_ms(self):
         """Median compute per 10 ms lip frame (model + retargeting) [ms]."""

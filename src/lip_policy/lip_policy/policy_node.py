@@ -49,6 +49,10 @@ PARAMETERS = {
     'actuator_lag': (-1.0, 'commands lead the audio by this [s]; < 0 = the lag measured '
                      'during calibration (self-model metadata actuator_lag), else 0.045',
                      _finite(-1.0, 1.0), 'a lag in [0, 1] s, or -1 for the calibrated one'),
+    'servo_time_constant': (-1.0, 'first-order time constant of the servos [s], undone by '
+                            'feed-forward (pose + constant x its rate); 0 = off; < 0 = the one '
+                            'mirror-lag measured (self-model metadata servo_time_constant), '
+                            'else 0', _finite(-1.0, 0.5), 'a time in [0, 0.5] s, or -1'),
     'command_rate': (100.0, 'lip commands per second while the lips move [Hz]',
                      _finite(1.0, 1000.0), 'a rate in [1, 1000] Hz'),
     'stall_timeout': (0.25, 'audio missing this long for the commanded time -> ease to '
@@ -112,7 +116,8 @@ class LipPolicyNode(Node):
         self.get_logger().info(
             f'lip policy ready: {len(self.policy.names)} lip actuators, '
             f'{self.p["command_rate"]:.0f} Hz, actuator lag '
-            f'{self.policy.config.actuator_lag * 1000:.0f} ms, model look-ahead '
+            f'{self.policy.config.actuator_lag * 1000:.0f} ms, servo feed-forward '
+            f'{self.policy.config.servo_time_constant * 1000:.0f} ms, model look-ahead '
             f'{self.policy.predictor.lookahead_frames * 10} ms')
 
     def _load_policy(self):
@@ -129,9 +134,13 @@ class LipPolicyNode(Node):
                 self.get_logger().warning(
                     f'the self-model holds no measured actuator_lag; using {lag * 1000:.0f} '
                     'ms (set actuator_lag to the lag of this face)')
+        tau = self.p['servo_time_constant']
+        if tau < 0:
+            tau = float(checkpoint.get('metadata', {}).get('servo_time_constant', 0.0))
         keys = ('stall_timeout', 'ease_time', 'silence_threshold_db', 'silence_hold',
                 'voice_attack', 'silence_release', 'max_gap', 'max_chunk_duration')
-        config = PolicyConfig(actuator_lag=float(lag), **{k: self.p[k] for k in keys})
+        config = PolicyConfig(actuator_lag=float(lag), servo_time_constant=tau,
+                              **{k: self.p[k] for k in keys})
         try:
             config.validate()
         except ValueError as error:

@@ -132,6 +132,30 @@ def test_commands_lead_the_audio_by_the_actuator_lag(parts, speech):
     np.testing.assert_allclose(command.positions, frame_pose, atol=1e-9)
 
 
+def test_servo_feed_forward_adds_the_time_constant_times_the_pose_rate(parts, speech):
+    from lip_policy.lip_command import FRAME_PERIOD
+
+    tau, lag = 0.03, 0.04
+    plain, fed = make_policy(parts, actuator_lag=lag), make_policy(
+        parts, actuator_lag=lag, servo_time_constant=tau)
+    for policy in (plain, fed):
+        stream(policy, speech, 16000, [320] * 10000, now=T0 - 1.0)
+    lower, upper = parts[1].lower, parts[1].upper
+    differed = 0
+    for now in np.arange(T0 + 0.2, T0 + 1.5, 0.013):
+        target = now + lag
+        rate = (plain.pose_at(target + FRAME_PERIOD) - plain.pose_at(target - FRAME_PERIOD)) \
+            / (2 * FRAME_PERIOD)
+        expected = np.clip(plain.pose_at(target) + tau * rate, lower, upper)
+        command = fed.command(now)
+        np.testing.assert_allclose(command.positions, expected, atol=1e-9)
+        np.testing.assert_allclose(plain.command(now).positions, plain.pose_at(target))
+        assert np.all(command.positions >= lower - 1e-12) and np.all(
+            command.positions <= upper + 1e-12)
+        differed += not np.allclose(command.positions, plain.pose_at(target), atol=1e-4)
+    assert differed > 50, 'speech moves the lips, so feed-forward changes the commands'
+
+
 def test_silence_gives_the_neutral_pose(parts, speech):
     policy = make_policy(parts)
     silence = np.zeros(16000)

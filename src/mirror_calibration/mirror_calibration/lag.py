@@ -12,8 +12,11 @@ Two delays come out, each as the shift that best aligns the commanded jaw with w
                  capture, so the observer's processing time is not counted): servos, skin
                  and everything else between a command and a visible mouth
 
-visible_lag is written into the self-model checkpoint's metadata as `actuator_lag`, where
-lip_policy_node reads it (its actuator_lag parameter at -1). Run it with the calibration
+The servo response is also fitted as a first-order lag plus dead time (servo_time_constant,
+servo_dead_time). visible_lag is written into the self-model checkpoint's metadata as
+`actuator_lag` and the time constant as `servo_time_constant`, where lip_policy_node reads
+them (its parameters of those names at -1): it leads the audio by the lag and feeds the
+servos forward by the time constant. Run it with the calibration
 graph up (driver, camera, observer), or with --graph on the simulated head:
 
     mirror-lag models/self_model_sim.pt --graph
@@ -78,6 +81,30 @@ def estimate_lag(t_cause, cause, t_effect, effect, max_lag=MAX_LAG):
         if curvature < 0:
             offset = 0.5 * (scores[i - 1] - scores[i + 1]) / curvature
     return float((i + offset) * GRID), float(scores[i])
+
+
+def first_order(t, x, tau):
+    """x (sampled at t) through a first-order lag of time constant tau [s]."""
+    if tau <= 0:
+        return np.asarray(x, float).copy()
+    y = np.empty(len(x))
+    y[0] = x[0]
+    for i in range(1, len(x)):
+        y[i] = y[i - 1] + min((t[i] - t[i - 1]) / tau, 1.0) * (x[i] - y[i - 1])
+    return y
+
+
+def fit_servo(t_cause, cause, t_effect, effect):
+    """(time constant [s], dead time [s], correlation) of the first-order lag plus dead time
+    that best turns the commands into the measured positions."""
+    grid = np.arange(t_cause[0], t_cause[-1], GRID)
+    commanded = np.interp(grid, t_cause, cause)
+    best = None
+    for tau in np.arange(0.0, 0.1001, GRID):
+        delay, r = estimate_lag(grid, first_order(grid, commanded, tau), t_effect, effect)
+        if best is None or r > best[2]:
+            best = (float(tau), delay, r)
+    return best
 
 
 class LagProbe:
@@ -196,6 +223,7 @@ def measure(probe, upper, max_velocity, seconds=15.0, progress=True):
     joints = joints[joints[:, 0] >= sent_t[0] - 0.5]
     openings = openings[openings[:, 0] >= sent_t[0] - 0.5]
     servo_lag, servo_r = estimate_lag(sent_t, sent, joints[:, 0], joints[:, 1])
+    tau, dead_time, _ = fit_servo(sent_t, sent, joints[:, 0], joints[:, 1])
     if len(openings) < 20:
         raise LagError(f'the camera saw the face in only {len(openings)} frames while the jaw '
                        'moved; check the camera and the observer')
@@ -205,6 +233,7 @@ def measure(probe, upper, max_velocity, seconds=15.0, progress=True):
                        f'{visible_r:.2f}); check that the camera sees the mouth, then repeat')
     span = openings[-1, 0] - openings[0, 0]
     figures = {'servo_lag_s': round(servo_lag, 4), 'servo_correlation': round(servo_r, 3),
+               'servo_time_constant_s': round(tau, 4), 'servo_dead_time_s': round(dead_time, 4),
                'visible_lag_s': round(visible_lag, 4), 'visible_correlation': round(visible_r, 3),
                'camera_rate_hz': round((len(openings) - 1) / span, 1) if span > 0 else 0.0,
                'command_rate_hz': round(1.0 / probe.period, 1), 'seconds': seconds}
@@ -220,6 +249,7 @@ def write_lag(checkpoint_path, figures):
     _, checkpoint = load_checkpoint(checkpoint_path)  # refuses a damaged or foreign file
     checkpoint['metadata'] = {**checkpoint.get('metadata', {}),
                               'actuator_lag': float(figures['visible_lag_s']),
+                              'servo_time_constant': float(figures['servo_time_constant_s']),
                               # plain numbers only: the file must load with weights_only
                               'actuator_lag_measurement': json.loads(
                                   json.dumps(figures, default=float))}

@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from mirror_calibration.lag import LagError, estimate_lag, jaw_trajectory, write_lag
+from mirror_calibration.lag import (
+    LagError,
+    estimate_lag,
+    first_order,
+    fit_servo,
+    jaw_trajectory,
+    write_lag,
+)
 from mirror_calibration.self_model import SelfModelError, load_checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -52,6 +59,16 @@ def test_estimate_lag_recovers_delay_plus_time_constant(delay, tau):
     assert r > 0.95
 
 
+def test_fit_servo_separates_time_constant_and_dead_time():
+    t, jaw = jaw_trajectory(0.0, 0.6, max_velocity=3.0, seconds=10.0)
+    measured_t = np.arange(0.0, 10.0, 1 / 150) + 0.015  # driver cycles, 15 ms dead time
+    measured = np.interp(measured_t - 0.015, t, first_order(t, jaw, 0.025))
+    tau, dead_time, r = fit_servo(t, jaw, measured_t, measured)
+    assert tau == pytest.approx(0.025, abs=0.0051)
+    assert dead_time == pytest.approx(0.015, abs=0.006)
+    assert r > 0.99
+
+
 def test_estimate_lag_refuses_a_face_that_did_not_move_or_too_little_data():
     t = np.arange(0, 5, 0.01)
     with pytest.raises(LagError, match='did not move'):
@@ -64,13 +81,15 @@ def test_write_lag_adds_metadata_and_keeps_the_model(tmp_path):
     path = tmp_path / 'self_model.pt'
     shutil.copy(DEFAULT_MODEL, path)
     before_model, before = load_checkpoint(path)
-    write_lag(path, {'visible_lag_s': 0.052, 'servo_lag_s': 0.041})
+    write_lag(path, {'visible_lag_s': 0.052, 'servo_lag_s': 0.041,
+                     'servo_time_constant_s': 0.027})
     after_model, after = load_checkpoint(path)
     assert after['metadata']['actuator_lag'] == pytest.approx(0.052)
+    assert after['metadata']['servo_time_constant'] == pytest.approx(0.027)
     assert after['metadata']['actuator_lag_measurement']['servo_lag_s'] == 0.041
-    kept = {k: v for k, v in before['metadata'].items() if k != 'actuator_lag'}
-    assert all(after['metadata'][k] == v for k, v in kept.items() if k not in
-               ('actuator_lag_measurement',))
+    written = ('actuator_lag', 'servo_time_constant', 'actuator_lag_measurement')
+    kept = {k: v for k, v in before['metadata'].items() if k not in written}
+    assert kept and all(after['metadata'][k] == v for k, v in kept.items())
     for name, tensor in before_model.state_dict().items():
         assert torch.equal(tensor, after_model.state_dict()[name]), name
     assert not list(tmp_path.glob('*.writing'))
@@ -80,7 +99,7 @@ def test_write_lag_refuses_a_corrupt_checkpoint_and_leaves_it_alone(tmp_path):
     path = tmp_path / 'broken.pt'
     path.write_bytes(DEFAULT_MODEL.read_bytes()[:5000])
     with pytest.raises(SelfModelError, match='re-run mirror-fit'):
-        write_lag(path, {'visible_lag_s': 0.05})
+        write_lag(path, {'visible_lag_s': 0.05, 'servo_time_constant_s': 0.03})
     assert path.read_bytes() == DEFAULT_MODEL.read_bytes()[:5000]
 
 
@@ -114,4 +133,6 @@ def test_measures_the_simulated_head_and_stores_the_lag(tmp_path):
     assert figures['visible_correlation'] > 0.8, figures
     _, checkpoint = load_checkpoint(path)
     assert checkpoint['metadata']['actuator_lag'] == pytest.approx(figures['visible_lag_s'])
+    # The emulator's servos are first-order lags of 30 ms (face_motor_driver sim_lag).
+    assert 0.015 <= checkpoint['metadata']['servo_time_constant'] <= 0.05, figures
     assert pathlib.Path(figures['plot']).is_file()
