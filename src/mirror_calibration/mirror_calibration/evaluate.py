@@ -31,7 +31,7 @@ from mirror_calibration.dataset import DatasetError, load_dataset
 from mirror_calibration.face_probe import FaceProbe, ProbeError
 from mirror_calibration.fit import Samples, lip_error_fraction, split, usable_samples
 from mirror_calibration.node_graph import NodeStartError, mirror_graph
-from mirror_calibration.self_model import SelfModelError, load_checkpoint
+from mirror_calibration.self_model import SelfModelError, load_checkpoint, require_actuators
 
 
 def heldout_samples(checkpoint, heldout=None):
@@ -149,9 +149,7 @@ def evaluate(checkpoint_path, heldout=None, targets=40, run_loop=True, progress=
     roundtrip_errors = neutral_errors = np.zeros(0)
     if run_loop and targets > 0:
         face = load_face_config(default_face_config_path())
-        if list(face.names) != checkpoint['actuator_names']:
-            raise SelfModelError('the checkpoint was fitted on other actuators than '
-                                 'config/face_motors.yaml names; re-run mirror-fit')
+        require_actuators(checkpoint, face.names)
         chosen = Samples(samples.joints[:targets], samples.landmarks[:targets])
         runner = LoopRunner(face)
         try:

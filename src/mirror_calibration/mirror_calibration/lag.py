@@ -33,6 +33,8 @@ import time
 
 import numpy as np
 
+from mirror_calibration import face_layout
+
 GRID = 0.005  # [s] resampling step of the lag estimate
 MAX_LAG = 0.3  # [s] longest lag searched
 MIN_CORRELATION = 0.6  # below this the trajectory was not seen clearly enough to time it
@@ -150,8 +152,6 @@ class LagProbe:
                 self.joints.append((self._stamp(msg), position))
 
     def _on_landmarks(self, msg):
-        from mirror_calibration import face_layout
-
         if msg.detected and msg.layout == face_layout.LAYOUT_NAME:
             points = np.array([(p.x, p.y, p.z) for p in msg.points])
             with self.lock:
@@ -321,7 +321,11 @@ def main(argv=None):
         load_face_config,
     )
     from mirror_calibration.node_graph import NodeStartError, mirror_graph
-    from mirror_calibration.self_model import SelfModelError, load_checkpoint
+    from mirror_calibration.self_model import (
+        SelfModelError,
+        load_checkpoint,
+        require_actuators,
+    )
 
     args = parse_args(argv)
     out = pathlib.Path(args.out) if args.out else pathlib.Path(args.checkpoint).with_suffix(
@@ -330,9 +334,7 @@ def main(argv=None):
     try:
         _, checkpoint = load_checkpoint(args.checkpoint)
         face = load_face_config(default_face_config_path())
-        if list(face.names) != checkpoint['actuator_names']:
-            raise SelfModelError('the checkpoint was fitted on other actuators than '
-                                 'config/face_motors.yaml names; re-run mirror-fit')
+        require_actuators(checkpoint, face.names)
         jaw = face.actuators[face.names.index('jaw_open')]
         graph = mirror_graph(with_calibration=False) if args.graph else contextlib.nullcontext()
         with graph:

@@ -123,6 +123,13 @@ def save_checkpoint(path, model, actuator_names, layout, metadata=None):
     }, path)
 
 
+def require_actuators(checkpoint, names):
+    """SelfModelError unless the checkpoint was fitted on exactly these actuators, in order."""
+    if list(names) != list(checkpoint['actuator_names']):
+        raise SelfModelError('the checkpoint was fitted on other actuators than '
+                             'config/face_motors.yaml names; re-run mirror-fit')
+
+
 def load_checkpoint(path):
     """(SelfModel in eval mode, checkpoint dict) from path; SelfModelError says what to do."""
     try:

@@ -30,14 +30,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 DEFAULT_MODEL = ROOT / 'models' / 'self_model_sim.pt'
 
 
-def _first_order(t, x, tau):
-    y = np.empty_like(x)
-    y[0] = x[0]
-    for i in range(1, len(x)):
-        y[i] = y[i - 1] + (t[i] - t[i - 1]) / tau * (x[i] - y[i - 1])
-    return y
-
-
 def test_jaw_trajectory_stays_in_range_under_the_speed_limit_and_rests_at_the_ends():
     t, jaw = jaw_trajectory(0.0, 0.5, max_velocity=2.0, seconds=8.0)
     assert jaw.min() >= 0.0 and jaw.max() <= 0.5 * 0.6 + 1e-9
@@ -49,7 +41,7 @@ def test_jaw_trajectory_stays_in_range_under_the_speed_limit_and_rests_at_the_en
 @pytest.mark.parametrize('delay, tau', [(0.0, 0.0), (0.03, 0.0), (0.02, 0.025)])
 def test_estimate_lag_recovers_delay_plus_time_constant(delay, tau):
     t, jaw = jaw_trajectory(0.0, 0.6, max_velocity=3.0, seconds=8.0)
-    response = _first_order(t, jaw, tau) if tau else jaw
+    response = first_order(t, jaw, tau)
     camera_t = np.arange(0.0, 8.0, 1 / 30) + delay  # 30 Hz frames, stamped at capture
     seen = np.interp(camera_t - delay, t, response)
     seen += np.random.default_rng(1).normal(0, 0.003, len(seen))
