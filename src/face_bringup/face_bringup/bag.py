@@ -68,6 +68,11 @@ class BagWriter:
         self._writer.close()
 
 
+def stamp_seconds(msg):
+    """[s] of a message's header stamp (read from a bag or received live)."""
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
 def read_messages(path, topics, typestore=None):
     """{topic: [(bag time [ns], deserialised message), ...]} for the topics asked for."""
     path = pathlib.Path(path)

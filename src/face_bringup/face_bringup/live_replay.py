@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from face_bringup.bag import stamp_seconds
 from mirror_calibration.node_graph import NodeProcess, NodeStartError
 
 FRAME = 0.01  # [s]
@@ -23,10 +24,6 @@ TAIL = 1.0  # [s] listened for after the last chunk
 
 class LiveReplayError(RuntimeError):
     """The live replay could not run; the text says why."""
-
-
-def _seconds(stamp):
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def to_ros_chunk(recorded, stamp):
@@ -74,7 +71,7 @@ class _Link:
         self.commands = []  # (stamp [s], {name: position})
         self.node.create_subscription(
             FaceCommand, 'face/lip_command',
-            lambda m: self.commands.append((_seconds(m.header.stamp),
+            lambda m: self.commands.append((stamp_seconds(m),
                                             dict(zip(m.name, m.position)))),
             QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
 
@@ -127,7 +124,7 @@ def live_replay(audio, names, neutral, params_file, models=('', '', '')):
         shift = link.now() + 0.1 - first_log  # recording time -> now
         for log_ns, chunk in audio:
             link.spin_until(start_wall + (log_ns * 1e-9 - first_log))
-            link.audio.publish(to_ros_chunk(chunk, _seconds(chunk.header.stamp) + shift))
+            link.audio.publish(to_ros_chunk(chunk, stamp_seconds(chunk) + shift))
         link.spin_until(time.monotonic() + TAIL)
         policy.check_running()
     finally:
@@ -141,8 +138,8 @@ def live_replay(audio, names, neutral, params_file, models=('', '', '')):
     order = np.argsort(stamps, kind='stable')
     stamps = stamps[order]
     poses = np.array([[link.commands[i][1].get(n, np.nan) for n in names] for i in order])
-    begin = _seconds(audio[0][1].header.stamp)
-    end = max(_seconds(c.header.stamp) for _, c in audio) + 0.5
+    begin = stamp_seconds(audio[0][1])
+    end = max(stamp_seconds(c) for _, c in audio) + 0.5
     grid = np.arange(begin, end, FRAME)
     # The command in force at each frame: the last one sent at or before it, if recent.
     last = np.searchsorted(stamps, grid + 1e-6, side='right') - 1

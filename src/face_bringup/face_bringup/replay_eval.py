@@ -24,17 +24,13 @@ import sys
 
 import numpy as np
 
-from face_bringup.bag import BagError, read_messages
+from face_bringup.bag import BagError, read_messages, stamp_seconds
 
 FRAME = 0.01  # [s]
 
 
 class ReplayError(RuntimeError):
     """The bag cannot be scored; the text says what is missing."""
-
-
-def _stamp(msg):
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
 def replay_policy(models, chunks):
@@ -46,7 +42,7 @@ def replay_policy(models, chunks):
                        to_actuators.neutral, PolicyConfig(actuator_lag=0.0))
     rejected = 0
     for chunk in sorted(chunks, key=lambda m: m.sequence):
-        stamp = _stamp(chunk)
+        stamp = stamp_seconds(chunk)
         try:
             policy.push(chunk, stamp, stamp)
         except ChunkError:
@@ -66,7 +62,7 @@ def recorded_lips(landmarks):
     if len(seen) < 10:
         raise ReplayError(f'the bag has {len(seen)} /face/landmarks frames with a face in '
                           f'layout {face_layout.LAYOUT_NAME}; at least 10 are needed')
-    times = np.array([_stamp(m) for m in seen])
+    times = np.array([stamp_seconds(m) for m in seen])
     points = np.array([[(p.x, p.y, p.z) for p in m.points] for m in seen])
     return times, points[:, face_layout.LIPS]
 
@@ -119,7 +115,7 @@ def evaluate(bag, models, live=None):
               file=sys.stderr)
     if joints:
         names = list(models.to_actuators.names)
-        joint_times = np.array([_stamp(m) for _, m in joints])
+        joint_times = np.array([stamp_seconds(m) for _, m in joints])
         positions = np.array([[dict(zip(m.name, m.position)).get(n, np.nan) for n in names]
                               for _, m in joints])
         measured = _interpolate(joint_times, positions, times)
