@@ -15,6 +15,9 @@ size, stamped with the time the first sample is played). The core
 4. retargets each lip frame to lip actuator positions (retarget.LipsToActuators) and pulls
    them towards neutral where the audio is silent (VoiceGate), so silence shows a resting
    mouth; the gate looks ahead as far as the model does, so lips still open before the voice;
+   then smooths the poses over time (PoseSmoother: zero-phase, pose_smoothing frames each
+   side), which takes out the frame-to-frame jitter of per-frame inversion that the servos'
+   slew limits would otherwise turn into lag; a frame is final pose_smoothing frames later;
 5. keeps the poses on a schedule keyed by playback time. `command(now)` returns the pose
    for time now + actuator_lag (interpolated between frames): commands lead the audio by
    the actuators' lag, so the lips arrive when the sound does. When chunks come ahead of
@@ -188,12 +191,75 @@ def hop_levels(samples_16k):
     return np.where(rms > 0, 20 * np.log10(np.maximum(rms, 1e-12)), SILENCE_DB)
 
 
+def binomial_kernel(half_width):
+    """(2 half_width + 1,) binomial weights summing to 1 (a Gaussian of sd sqrt(half_width / 2)
+    frames that ends within its width)."""
+    kernel = np.ones(1)
+    for _ in range(2 * int(half_width)):
+        kernel = np.convolve(kernel, [0.5, 0.5])
+    return kernel
+
+
+class PoseSmoother:
+    """Zero-phase binomial smoothing of a stream of poses, frame by frame.
+
+    Frame k is the kernel-weighted mean of frames k - h .. k + h (h = half_width), so it is
+    final once frame k + h is in; beyond the stream's ends its first and last frames repeat.
+    """
+
+    def __init__(self, half_width):
+        self.h = int(half_width)
+        self.kernel = binomial_kernel(self.h)
+        self.window = None  # (rows, L) raw poses from frame `next - h` on
+        self.times = np.zeros(0)  # times of the frames not yet returned
+
+    def _emit(self, available):
+        """Every frame whose window lies within the first `available` rows."""
+        count = max(available - 2 * self.h, 0)
+        rows = np.arange(count)[:, None] + np.arange(2 * self.h + 1)[None, :]
+        out = np.einsum('k,nkl->nl', self.kernel, self.window[rows])
+        times, self.times = self.times[:count], self.times[count:]
+        self.window = self.window[count:]
+        return times, out
+
+    def push(self, times, poses):
+        """(n,) times and (n, L) poses in -> the (times, poses) that are final now."""
+        poses = np.asarray(poses, np.float64)
+        if len(times) == 0 or self.h == 0:
+            return np.asarray(times, np.float64), poses
+        if self.window is None:
+            self.window = np.repeat(poses[:1], self.h, axis=0)
+        self.window = np.concatenate([self.window, poses])
+        self.times = np.concatenate([self.times, times])
+        return self._emit(len(self.window))
+
+    def finish(self):
+        """The stream ended: the frames still waiting, with the last frame repeated after."""
+        if self.window is None:
+            return np.zeros(0), np.zeros((0, 0))
+        self.window = np.concatenate([self.window, np.repeat(self.window[-1:], self.h, 0)])
+        return self._emit(len(self.window))
+
+
+def smooth_poses(poses, half_width):
+    """Offline reference of PoseSmoother: (n, L) poses of a whole stream, smoothed."""
+    poses = np.asarray(poses, np.float64)
+    if half_width == 0 or len(poses) == 0:
+        return poses
+    h = int(half_width)
+    padded = np.concatenate([np.repeat(poses[:1], h, 0), poses, np.repeat(poses[-1:], h, 0)])
+    kernel = binomial_kernel(h)
+    return np.stack([np.convolve(padded[:, j], kernel[::-1], mode='valid')
+                     for j in range(poses.shape[1])], axis=1)
+
+
 # --- the policy ------------------------------------------------------------------------------
 
 @dataclasses.dataclass
 class PolicyConfig:
     actuator_lag: float = 0.045  # [s] commands lead the audio by this (pose reached in time)
     servo_time_constant: float = 0.0  # [s] first-order servo lag undone by feed-forward
+    pose_smoothing: int = 2  # [frames] each side of the zero-phase pose smoothing; 0 = off
     stall_timeout: float = 0.25  # [s] without audio for the commanded time before easing
     ease_time: float = 0.3  # [s] easing to neutral after a stall
     silence_threshold_db: float = -45.0  # [dBFS] hop RMS below this is silence
@@ -220,6 +286,9 @@ class PolicyConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and lo <= value <= hi):
                 problems.append(f'{name}={value!r} is outside [{lo}, {hi}]')
+        if not (isinstance(self.pose_smoothing, int) and 0 <= self.pose_smoothing <= 10):
+            problems.append(f'pose_smoothing={self.pose_smoothing!r} is not an integer in '
+                            '[0, 10]')
         if problems:
             raise ValueError('; '.join(problems))
         return self
@@ -245,6 +314,7 @@ class _Segment:
                               lookahead, round(c.voice_attack / FRAME_PERIOD),
                               round(c.silence_release / FRAME_PERIOD))
         self.lookahead = lookahead
+        self.smoother = PoseSmoother(c.pose_smoothing)
         self.hop_rest = np.zeros(0)  # 16 kHz samples not yet a whole hop
         self.input_frames = 0  # samples per channel received at `rate`
         self.frames = 0  # lip frames emitted
@@ -341,8 +411,7 @@ class LipPolicy:
         notes += self._place(stamp, int(chunk.sample_rate))
         self.counts['chunks'] += 1
         started = time.perf_counter()
-        times, coefficients, weights = self.segment.feed(mono)
-        self._schedule(times, coefficients, weights, started)
+        self._schedule(self.segment, *self.segment.feed(mono), started)
         return notes
 
     def _place(self, stamp, rate):
@@ -357,7 +426,7 @@ class LipPolicy:
                 missing = int(round(gap * rate))
                 self.counts['gaps_filled'] += 1
                 started = time.perf_counter()
-                self._schedule(*seg.feed(np.zeros(missing)), started)
+                self._schedule(seg, *seg.feed(np.zeros(missing)), started)
                 return [f'{gap * 1000:.0f} ms of audio missing before this chunk; filled '
                         'with silence to keep the lips in time']
         notes = [] if seg is None else [self._why_new(seg, stamp, rate)]
@@ -380,17 +449,22 @@ class LipPolicy:
         """The current audio stream ended: schedule its last frames."""
         if self.segment is not None:
             started = time.perf_counter()
-            self._schedule(*self.segment.finish(), started)
+            self._schedule(self.segment, *self.segment.finish(), started, last=True)
             self.segment = None
 
-    def _schedule(self, times, coefficients, weights, started):
-        if len(times) == 0:
-            return
-        positions = self.lips_to_actuators(self.predictor.to_lips(coefficients))
-        poses = self.neutral + weights[:, None] * (positions - self.neutral)
-        self.compute_seconds.append((time.perf_counter() - started) / len(times))
-        self.times = np.concatenate([self.times, times])
-        self.poses = np.concatenate([self.poses, poses])
+    def _schedule(self, segment, times, coefficients, weights, started, last=False):
+        if len(times):
+            positions = self.lips_to_actuators(self.predictor.to_lips(coefficients))
+            poses = self.neutral + weights[:, None] * (positions - self.neutral)
+            self.compute_seconds.append((time.perf_counter() - started) / len(times))
+            times, poses = segment.smoother.push(times, poses)
+            self.times = np.concatenate([self.times, times])
+            self.poses = np.concatenate([self.poses, poses])
+        if last:
+            times, poses = segment.smoother.finish()
+            if len(times):
+                self.times = np.concatenate([self.times, times])
+                self.poses = np.concatenate([self.poses, poses])
 
     # --- commands out --------------------------------------------------------------------
     def pose_at(self, t):
@@ -469,5 +543,5 @@ def offline_poses(policy, audio_16k):
     gate.push_levels(hop_levels(padded[:(n + predictor.lookahead_frames) * HOP]))
     weights = gate.weights(n)
     positions = policy.lips_to_actuators(predictor.to_lips(coefficients))
-    return np.arange(n) * FRAME_PERIOD, policy.neutral + weights[:, None] * (
-        positions - policy.neutral)
+    poses = policy.neutral + weights[:, None] * (positions - policy.neutral)
+    return np.arange(n) * FRAME_PERIOD, smooth_poses(poses, c.pose_smoothing)

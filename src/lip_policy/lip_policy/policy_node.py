@@ -71,8 +71,13 @@ PARAMETERS = {
                 _finite(0.0, 10.0), '[0, 10] s'),
     'max_chunk_duration': (2.0, 'longer audio chunks are rejected [s]', _finite(0.01, 60.0),
                            '[0.01, 60] s'),
-    'inverse_refine_steps': (2, 'optimiser steps refining the inverse self-model through the '
-                             'forward model per frame (closures); 0 = the network alone',
+    'pose_smoothing': (2, 'frames (10 ms) each side of the zero-phase smoothing of the lip '
+                       'poses, which keeps per-frame jitter from the servos\' slew limits; '
+                       'a pose is final this many frames later; 0 = off',
+                       lambda v: isinstance(v, int) and 0 <= v <= 10, 'an integer in [0, 10]'),
+    'inverse_refine_steps': (3, 'optimiser steps refining the inverse self-model through the '
+                             'forward model per frame (lip points and inner-lip gaps); 0 = '
+                             'the network alone',
                              lambda v: isinstance(v, int) and 0 <= v <= 50,
                              'an integer in [0, 50]'),
     'priority': (0, 'FaceCommand priority; 0 = the driver\'s lip priority',
@@ -137,8 +142,8 @@ class LipPolicyNode(Node):
         tau = self.p['servo_time_constant']
         if tau < 0:
             tau = float(checkpoint.get('metadata', {}).get('servo_time_constant', 0.0))
-        keys = ('stall_timeout', 'ease_time', 'silence_threshold_db', 'silence_hold',
-                'voice_attack', 'silence_release', 'max_gap', 'max_chunk_duration')
+        keys = ('pose_smoothing', 'stall_timeout', 'ease_time', 'silence_threshold_db',
+                'silence_hold', 'voice_attack', 'silence_release', 'max_gap', 'max_chunk_duration')
         config = PolicyConfig(actuator_lag=float(lag), servo_time_constant=tau,
                               **{k: self.p[k] for k in keys})
         try:

@@ -246,3 +246,43 @@ def test_hop_compute_is_measured(parts, speech):
     policy = make_policy(parts)
     stream(policy, speech[:16000], 16000, [160] * 100)
     assert 0 < policy.hop_compute_ms() < 1000 * FRAME_PERIOD * 50
+
+
+def test_pose_smoothing_streams_like_the_whole_clip_and_takes_out_jitter():
+    from lip_policy.lip_command import PoseSmoother, smooth_poses
+
+    rng = np.random.default_rng(4)
+    t = np.arange(300) * FRAME_PERIOD
+    slow = np.stack([np.sin(2 * np.pi * 3 * t), np.cos(2 * np.pi * 2 * t)], axis=1)
+    poses = slow + rng.normal(scale=0.2, size=slow.shape)  # per-frame jitter
+    for half_width in (0, 1, 2, 4):
+        smoother = PoseSmoother(half_width)
+        pieces = [smoother.push(t[a:b], poses[a:b]) for a, b in
+                  zip([0, 1, 2, 40, 41, 160], [1, 2, 40, 41, 160, 300])]
+        pieces.append(smoother.finish())
+        times = np.concatenate([p[0] for p in pieces])
+        streamed = np.concatenate([p[1] for p in pieces if len(p[0])])
+        whole = smooth_poses(poses, half_width)
+        np.testing.assert_allclose(times, t)
+        np.testing.assert_allclose(streamed, whole, atol=1e-12)
+        if half_width == 0:
+            np.testing.assert_array_equal(whole, poses)
+        else:
+            # Jitter shrinks, the slow motion stays, a constant pose is left alone.
+            assert np.abs(np.diff(whole, axis=0)).mean() < 0.6 * np.abs(np.diff(poses, axis=0)
+                                                                       ).mean()
+            assert np.abs(whole - slow)[10:-10].mean() < 0.7 * np.abs(poses - slow).mean()
+            np.testing.assert_allclose(smooth_poses(np.ones((7, 3)), half_width), 1.0)
+
+
+def test_the_policy_smooths_its_poses(parts, speech):
+    plain, smooth = make_policy(parts, pose_smoothing=0), make_policy(parts, pose_smoothing=2)
+    for policy in (plain, smooth):
+        stream(policy, speech, 16000, [480] * 10000, now=T0 - 1.0)
+        policy.end_segment()
+    from lip_policy.lip_command import smooth_poses
+
+    np.testing.assert_allclose(smooth.times, plain.times)
+    np.testing.assert_allclose(smooth.poses, smooth_poses(plain.poses, 2), atol=2e-4)
+    with pytest.raises(ValueError, match='pose_smoothing'):
+        make_policy(parts, pose_smoothing=1.5)

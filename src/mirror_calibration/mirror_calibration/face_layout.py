@@ -65,6 +65,10 @@ MOUTH_CORNER_RIGHT = FACE_SUBSET.index(61)
 MOUTH_CORNER_LEFT = FACE_SUBSET.index(291)
 INNER_LIP_TOP = FACE_SUBSET.index(13)
 INNER_LIP_BOTTOM = FACE_SUBSET.index(14)
+# The inner lip contour as facing pairs (upper point, lower point), corner to corner: their
+# vertical gaps are where the lips part or touch along the whole mouth.
+INNER_LIP_PAIRS = tuple((FACE_SUBSET.index(u), FACE_SUBSET.index(lo)) for u, lo in zip(
+    (191, 80, 81, 82, 13, 312, 311, 310, 415), (95, 88, 178, 87, 14, 317, 402, 318, 324)))
 
 # Anchor points of the face frame (MediaPipe indices).
 EYE_CORNER_RIGHT_OUTER = 33
