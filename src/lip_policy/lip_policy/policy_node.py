@@ -75,7 +75,7 @@ PARAMETERS = {
                        'poses, which keeps per-frame jitter from the servos\' slew limits; '
                        'a pose is final this many frames later; 0 = off',
                        lambda v: isinstance(v, int) and 0 <= v <= 10, 'an integer in [0, 10]'),
-    'inverse_refine_steps': (3, 'optimiser steps refining the inverse self-model through the '
+    'inverse_refine_steps': (5, 'optimiser steps refining the inverse self-model through the '
                              'forward model per frame (lip points and inner-lip gaps); 0 = '
                              'the network alone',
                              lambda v: isinstance(v, int) and 0 <= v <= 50,

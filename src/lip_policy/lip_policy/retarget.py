@@ -176,7 +176,7 @@ class LipsToActuators:
     # with the gap term (weight 3) and 3 steps r 0.908, recall 0.75-1.0, lip error
     # 0.051-0.069. More steps or weight moved r by < 0.005. Compute per 10 ms frame in
     # lip_policy_node: see bench/policy_latency.py (2 steps 1.46 ms, 5 steps 1.79 ms).
-    DEFAULT_REFINE_STEPS = 3
+    DEFAULT_REFINE_STEPS = 5
     GAP_WEIGHT = 3.0
     _GAPS = np.array(face_layout.INNER_LIP_PAIRS) - face_layout.LIPS.start  # (9, 2) lip points
 
@@ -184,18 +184,32 @@ class LipsToActuators:
                  refine_steps=DEFAULT_REFINE_STEPS):
         import torch
 
+        from mirror_calibration.self_model import LipResponse
+
         self._torch = torch
         self.retargeting = retargeting
         self.model = self_model
         self.refine_steps = int(refine_steps)
-        for parameter in self_model.parameters():
-            parameter.requires_grad_(False)  # refinement moves positions, never the model
         index = [int(i) for i in self_model.lip_index]
         self.names = tuple(actuator_names[i] for i in index)
         self.lower = self_model.lower[self_model.lip_index].double().numpy()
         self.upper = self_model.upper[self_model.lip_index].double().numpy()
         self.neutral = self_model.neutral[self_model.lip_index].double().numpy()
-        # Autograd's first use is slow: pay it here, not on the first chunk of speech.
+        self._lower_t = self_model.lower[self_model.lip_index]
+        self._upper_t = self_model.upper[self_model.lip_index]
+        self._response = LipResponse(self_model)
+        # Inner-lip gaps [typical spreads] from the flattened standardised lips:
+        # gap = sum(lips[rows] * scale) - offset.
+        self._upper_lip, self._lower_lip = self._GAPS[:, 0].tolist(), self._GAPS[:, 1].tolist()
+        lip_mean = self_model.lips_of(self_model.landmark_mean[None])[0]  # (40, 3)
+        lip_std = self_model.lips_of(self_model.landmark_std[None])[0]
+        self._gap_spread = lip_std[self._upper_lip + self._lower_lip, 1].mean()
+        self._gap_rows = torch.as_tensor(self._GAPS * 3 + 1)  # y of upper, lower point
+        self._gap_scale = torch.stack([lip_std[self._upper_lip, 1],
+                                       -lip_std[self._lower_lip, 1]], dim=1) / self._gap_spread
+        self._gap_offset = (lip_mean[self._lower_lip, 1] - lip_mean[self._upper_lip, 1]) / \
+            self._gap_spread
+        # torch's first calls are slow: pay them here, not on the first chunk of speech.
         self.robot_lips_to_actuators(
             self_model.lips_of(self_model(self_model.neutral[None])).detach().numpy())
 
@@ -212,42 +226,43 @@ class LipsToActuators:
         torch tensors): refine_steps Adam steps on the error of the class docstring, each
         frame keeping the best positions it passed through (never worse than the guess).
 
-        Adam is written out: torch.optim's first step loads much more of torch, seconds that
-        a running policy cannot wait for.
+        The positions move as tanh of free values, the limits mapped to -1..1 (so no step
+        can leave them); gradients come from the self-model's LipResponse, not autograd.
         """
-        torch, model = self._torch, self.model
-        lower, upper = model.lower[model.lip_index], model.upper[model.lip_index]
+        torch = self._torch
+        n = len(target)
+        goal = self.model.standardise_lips(target).reshape(n, -1)
+        goal_gaps = (target[:, self._upper_lip, 1] - target[:, self._lower_lip, 1]) / \
+            self._gap_spread
+        gap_rows = self._gap_rows  # (9, 2) rows of the flattened lips: upper, lower y
+        gap_scale = self._gap_scale  # (9, 2) d gap / d standardised lip coordinate
+
+        def errors_and_gradient(lips):
+            gaps = ((lips[:, gap_rows] * gap_scale).sum(dim=2) - self._gap_offset)
+            gap_miss = gaps - goal_gaps
+            errors[:] = ((lips - goal) ** 2).sum(dim=1) + \
+                self.GAP_WEIGHT * (gap_miss ** 2).sum(dim=1)
+            gradient = 2 * (lips - goal)
+            # A sum over frames: each frame's step is the same in any batch.
+            gradient.index_add_(1, gap_rows.flatten(), (
+                2 * self.GAP_WEIGHT * gap_miss[:, :, None] * gap_scale).reshape(n, -1))
+            return gradient
+
+        lower, upper = self._lower_t, self._upper_t
         unit = ((positions - lower) / (upper - lower) * 2 - 1).clamp(-0.999, 0.999)
         free = torch.atanh(unit)  # (n, L) unbounded
-        goal = model.standardise_lips(target)
-        upper_lip, lower_lip = self._GAPS[:, 0].tolist(), self._GAPS[:, 1].tolist()
-        spread = model.lips_of(model.landmark_std[None])[0, upper_lip + lower_lip, 1].mean()
-        goal_gaps = (target[:, upper_lip, 1] - target[:, lower_lip, 1]) / spread
-
-        def frame_errors(free):
-            pose = model.full_pose(lower + (torch.tanh(free) + 1) * (upper - lower) / 2)
-            lips = model.lips_of(model(pose))
-            gaps = (lips[:, upper_lip, 1] - lips[:, lower_lip, 1]) / spread
-            return ((model.standardise_lips(lips) - goal) ** 2).sum(dim=(1, 2)) + \
-                self.GAP_WEIGHT * ((gaps - goal_gaps) ** 2).sum(dim=1)
-
-        best, best_error = free.clone(), None
+        best, best_error = free.clone(), torch.full((n,), float('inf'))
+        errors = torch.empty(n)
         mean, square = torch.zeros_like(free), torch.zeros_like(free)
-        for step in range(1, self.refine_steps + 2):
-            with torch.enable_grad():
-                free.requires_grad_(True)
-                errors = frame_errors(free)
-                if step <= self.refine_steps:
-                    # A sum over frames, not a mean: each frame's step is the same in any
-                    # batch (streaming and offline agree).
-                    (gradient,) = torch.autograd.grad(errors.sum(), free)
-            with torch.no_grad():
-                errors, free = errors.detach(), free.detach()
-                better = slice(None) if best_error is None else errors < best_error
-                best[better], best_error = free[better], (
-                    errors if best_error is None else torch.minimum(errors, best_error))
+        with torch.no_grad():
+            for step in range(1, self.refine_steps + 2):
+                unit = torch.tanh(free)
+                _, gradient = self._response.evaluate(unit, errors_and_gradient)
+                better = errors < best_error
+                best[better], best_error = free[better], torch.minimum(errors, best_error)
                 if step > self.refine_steps:
-                    break
+                    break  # the last evaluation only scores the last step
+                gradient = gradient * (1 - unit ** 2)  # through the tanh
                 mean = 0.9 * mean + 0.1 * gradient
                 square = 0.999 * square + 0.001 * gradient ** 2
                 rate = self.REFINE_RATE * (1 - 0.999 ** step) ** 0.5 / (1 - 0.9 ** step)
