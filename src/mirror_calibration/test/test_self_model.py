@@ -19,7 +19,7 @@ from mirror_calibration import face_layout
 from mirror_calibration.babbling import babble_poses, babbled_actuators
 from mirror_calibration.dataset import DatasetMeta, DatasetWriter
 from mirror_calibration.fit import FitOptions, lip_error_fraction, run_fit
-from mirror_calibration.self_model import SelfModelError, load_checkpoint
+from mirror_calibration.self_model import LipResponse, SelfModelError, load_checkpoint
 
 FACE = load_face_config(default_face_config_path())
 POINTS = len(face_layout.FACE_SUBSET)
@@ -92,6 +92,27 @@ def test_inverse_reaches_targets_of_the_forward_model(fitted):
     error = lip_error_fraction(synthetic_landmarks(pose), target).mean()
     spread = lip_error_fraction(np.broadcast_to(target.mean(axis=0), target.shape), target)
     assert error < 0.35 * spread.mean()
+
+
+def test_lip_response_is_the_forward_model_and_its_gradient(fitted):
+    """LipResponse (hand-written forward and backward for lip-only poses) agrees with the
+    model run through autograd."""
+    model, _ = load_checkpoint(fitted[0])
+    response = LipResponse(model)
+    lip = model.lip_index
+    unit = (torch.rand(7, len(lip), generator=torch.Generator().manual_seed(5)) * 2 - 1)
+    weights = torch.randn(7, face_layout.LIP_POINT_COUNT * 3)
+    with torch.no_grad():
+        lips, gradient = response.evaluate(unit, lambda shown: 2 * weights * shown)
+    unit_autograd = unit.clone().requires_grad_(True)
+    lower, upper = model.lower[lip], model.upper[lip]
+    pose = model.full_pose(lower + (unit_autograd + 1) * (upper - lower) / 2)
+    shown = model.standardise_lips(model.lips_of(model(pose))).flatten(1)
+    (expected,) = torch.autograd.grad((weights * shown ** 2).sum(), unit_autograd)
+    torch.testing.assert_close(lips, shown.detach(), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(gradient, expected, atol=1e-4 * float(expected.abs().max()),
+                               rtol=1e-3)
+    assert float(gradient.abs().max()) > 0
 
 
 def test_inverse_never_leaves_actuator_limits(fitted):
