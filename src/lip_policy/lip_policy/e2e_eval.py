@@ -286,6 +286,13 @@ class Evaluation:
         inside = (times >= start) & (times <= start + self.duration)
         return inside.sum() / self.duration
 
+    def frames_without_face(self, recorder, start):
+        """Camera frames during the clip in which the observer found no face (their lips
+        are interpolated from the neighbouring frames)."""
+        inside = [m for m in recorder.landmarks
+                  if start <= _stamp(m) <= start + self.duration]
+        return sum(not m.detected for m in inside)
+
     def observed_lips(self, recorder, through, start):
         """Robot lips at the audio's frame times (frames, 40, 3) from the recording."""
         at = start + np.arange(self.frames) * FRAME
@@ -329,6 +336,10 @@ class Evaluation:
             'duration_s': round(self.duration, 2),
             'lip_commands': len(recorder.commands),
             'observations_per_s': round(self.observation_rate(recorder, through, start), 1),
+            'frames_without_face': (self.frames_without_face(recorder, start)
+                                    if through == 'camera' else None),
+            'policy_warnings': [line for line in self.policy_log.splitlines()
+                                if '[WARN]' in line][-5:],
             'player_lookahead_s': self.args.lookahead,
             'actuator_lag_s': lag,
         }
