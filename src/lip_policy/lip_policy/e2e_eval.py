@@ -138,14 +138,10 @@ def _interpolate(times, values, at):
 
 def sync_offset_ms(observed_open, true_open):
     """Lag [ms] maximising the cross-correlation (parabolic sub-frame peak); + = lips late."""
+    from mirror_calibration.lag import refined_peak
+
     xc = metrics.cross_correlation(observed_open, true_open, SYNC_MAX_LAG)
-    i = int(np.argmax(xc))
-    shift = 0.0
-    if 0 < i < len(xc) - 1:
-        denominator = xc[i - 1] - 2 * xc[i] + xc[i + 1]
-        if denominator < 0:
-            shift = 0.5 * (xc[i - 1] - xc[i + 1]) / denominator
-    return (i - SYNC_MAX_LAG + shift) * FRAME * 1000
+    return (refined_peak(xc) - SYNC_MAX_LAG) * FRAME * 1000
 
 
 def figures(observed, truth, phonemes=None, duration=None):

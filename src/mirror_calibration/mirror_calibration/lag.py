@@ -76,13 +76,18 @@ def estimate_lag(t_cause, cause, t_effect, effect, max_lag=MAX_LAG):
     shifts = np.arange(0, int(round(max_lag / GRID)) + 1)
     n = len(grid)
     scores = np.array([np.corrcoef(a[:n - s], b[s:])[0, 1] for s in shifts])
+    return float(refined_peak(scores) * GRID), float(scores.max())
+
+
+def refined_peak(scores):
+    """Index of the largest of evenly spaced scores, refined between samples by the parabola
+    through it and its two neighbours (the index itself at an edge or a flat top)."""
     i = int(np.argmax(scores))
-    offset = 0.0
     if 0 < i < len(scores) - 1:
         curvature = scores[i - 1] - 2 * scores[i] + scores[i + 1]
         if curvature < 0:
-            offset = 0.5 * (scores[i - 1] - scores[i + 1]) / curvature
-    return float((i + offset) * GRID), float(scores[i])
+            return i + 0.5 * (scores[i - 1] - scores[i + 1]) / curvature
+    return float(i)
 
 
 def first_order(t, x, tau):
