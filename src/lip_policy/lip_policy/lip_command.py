@@ -453,15 +453,15 @@ class LipPolicy:
             self.segment = None
 
     def _schedule(self, segment, times, coefficients, weights, started, last=False):
+        final = []  # (times, poses) that the segment's smoother has finished
         if len(times):
             positions = self.lips_to_actuators(self.predictor.to_lips(coefficients))
             poses = self.neutral + weights[:, None] * (positions - self.neutral)
             self.compute_seconds.append((time.perf_counter() - started) / len(times))
-            times, poses = segment.smoother.push(times, poses)
-            self.times = np.concatenate([self.times, times])
-            self.poses = np.concatenate([self.poses, poses])
+            final.append(segment.smoother.push(times, poses))
         if last:
-            times, poses = segment.smoother.finish()
+            final.append(segment.smoother.finish())
+        for times, poses in final:
             if len(times):
                 self.times = np.concatenate([self.times, times])
                 self.poses = np.concatenate([self.poses, poses])

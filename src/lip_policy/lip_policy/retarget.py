@@ -171,11 +171,11 @@ class LipsToActuators:
 
     REFINE_RATE = 0.2  # Adam step on the tanh-unbounded positions
     # Measured through the forward model against the teacher on six held-out languages
-    # (nl sv pl tr ro sk, one sentence each): mouth-opening r 0.869 (mean), bilabial closure
-    # recall 0.25-0.57, lip error 0.046-0.066 with the point distance alone and 2 steps;
-    # with the gap term (weight 3) and 3 steps r 0.908, recall 0.75-1.0, lip error
-    # 0.051-0.069. More steps or weight moved r by < 0.005. Compute per 10 ms frame in
-    # lip_policy_node: see bench/policy_latency.py (2 steps 1.46 ms, 5 steps 1.79 ms).
+    # (nl sv pl tr ro sk, one sentence each, with the policy's pose smoothing): mouth-opening
+    # r 0.869 (mean), bilabial closure recall 0.25-0.57 with the point distance alone and 2
+    # steps; with the gap term (weight 3), best-so-far and 5 steps r 0.911, recall 0.57-1.0
+    # (3 steps: 0.908; 8 steps: 0.910). lip_policy_node computes 1.74 ms per 10 ms frame
+    # with 5 steps (bench/policy_latency.py; the target is 2 ms).
     DEFAULT_REFINE_STEPS = 5
     GAP_WEIGHT = 3.0
     _GAPS = np.array(face_layout.INNER_LIP_PAIRS) - face_layout.LIPS.start  # (9, 2) lip points
@@ -200,15 +200,14 @@ class LipsToActuators:
         self._response = LipResponse(self_model)
         # Inner-lip gaps [typical spreads] from the flattened standardised lips:
         # gap = sum(lips[rows] * scale) - offset.
-        self._upper_lip, self._lower_lip = self._GAPS[:, 0].tolist(), self._GAPS[:, 1].tolist()
+        upper_lip, lower_lip = self._GAPS[:, 0].tolist(), self._GAPS[:, 1].tolist()
         lip_mean = self_model.lips_of(self_model.landmark_mean[None])[0]  # (40, 3)
         lip_std = self_model.lips_of(self_model.landmark_std[None])[0]
-        self._gap_spread = lip_std[self._upper_lip + self._lower_lip, 1].mean()
+        spread = lip_std[upper_lip + lower_lip, 1].mean()
         self._gap_rows = torch.as_tensor(self._GAPS * 3 + 1)  # y of upper, lower point
-        self._gap_scale = torch.stack([lip_std[self._upper_lip, 1],
-                                       -lip_std[self._lower_lip, 1]], dim=1) / self._gap_spread
-        self._gap_offset = (lip_mean[self._lower_lip, 1] - lip_mean[self._upper_lip, 1]) / \
-            self._gap_spread
+        self._gap_scale = torch.stack([lip_std[upper_lip, 1], -lip_std[lower_lip, 1]],
+                                      dim=1) / spread
+        self._gap_offset = (lip_mean[lower_lip, 1] - lip_mean[upper_lip, 1]) / spread
         # torch's first calls are slow: pay them here, not on the first chunk of speech.
         self.robot_lips_to_actuators(
             self_model.lips_of(self_model(self_model.neutral[None])).detach().numpy())
@@ -231,15 +230,17 @@ class LipsToActuators:
         """
         torch = self._torch
         n = len(target)
-        goal = self.model.standardise_lips(target).reshape(n, -1)
-        goal_gaps = (target[:, self._upper_lip, 1] - target[:, self._lower_lip, 1]) / \
-            self._gap_spread
         gap_rows = self._gap_rows  # (9, 2) rows of the flattened lips: upper, lower y
         gap_scale = self._gap_scale  # (9, 2) d gap / d standardised lip coordinate
 
+        def gaps_of(lips):  # (n, 120) standardised lips -> (n, 9) inner-lip gaps
+            return (lips[:, gap_rows] * gap_scale).sum(dim=2) - self._gap_offset
+
+        goal = self.model.standardise_lips(target).reshape(n, -1)
+        goal_gaps = gaps_of(goal)
+
         def errors_and_gradient(lips):
-            gaps = ((lips[:, gap_rows] * gap_scale).sum(dim=2) - self._gap_offset)
-            gap_miss = gaps - goal_gaps
+            gap_miss = gaps_of(lips) - goal_gaps
             errors[:] = ((lips - goal) ** 2).sum(dim=1) + \
                 self.GAP_WEIGHT * (gap_miss ** 2).sum(dim=1)
             gradient = 2 * (lips - goal)
