@@ -31,8 +31,10 @@ def test_demo_writes_a_video_with_sound_and_prints_figures(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert 'sync offset' in result.stdout and 'correlation' in result.stdout
-    assert abs(figures['sync_offset_ms']) < 125
-    assert figures['mouth_opening_correlation'] > 0.3
+    # On failure, every figure and the evaluation's own log say which part went wrong.
+    shown = json.dumps(figures) + '\n' + result.stderr[-3000:]
+    assert abs(figures['sync_offset_ms']) < 125, shown
+    assert figures['mouth_opening_correlation'] > 0.3, shown
     video = probe_video(work / 'demo.mp4')
     assert video['has_audio'] and video['video_codec'] == 'h264'
     assert abs(video['frames'] / video['fps'] - figures['duration_s']) < 0.2

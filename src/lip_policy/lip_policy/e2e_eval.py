@@ -28,6 +28,7 @@ which includes actuator lag. A plot goes next to --out; the last line is one JSO
 import argparse
 import contextlib
 import json
+import os
 import pathlib
 import sys
 import time
@@ -111,6 +112,18 @@ class Recorder:
         if msg.encoding == 'rgb8':
             frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
             self.images.append((_stamp(msg), frame))
+
+    def require_alone(self, own):
+        """Refuse when a topic has more publishers than this evaluation started (`own`:
+        topic -> count): another graph on this ROS domain would mix its messages in."""
+        extra = {topic: self.node.count_publishers(topic) for topic in own}
+        extra = {topic: count for topic, count in extra.items() if count > own[topic]}
+        if extra:
+            found = ', '.join(f'{count} publishers on {topic}' for topic, count in extra.items())
+            raise E2EError(f'another node graph is running on ROS domain '
+                           f'{os.environ.get("ROS_DOMAIN_ID", "0")} ({found}); its messages '
+                           'would mix with this evaluation\'s. Stop it, or run lip-e2e-eval '
+                           'with ROS_DOMAIN_ID set to a free domain.')
 
     def spin(self, seconds, until=None, nodes=()):
         deadline = time.monotonic() + seconds
@@ -253,6 +266,10 @@ class Evaluation:
                     raise E2EError('the driver (and camera) did not come up in 60 s:\n' +
                                    '\n'.join(n.output()[-1500:] for n in nodes))
                 recorder.spin(2.0, nodes=nodes)  # the policy node loads its models
+                own = {'face/joint_states': 1, 'face/lip_command': 1, 'audio': 0}
+                if through == 'camera':
+                    own |= {'camera/image_raw': 1, 'face/landmarks': 1}
+                recorder.require_alone(own)
                 with _running([self.player()]) as (player,):
                     recorder.player = player
                     recorder.spin(self.duration + 30, lambda: player.process.poll() is not None,
@@ -260,6 +277,7 @@ class Evaluation:
                     if player.process.returncode != 0:
                         raise E2EError(f'audio_player_node failed:\n{player.output()[-2000:]}')
                 recorder.spin(1.5, nodes=nodes)
+                recorder.require_alone(own | {'audio': 1})  # the player may not be gone yet
                 self.policy_log = nodes[1].output()
         finally:
             recorder.node.destroy_node()

@@ -54,3 +54,25 @@ def test_e2e_eval_refuses_missing_inputs(models, tmp_path):
                              '--lip-model', str(tmp_path / 'missing.pt')],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and 'lip-train' in result.stderr
+
+
+def test_recorder_refuses_to_share_its_domain_with_another_graph(ros_context):
+    import time
+
+    import rclpy
+
+    from face_msgs.msg import AudioChunk
+    from lip_policy.e2e_eval import E2EError, Recorder
+
+    recorder = Recorder(ros_context)
+    recorder.require_alone({'audio': 0, 'face/joint_states': 0})  # nothing else is running
+    stranger = rclpy.create_node('someone_elses_player', context=ros_context)
+    stranger.create_publisher(AudioChunk, 'audio', 10)
+    deadline = time.monotonic() + 5
+    while recorder.node.count_publishers('audio') == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(E2EError, match='ROS_DOMAIN_ID set to a free domain'):
+        recorder.require_alone({'audio': 0, 'face/joint_states': 0})
+    recorder.require_alone({'audio': 1, 'face/joint_states': 0})  # the one it started itself
+    stranger.destroy_node()
+    recorder.node.destroy_node()
