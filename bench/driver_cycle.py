@@ -91,7 +91,8 @@ def step_response(config, step=0.1, seconds=0.3):
 
 def node_rate(seconds):
     """Rate [Hz] at which a subscriber receives face/joint_states from the flat-out node."""
-    os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 100 + 1))
+    # A random domain, not the pid: pids repeat across containers sharing a loopback.
+    os.environ.setdefault('ROS_DOMAIN_ID', str(int.from_bytes(os.urandom(2), 'little') % 100 + 1))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ.setdefault('ROS_LOG_DIR', str(ROOT / 'build' / 'ros_log'))
     os.environ.setdefault('ROS_HOME', str(ROOT / 'build' / 'ros_home'))
