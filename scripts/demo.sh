@@ -28,7 +28,7 @@ import json, sys
 f = json.load(open(sys.argv[1]))
 print(f"demo: wrote demo.mp4 ({f['duration_s']} s of speech) and demo_mouth.png")
 print(f"demo: audio-to-lip sync offset {f['sync_offset_ms']:+.1f} ms (positive = lips late; "
-      "people notice about -45/+125 ms)")
+      "people notice lips about 45 ms late or 125 ms early)")
 print(f"demo: mouth-opening correlation {f['mouth_opening_correlation']}, lip error "
       f"{f['lip_error']} of mouth width, against {f['reference']}")
 print(json.dumps(f))

@@ -34,12 +34,15 @@ class ReplayError(RuntimeError):
 
 
 def replay_policy(models, chunks):
-    """(times [s], poses (n, L)) the policy schedules for the recorded audio chunks."""
+    """(times [s], poses (n, L)) the policy commands for the recorded audio chunks (no lead),
+    and how many chunks it rejected."""
     from lip_policy.lip_command import ChunkError, LipPolicy, PolicyConfig
+    from lip_policy.runtime_models import lip_speed_limits
 
     to_actuators = models.to_actuators
     policy = LipPolicy(models.predictor, to_actuators, to_actuators.names,
-                       to_actuators.neutral, PolicyConfig(actuator_lag=0.0))
+                       to_actuators.neutral, PolicyConfig(actuator_lag=0.0),
+                       lip_speed_limits(to_actuators.names))
     rejected = 0
     for chunk in sorted(chunks, key=lambda m: m.sequence):
         stamp = stamp_seconds(chunk)
@@ -51,7 +54,7 @@ def replay_policy(models, chunks):
     if len(policy.times) < 10:
         raise ReplayError('the bag\'s /audio gave fewer than 10 lip frames; record at least '
                           'a second of speech')
-    return policy.times, policy.poses, rejected
+    return *policy.paced_schedule(), rejected
 
 
 def recorded_lips(landmarks):
@@ -187,12 +190,13 @@ def main(argv=None):
         live = {'params_file': params_file,
                 'models': (args.lip_model, args.self_model, args.retarget)}
     from face_bringup.live_replay import LiveReplayError
+    from face_motor_driver.face_config import ConfigError
 
     try:
         models = load_runtime_models(args.lip_model, args.self_model, args.retarget)
         result, times, predicted, recorded = evaluate(bag, models, live)
     except (BagError, ReplayError, CheckpointError, SelfModelError, RetargetError,
-            LiveReplayError) as error:
+            LiveReplayError, ConfigError) as error:
         print(f'face-replay-eval: {error}', file=sys.stderr)
         return 2
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -180,7 +180,7 @@ def figures(observed, truth, phonemes=None, duration=None):
 class Evaluation:
     def __init__(self, args):
         from lip_policy.audio_clip import load_audio_file
-        from lip_policy.runtime_models import load_runtime_models, model_path
+        from lip_policy.runtime_models import lip_speed_limits, load_runtime_models, model_path
 
         self.args = args
         self.lip_model = model_path(args.lip_model, 'lip_model')
@@ -191,6 +191,8 @@ class Evaluation:
         self.predictor, self.self_model = self.models.predictor, self.models.self_model
         self.names = self.models.actuator_names
         self.to_actuators = self.models.to_actuators
+        # The live policy node paces to the workspace's face config: the offline one too.
+        self.speed_limits = lip_speed_limits(self.to_actuators.names)
         self.phonemes = None
         if args.text:
             from lip_policy.espeak import Speaker
@@ -215,7 +217,7 @@ class Evaluation:
         resampler = Resampler(self.rate)
         audio_16k = np.concatenate([resampler.push(self.audio), resampler.flush()])
         policy = LipPolicy(self.predictor, self.to_actuators, self.to_actuators.names,
-                           self.to_actuators.neutral)
+                           self.to_actuators.neutral, max_velocity=self.speed_limits)
         return offline_poses(policy, audio_16k)[1][:self.frames]
 
     def teacher_truth(self):
@@ -443,6 +445,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
+    from face_motor_driver.face_config import ConfigError
     from lip_policy.audio_clip import AudioClipError
     from lip_policy.predictor import CheckpointError
     from lip_policy.retarget import RetargetError
@@ -466,7 +469,8 @@ def main(argv=None):
             print(f'lip-e2e-eval: only {result["observations_per_s"]} observations of the lips '
                   'per second: the sync offset is no finer than their spacing (machine busy, '
                   'or lower --camera-rate?)', file=sys.stderr)
-    except (E2EError, CheckpointError, SelfModelError, RetargetError, AudioClipError) as error:
+    except (E2EError, CheckpointError, SelfModelError, RetargetError, AudioClipError,
+            ConfigError) as error:
         print(f'lip-e2e-eval: {error}', file=sys.stderr)
         return 2
     pathlib.Path(args.out).write_text(json.dumps(result, indent=1))

@@ -18,7 +18,12 @@ size, stamped with the time the first sample is played). The core
    then smooths the poses over time (PoseSmoother: zero-phase, pose_smoothing frames each
    side), which takes out the frame-to-frame jitter of per-frame inversion that the servos'
    slew limits would otherwise turn into lag; a frame is final pose_smoothing frames later;
-5. keeps the poses on a schedule keyed by playback time. `command(now)` returns the pose
+5. keeps the poses on a schedule keyed by playback time and paces them to the actuators'
+   speed limits (when given): the mean of the poses rate-limited forwards in time (which
+   trails every fast move) and backwards (which starts it early) keeps within the limits and
+   centres each fast move on its time, where the driver's own slew limit alone would only
+   trail it;
+6. `command(now)` returns the paced pose
    for time now + actuator_lag (interpolated between frames): commands lead the audio by
    the actuators' lag, so the lips arrive when the sound does. When chunks come ahead of
    playback (look-ahead), those frames are simply there in time. When the frame for that
@@ -42,6 +47,9 @@ HOP = 160  # [samples] one lip frame (10 ms)
 FRAME_PERIOD = HOP / SAMPLE_RATE  # [s]
 SILENCE_DB = -120.0  # [dBFS] level reported for digital silence
 ENCODING_FLOAT32, ENCODING_INT16 = 0, 1  # as face_msgs/AudioChunk
+# [frames] how far ahead the backward pacing looks. A move reaches back at most its size over
+# the speed limit: the jaw's whole range (about 0.6 rad) at 4 rad/s is 15 frames.
+PACE_HORIZON = 50
 
 
 class ChunkError(ValueError):
@@ -253,6 +261,28 @@ def smooth_poses(poses, half_width):
                      for j in range(poses.shape[1])], axis=1)
 
 
+def rate_limited(poses, max_step, start, backwards=False):
+    """(n, L) poses following `poses` but changing by at most max_step (L,) per frame,
+    starting from `start` (L,) at the first frame (the last one when backwards)."""
+    out = np.empty_like(poses)
+    order = range(len(poses) - 1, -1, -1) if backwards else range(len(poses))
+    previous = np.asarray(start, np.float64)
+    for k in order:
+        previous = out[k] = np.clip(poses[k], previous - max_step, previous + max_step)
+    return out
+
+
+def pace_poses(poses, max_step, start):
+    """Offline reference of the policy's pacing: the mean of the poses rate-limited forwards
+    from `start` and backwards from their last frame; changes by at most max_step (L,) per
+    frame, and leaves poses that already keep to it alone."""
+    poses = np.asarray(poses, np.float64)
+    if len(poses) == 0:
+        return poses
+    return 0.5 * (rate_limited(poses, max_step, start)
+                  + rate_limited(poses, max_step, poses[-1], backwards=True))
+
+
 # --- the policy ------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -260,6 +290,7 @@ class PolicyConfig:
     actuator_lag: float = 0.045  # [s] commands lead the audio by this (pose reached in time)
     servo_time_constant: float = 0.0  # [s] first-order servo lag undone by feed-forward
     pose_smoothing: int = 2  # [frames] each side of the zero-phase pose smoothing; 0 = off
+    pacing: float = 1.0  # fraction of the actuators' max_velocity the poses keep to; 0 = off
     stall_timeout: float = 0.25  # [s] without audio for the commanded time before easing
     ease_time: float = 0.3  # [s] easing to neutral after a stall
     silence_threshold_db: float = -45.0  # [dBFS] hop RMS below this is silence
@@ -276,6 +307,7 @@ class PolicyConfig:
         """Raise ValueError naming every bad value."""
         problems = []
         ranges = {'actuator_lag': (0.0, 1.0), 'servo_time_constant': (0.0, 0.5),
+                  'pacing': (0.0, 1.0),
                   'stall_timeout': (0.02, 10.0),
                   'ease_time': (0.0, 10.0), 'silence_threshold_db': (-120.0, 0.0),
                   'silence_hold': (0.0, 10.0), 'voice_attack': (0.0, 2.0),
@@ -359,19 +391,29 @@ class LipPolicy:
 
     predictor: lip_policy.predictor.LipPredictor; lips_to_actuators: callable (n, 40, 3)
     human lips -> (n, L) positions [rad] (retarget.LipsToActuators); names, neutral: the L
-    lip actuators and their rest positions.
+    lip actuators and their rest positions; max_velocity: their speed limits (L,) [rad/s]
+    (config/face_motors.yaml), or None for no pacing.
     """
 
-    def __init__(self, predictor, lips_to_actuators, names, neutral, config=None):
+    def __init__(self, predictor, lips_to_actuators, names, neutral, config=None,
+                 max_velocity=None):
         self.predictor = predictor
         self.lips_to_actuators = lips_to_actuators
         self.names = tuple(names)
         self.neutral = np.asarray(neutral, np.float64)
         self.config = (config or PolicyConfig()).validate()
+        self.max_step = None  # (L,) [rad per frame] the pacing keeps to
+        if max_velocity is not None and self.config.pacing > 0:
+            limits = np.asarray(max_velocity, np.float64)
+            if limits.shape != self.neutral.shape or not np.all(limits > 0):
+                raise ValueError(f'max_velocity must be {len(self.names)} positive speeds '
+                                 f'[rad/s] for {", ".join(self.names)}; got {max_velocity!r}')
+            self.max_step = limits * self.config.pacing * FRAME_PERIOD
         self.segment = None
         self.last_sequence = None
         self.times = np.zeros(0)
         self.poses = np.zeros((0, len(self.names)))
+        self.forward = self.poses.copy()  # the poses rate-limited forwards (pacing)
         self.published = self.neutral.copy()
         self.idle = True
         self.ease_start = None
@@ -432,8 +474,7 @@ class LipPolicy:
         notes = [] if seg is None else [self._why_new(seg, stamp, rate)]
         self.end_segment()
         # Newer audio for the same playback time replaces what was scheduled.
-        keep = self.times < stamp
-        self.times, self.poses = self.times[keep], self.poses[keep]
+        self._keep(self.times < stamp)
         self.segment = _Segment(self, stamp, rate)
         self.counts['segments'] += 1
         return notes
@@ -465,17 +506,49 @@ class LipPolicy:
             if len(times):
                 self.times = np.concatenate([self.times, times])
                 self.poses = np.concatenate([self.poses, poses])
+                if self.max_step is not None:
+                    start = self.forward[-1] if len(self.forward) else self.published
+                    self.forward = np.concatenate(
+                        [self.forward, rate_limited(poses, self.max_step, start)])
+
+    def _keep(self, mask):
+        """Keep the scheduled frames where mask is True."""
+        self.times, self.poses = self.times[mask], self.poses[mask]
+        if self.max_step is not None:
+            self.forward = self.forward[mask]
 
     # --- commands out --------------------------------------------------------------------
     def pose_at(self, t):
         """Interpolated scheduled pose for playback time t, or None outside the schedule."""
-        if len(self.times) == 0 or not self.times[0] <= t <= self.times[-1]:
+        return self._at(t, self.poses)
+
+    def paced_at(self, t):
+        """The pose for playback time t as commanded: paced (see pace_poses) when the
+        policy has speed limits, else as scheduled; None outside the schedule."""
+        if self.max_step is None or len(self.times) == 0:
+            return self.pose_at(t)
+        i = max(int(np.searchsorted(self.times, t, side='right')) - 1, 0)
+        ahead = self.poses[i:i + PACE_HORIZON]
+        backward = rate_limited(ahead, self.max_step, ahead[-1], backwards=True)
+        return self._at(t, 0.5 * (self.forward[i:i + 2] + backward[:2]), first=i)
+
+    def paced_schedule(self):
+        """(times, poses) of the whole schedule as it is commanded (paced, as paced_at)."""
+        if self.max_step is None or len(self.times) == 0:
+            return self.times, self.poses
+        backward = rate_limited(self.poses, self.max_step, self.poses[-1], backwards=True)
+        return self.times, 0.5 * (self.forward + backward)
+
+    def _at(self, t, poses, first=0):
+        """poses (rows from schedule frame `first` on) interpolated at time t."""
+        times = self.times
+        if len(times) == 0 or not times[0] <= t <= times[-1]:
             return None
-        i = int(np.searchsorted(self.times, t, side='right')) - 1
-        if i >= len(self.times) - 1:
-            return self.poses[-1].copy()
-        a = (t - self.times[i]) / (self.times[i + 1] - self.times[i])
-        return (1 - a) * self.poses[i] + a * self.poses[i + 1]
+        i = int(np.searchsorted(times, t, side='right')) - 1
+        if i >= len(times) - 1:
+            return poses[i - first].copy()
+        a = (t - times[i]) / (times[i + 1] - times[i])
+        return (1 - a) * poses[i - first] + a * poses[i + 1 - first]
 
     def command(self, now):
         """The command to send at `now` [s], or None when the lips rest (nothing to send)."""
@@ -485,12 +558,12 @@ class LipPolicy:
             self.end_segment()
         old = self.times < target - c.history
         if old.any():
-            self.times, self.poses = self.times[~old], self.poses[~old]
-        pose = self.pose_at(target)
+            self._keep(~old)
+        pose = self.paced_at(target)
         state = 'speaking'
         if pose is None and len(self.times) and \
                 0 < target - self.times[-1] <= c.stall_timeout:
-            pose, state = self.poses[-1].copy(), 'late'
+            pose, state = self.paced_at(self.times[-1]), 'late'
         if pose is None:
             if self.idle:
                 return None
@@ -511,7 +584,8 @@ class LipPolicy:
     def _feed_forward(self, pose, target):
         """pose + tau * its rate of change: a first-order servo fed this follows the pose
         itself instead of trailing it by tau (and losing amplitude at syllable rates)."""
-        before, after = self.pose_at(target - FRAME_PERIOD), self.pose_at(target + FRAME_PERIOD)
+        before, after = (self.paced_at(target - FRAME_PERIOD),
+                         self.paced_at(target + FRAME_PERIOD))
         if before is None or after is None:
             return pose
         rate = (after - before) / (2 * FRAME_PERIOD)
@@ -529,7 +603,8 @@ def offline_poses(policy, audio_16k):
     """Reference: the poses a whole clip at 16 kHz gets, computed in one piece.
 
     Uses the whole-clip model path (LipPredictor.predict_coefficients) and one gate pass;
-    the streaming path must give the same poses. Returns (times from clip start, poses).
+    the streaming path must give the same poses (LipPolicy.paced_schedule). Returns (times
+    from clip start, poses): smoothed, and paced when the policy has speed limits.
     """
     c = policy.config
     predictor = policy.predictor
@@ -544,4 +619,7 @@ def offline_poses(policy, audio_16k):
     weights = gate.weights(n)
     positions = policy.lips_to_actuators(predictor.to_lips(coefficients))
     poses = policy.neutral + weights[:, None] * (positions - policy.neutral)
-    return np.arange(n) * FRAME_PERIOD, smooth_poses(poses, c.pose_smoothing)
+    poses = smooth_poses(poses, c.pose_smoothing)
+    if policy.max_step is not None:
+        poses = pace_poses(poses, policy.max_step, policy.neutral)
+    return np.arange(n) * FRAME_PERIOD, poses

@@ -75,6 +75,11 @@ PARAMETERS = {
                        'poses, which keeps per-frame jitter from the servos\' slew limits; '
                        'a pose is final this many frames later; 0 = off',
                        lambda v: isinstance(v, int) and 0 <= v <= 10, 'an integer in [0, 10]'),
+    'pacing': (1.0, 'fraction of each lip actuator\'s max_velocity (face_config) the commanded '
+               'poses keep to; fast moves are centred on their time instead of trailing '
+               'behind the driver\'s slew limit; 0 = off', _finite(0.0, 1.0), '[0, 1]'),
+    'face_config': ('', 'actuator file whose max_velocity the pacing keeps to; "" = '
+                    'config/face_motors.yaml of the workspace', None, ''),
     'inverse_refine_steps': (5, 'optimiser steps refining the inverse self-model through the '
                              'forward model per frame (lip points and inner-lip gaps); 0 = '
                              'the network alone',
@@ -122,11 +127,12 @@ class LipPolicyNode(Node):
             f'lip policy ready: {len(self.policy.names)} lip actuators, '
             f'{self.p["command_rate"]:.0f} Hz, actuator lag '
             f'{self.policy.config.actuator_lag * 1000:.0f} ms, servo feed-forward '
-            f'{self.policy.config.servo_time_constant * 1000:.0f} ms, model look-ahead '
+            f'{self.policy.config.servo_time_constant * 1000:.0f} ms, pacing '
+            f'{self.policy.config.pacing:.2f} x max_velocity, model look-ahead '
             f'{self.policy.predictor.lookahead_frames * 10} ms')
 
     def _load_policy(self):
-        from lip_policy.runtime_models import load_runtime_models
+        from lip_policy.runtime_models import lip_speed_limits, load_runtime_models
 
         models = load_runtime_models(self.p['lip_model'], self.p['self_model'],
                                      self.p['retarget'], self.p['inverse_refine_steps'])
@@ -142,7 +148,7 @@ class LipPolicyNode(Node):
         tau = self.p['servo_time_constant']
         if tau < 0:
             tau = float(checkpoint.get('metadata', {}).get('servo_time_constant', 0.0))
-        keys = ('pose_smoothing', 'stall_timeout', 'ease_time', 'silence_threshold_db',
+        keys = ('pose_smoothing', 'pacing', 'stall_timeout', 'ease_time', 'silence_threshold_db',
                 'silence_hold', 'voice_attack', 'silence_release', 'max_gap', 'max_chunk_duration')
         config = PolicyConfig(actuator_lag=float(lag), servo_time_constant=tau,
                               **{k: self.p[k] for k in keys})
@@ -150,8 +156,11 @@ class LipPolicyNode(Node):
             config.validate()
         except ValueError as error:
             raise ParameterError(str(error)) from error
+        limits = None
+        if config.pacing > 0:
+            limits = lip_speed_limits(to_actuators.names, self.p['face_config'])
         return LipPolicy(models.predictor, to_actuators, to_actuators.names,
-                         to_actuators.neutral, config)
+                         to_actuators.neutral, config, limits)
 
     def _now(self):
         return self.get_clock().now().nanoseconds * 1e-9
@@ -202,6 +211,7 @@ class LipPolicyNode(Node):
 
 
 def main(args=None):
+    from face_motor_driver.face_config import ConfigError
     from lip_policy.predictor import CheckpointError
     from lip_policy.retarget import RetargetError
     from mirror_calibration.self_model import SelfModelError
@@ -212,7 +222,8 @@ def main(args=None):
     try:
         node = LipPolicyNode()
         rclpy.spin(node)
-    except (ParameterError, CheckpointError, SelfModelError, RetargetError) as error:
+    except (ParameterError, CheckpointError, SelfModelError, RetargetError,
+            ConfigError) as error:
         print(f'lip_policy_node: cannot start: {error}', file=sys.stderr)
         code = 2
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -22,6 +22,24 @@ def model_path(value, kind):
     return pathlib.Path(value) if value else config_dir().parent / 'models' / DEFAULT_FILES[kind]
 
 
+def lip_speed_limits(names, face_config=''):
+    """(L,) max_velocity [rad/s] of the named actuators in config/face_motors.yaml (or the
+    file face_config), the speeds the policy paces the lips to; raises ConfigError."""
+    from face_motor_driver.face_config import (
+        ConfigError,
+        default_face_config_path,
+        load_face_config,
+    )
+
+    path = face_config or default_face_config_path()
+    actuators = {a.name: a for a in load_face_config(path).actuators}
+    missing = [name for name in names if name not in actuators]
+    if missing:
+        raise ConfigError(f'{path} has no actuator {", ".join(missing)}, which the self-model '
+                          'moves; use the face config the self-model was calibrated with')
+    return np.array([actuators[name].max_velocity for name in names])
+
+
 @dataclasses.dataclass
 class RuntimeModels:
     predictor: object        # lip_policy.predictor.LipPredictor
