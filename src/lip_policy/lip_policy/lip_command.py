@@ -525,12 +525,19 @@ class LipPolicy:
     def paced_at(self, t):
         """The pose for playback time t as commanded: paced (see pace_poses) when the
         policy has speed limits, else as scheduled; None outside the schedule."""
+        return self._at(t, *self._commanded_rows(t, t))
+
+    def _commanded_rows(self, t0, t1):
+        """(rows, first): the schedule's frames that interpolation at times t0..t1 reads, as
+        commanded (paced when the policy has speed limits), from schedule frame `first` on.
+        One backward pass serves every time in the span."""
+        first = max(int(np.searchsorted(self.times, t0, side='right')) - 1, 0)
+        stop = int(np.searchsorted(self.times, t1, side='right')) + 1
         if self.max_step is None or len(self.times) == 0:
-            return self.pose_at(t)
-        i = max(int(np.searchsorted(self.times, t, side='right')) - 1, 0)
-        ahead = self.poses[i:i + PACE_HORIZON]
+            return self.poses[first:stop], first
+        ahead = self.poses[first:first + max(PACE_HORIZON, stop - first)]
         backward = rate_limited(ahead, self.max_step, ahead[-1], backwards=True)
-        return self._at(t, 0.5 * (self.forward[i:i + 2] + backward[:2]), first=i)
+        return 0.5 * (self.forward[first:stop] + backward[:stop - first]), first
 
     def paced_schedule(self):
         """(times, poses) of the whole schedule as it is commanded (paced, as paced_at)."""
@@ -559,7 +566,8 @@ class LipPolicy:
         old = self.times < target - c.history
         if old.any():
             self._keep(~old)
-        pose = self.paced_at(target)
+        rows, first = self._commanded_rows(target - FRAME_PERIOD, target + FRAME_PERIOD)
+        pose = self._at(target, rows, first)
         state = 'speaking'
         if pose is None and len(self.times) and \
                 0 < target - self.times[-1] <= c.stall_timeout:
@@ -577,15 +585,16 @@ class LipPolicy:
         else:
             self.idle, self.ease_start = False, None
             if state == 'speaking' and c.servo_time_constant > 0:
-                pose = self._feed_forward(pose, target)
+                pose = self._feed_forward(pose, target, rows, first)
         self.published = pose
         return Command(pose, target, state)
 
-    def _feed_forward(self, pose, target):
+    def _feed_forward(self, pose, target, rows, first):
         """pose + tau * its rate of change: a first-order servo fed this follows the pose
-        itself instead of trailing it by tau (and losing amplitude at syllable rates)."""
-        before, after = (self.paced_at(target - FRAME_PERIOD),
-                         self.paced_at(target + FRAME_PERIOD))
+        itself instead of trailing it by tau (and losing amplitude at syllable rates).
+        rows, first: the commanded frames around target (_commanded_rows)."""
+        before, after = (self._at(target - FRAME_PERIOD, rows, first),
+                         self._at(target + FRAME_PERIOD, rows, first))
         if before is None or after is None:
             return pose
         rate = (after - before) / (2 * FRAME_PERIOD)

@@ -353,3 +353,28 @@ def test_bad_speed_limits_are_refused(parts):
                       max_velocity=limits)
     with pytest.raises(ValueError, match='pacing'):
         make_policy(parts, pacing=1.5)
+
+
+def test_feed_forward_leads_the_paced_poses(parts, speech):
+    """With speed limits and feed-forward, the command is the paced pose plus the time
+    constant times the paced pose's rate."""
+    predictor, to_actuators = parts
+    tau, lag = 0.03, 0.04
+    limits = np.full(len(to_actuators.names), 2.0)  # [rad/s]
+    policy = LipPolicy(predictor, to_actuators, to_actuators.names, to_actuators.neutral,
+                       PolicyConfig(actuator_lag=lag, servo_time_constant=tau, history=60.0),
+                       max_velocity=limits)
+    stream(policy, speech, 16000, [320] * 10000, now=T0 - 1.0)
+    times, paced = policy.paced_schedule()
+    paced = paced.copy()
+
+    def paced_at(t):
+        return np.stack([np.interp(t, times, paced[:, j]) for j in range(paced.shape[1])])
+
+    for now in np.arange(T0 + 0.2, T0 + 1.5, 0.013):
+        target = now + lag
+        rate = (paced_at(target + FRAME_PERIOD) - paced_at(target - FRAME_PERIOD)) \
+            / (2 * FRAME_PERIOD)
+        expected = np.clip(paced_at(target) + tau * rate, to_actuators.lower,
+                           to_actuators.upper)
+        np.testing.assert_allclose(policy.command(now).positions, expected, atol=1e-9)
