@@ -36,13 +36,9 @@ class ReplayError(RuntimeError):
 def replay_policy(models, chunks):
     """(times [s], poses (n, L)) the policy commands for the recorded audio chunks (no lead),
     and how many chunks it rejected."""
-    from lip_policy.lip_command import ChunkError, LipPolicy, PolicyConfig
-    from lip_policy.runtime_models import lip_speed_limits
+    from lip_policy.lip_command import ChunkError, PolicyConfig
 
-    to_actuators = models.to_actuators
-    policy = LipPolicy(models.predictor, to_actuators, to_actuators.names,
-                       to_actuators.neutral, PolicyConfig(actuator_lag=0.0),
-                       lip_speed_limits(to_actuators.names))
+    policy = models.lip_policy(PolicyConfig(actuator_lag=0.0))
     rejected = 0
     for chunk in sorted(chunks, key=lambda m: m.sequence):
         stamp = stamp_seconds(chunk)

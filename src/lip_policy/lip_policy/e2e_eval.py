@@ -180,7 +180,7 @@ def figures(observed, truth, phonemes=None, duration=None):
 class Evaluation:
     def __init__(self, args):
         from lip_policy.audio_clip import load_audio_file
-        from lip_policy.runtime_models import lip_speed_limits, load_runtime_models, model_path
+        from lip_policy.runtime_models import load_runtime_models, model_path
 
         self.args = args
         self.lip_model = model_path(args.lip_model, 'lip_model')
@@ -191,8 +191,6 @@ class Evaluation:
         self.predictor, self.self_model = self.models.predictor, self.models.self_model
         self.names = self.models.actuator_names
         self.to_actuators = self.models.to_actuators
-        # The live policy node paces to the workspace's face config: the offline one too.
-        self.speed_limits = lip_speed_limits(self.to_actuators.names)
         self.phonemes = None
         if args.text:
             from lip_policy.espeak import Speaker
@@ -212,12 +210,11 @@ class Evaluation:
 
     def offline_policy(self):
         """The policy without ROS or servos: (frames, L) poses at the audio's frame times."""
-        from lip_policy.lip_command import LipPolicy, Resampler, offline_poses
+        from lip_policy.lip_command import Resampler, offline_poses
 
         resampler = Resampler(self.rate)
         audio_16k = np.concatenate([resampler.push(self.audio), resampler.flush()])
-        policy = LipPolicy(self.predictor, self.to_actuators, self.to_actuators.names,
-                           self.to_actuators.neutral, max_velocity=self.speed_limits)
+        policy = self.models.lip_policy()  # as the live node builds it, with its defaults
         return offline_poses(policy, audio_16k)[1][:self.frames]
 
     def teacher_truth(self):

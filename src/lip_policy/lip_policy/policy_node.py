@@ -25,7 +25,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.time import Time
 
 from face_msgs.msg import AudioChunk, FaceCommand
-from lip_policy.lip_command import ChunkError, LipPolicy, PolicyConfig
+from lip_policy.lip_command import ChunkError, PolicyConfig
 
 # Measured with lip-e2e-eval on the emulated bus (servo lag time constant 30 ms, driver at
 # 150 Hz): with no lead the lips trailed the offline policy by 38 ms, with 35 ms of lead by
@@ -132,11 +132,11 @@ class LipPolicyNode(Node):
             f'{self.policy.predictor.lookahead_frames * 10} ms')
 
     def _load_policy(self):
-        from lip_policy.runtime_models import lip_speed_limits, load_runtime_models
+        from lip_policy.runtime_models import load_runtime_models
 
         models = load_runtime_models(self.p['lip_model'], self.p['self_model'],
                                      self.p['retarget'], self.p['inverse_refine_steps'])
-        checkpoint, to_actuators = models.checkpoint, models.to_actuators
+        checkpoint = models.checkpoint
         lag = self.p['actuator_lag']
         if lag < 0:
             lag = checkpoint.get('metadata', {}).get('actuator_lag')
@@ -156,11 +156,7 @@ class LipPolicyNode(Node):
             config.validate()
         except ValueError as error:
             raise ParameterError(str(error)) from error
-        limits = None
-        if config.pacing > 0:
-            limits = lip_speed_limits(to_actuators.names, self.p['face_config'])
-        return LipPolicy(models.predictor, to_actuators, to_actuators.names,
-                         to_actuators.neutral, config, limits)
+        return models.lip_policy(config, self.p['face_config'])
 
     def _now(self):
         return self.get_clock().now().nanoseconds * 1e-9

@@ -61,6 +61,18 @@ class RuntimeModels:
             pose = self.self_model.full_pose(lips, rest)
             return self.self_model.lips_of(self.self_model(pose)).double().numpy()
 
+    def lip_policy(self, config=None, face_config=''):
+        """The streaming LipPolicy on these models, paced to the lip actuators' max_velocity
+        in face_config ("" = config/face_motors.yaml) unless config.pacing is 0; the one
+        way lip_policy_node and the offline references build it."""
+        from lip_policy.lip_command import LipPolicy, PolicyConfig
+
+        config = (config or PolicyConfig()).validate()
+        names = self.to_actuators.names
+        limits = lip_speed_limits(names, face_config) if config.pacing > 0 else None
+        return LipPolicy(self.predictor, self.to_actuators, names, self.to_actuators.neutral,
+                         config, limits)
+
 
 def load_runtime_models(lip_model='', self_model='', retarget='', refine_steps=None):
     """Load all three; raises CheckpointError, SelfModelError or RetargetError with the

@@ -247,6 +247,8 @@ def test_params_file_lists_every_parameter_of_both_nodes(ros_context, models):
     (('-p', 'command_rate:=0.0'), 'command_rate'),
     (('-p', 'silence_threshold_db:=5.0'), 'silence_threshold_db'),
     (('-p', 'lip_model:=/nonexistent/lip.pt'), 'does not exist'),
+    (('-p', 'face_config:=/nonexistent/face_motors.yaml'), 'cannot read face config'),
+    (('-p', 'pacing:=1.5'), 'pacing'),
 ])
 def test_bad_parameters_stop_the_node_with_a_reason(models, args, message):
     result = subprocess.run(
