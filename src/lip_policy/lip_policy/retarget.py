@@ -220,15 +220,17 @@ class LipsToActuators:
         return cls(Retargeting.load(retarget_path), model, checkpoint['actuator_names'],
                    cls.DEFAULT_REFINE_STEPS if refine_steps is None else refine_steps)
 
-    def refine(self, target, positions):
+    def refine(self, target, positions, steps=None):
         """Better positions (n, L) for robot lips target (n, 40, 3) from a first guess (both
-        torch tensors): refine_steps Adam steps on the error of the class docstring, each
-        frame keeping the best positions it passed through (never worse than the guess).
+        torch tensors): `steps` (default refine_steps) Adam steps on the error of the class
+        docstring, each frame keeping the best positions it passed through (never worse than
+        the guess).
 
         The positions move as tanh of free values, the limits mapped to -1..1 (so no step
         can leave them); gradients come from the self-model's LipResponse, not autograd.
         """
         torch = self._torch
+        steps = self.refine_steps if steps is None else steps
         n = len(target)
         gap_rows = self._gap_rows  # (9, 2) rows of the flattened lips: upper, lower y
         gap_scale = self._gap_scale  # (9, 2) d gap / d standardised lip coordinate
@@ -256,12 +258,12 @@ class LipsToActuators:
         errors = torch.empty(n)
         mean, square = torch.zeros_like(free), torch.zeros_like(free)
         with torch.no_grad():
-            for step in range(1, self.refine_steps + 2):
+            for step in range(1, steps + 2):
                 unit = torch.tanh(free)
                 _, gradient = self._response.evaluate(unit, errors_and_gradient)
                 better = errors < best_error
                 best[better], best_error = free[better], torch.minimum(errors, best_error)
-                if step > self.refine_steps:
+                if step > steps:
                     break  # the last evaluation only scores the last step
                 gradient = gradient * (1 - unit ** 2)  # through the tanh
                 mean = 0.9 * mean + 0.1 * gradient
@@ -270,19 +272,21 @@ class LipsToActuators:
                 free = free - rate * mean / (square.sqrt() + 1e-8)
         return lower + (torch.tanh(best) + 1) * (upper - lower) / 2
 
-    def robot_lips_to_actuators(self, robot_lips):
-        """(n, 40, 3) robot lips -> (n, L) positions within the actuator limits."""
+    def robot_lips_to_actuators(self, robot_lips, refine_steps=None):
+        """(n, 40, 3) robot lips -> (n, L) positions within the actuator limits; refine_steps
+        overrides self.refine_steps for this call (0: the inverse network alone)."""
         torch = self._torch
         target = torch.as_tensor(np.asarray(robot_lips), dtype=torch.float32)
         with torch.no_grad():
             positions = self.model.inverse(target)
-        if self.refine_steps > 0 and len(target):
-            positions = self.refine(target, positions)
+        steps = self.refine_steps if refine_steps is None else int(refine_steps)
+        if steps > 0 and len(target):
+            positions = self.refine(target, positions, steps)
         return np.clip(positions.double().numpy(), self.lower, self.upper)
 
-    def __call__(self, human_lips):
+    def __call__(self, human_lips, refine_steps=None):
         """(n, 40, 3) human lips -> (n, L) lip actuator positions [rad]."""
-        return self.robot_lips_to_actuators(self.retargeting(human_lips))
+        return self.robot_lips_to_actuators(self.retargeting(human_lips), refine_steps)
 
 
 def fit_from_files(corpus_dirs, dataset_dir, n_directions=8, with_human=False):
