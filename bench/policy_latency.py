@@ -99,10 +99,11 @@ def run(args, models):
 
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     from face_msgs.msg import AudioChunk, FaceCommand
     from lip_policy.audio_clip import speak
+    from lip_policy.qos import audio_qos
 
     clip = speak(args.text)
     chunk_seconds = args.chunk_ms / 1000
@@ -116,7 +117,7 @@ def run(args, models):
         lambda m: received.append((time.time(), m.header.stamp.sec + m.header.stamp.nanosec
                                    * 1e-9)),
         QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-    publisher = node.create_publisher(AudioChunk, 'audio', qos_profile_sensor_data)
+    publisher = node.create_publisher(AudioChunk, 'audio', audio_qos())
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     spinning = True
