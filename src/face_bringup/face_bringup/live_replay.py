@@ -58,16 +58,17 @@ class _Link:
     def __init__(self):
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
 
         from face_msgs.msg import AudioChunk, FaceCommand
+        from lip_policy.qos import audio_qos
 
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node('face_replay_eval', context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        self.audio = self.node.create_publisher(AudioChunk, 'audio', qos_profile_sensor_data)
+        self.audio = self.node.create_publisher(AudioChunk, 'audio', audio_qos())
         self.commands = []  # (stamp [s], {name: position})
         self.node.create_subscription(
             FaceCommand, 'face/lip_command',

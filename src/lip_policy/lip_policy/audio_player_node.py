@@ -15,10 +15,10 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
 
 from face_msgs.msg import AudioChunk
 from lip_policy.audio_clip import AudioClipError, load_audio_file, speak, split_into_chunks
+from lip_policy.qos import audio_qos
 
 EXIT_LINGER = 0.5  # [s] between the last chunk and exiting, with exit_when_done
 ENCODINGS = {'float32': AudioChunk.ENCODING_FLOAT32, 'int16': AudioChunk.ENCODING_INT16}
@@ -45,7 +45,7 @@ class AudioPlayerNode(Node):
 
         self.clip = load_audio_file(self.file) if self.file else speak(self.text, self.voice)
         self.chunks = split_into_chunks(self.clip, self.chunk_duration)
-        self.publisher = self.create_publisher(AudioChunk, 'audio', qos_profile_sensor_data)
+        self.publisher = self.create_publisher(AudioChunk, 'audio', audio_qos())
         self.sequence = 0
         self.next_chunk = 0
         self.start_time = None

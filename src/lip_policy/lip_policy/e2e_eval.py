@@ -90,14 +90,14 @@ class Recorder:
         from sensor_msgs.msg import Image, JointState
 
         from face_msgs.msg import AudioChunk, FaceCommand, FaceLandmarks
+        from lip_policy.qos import audio_qos
 
         self.node = rclpy.create_node('lip_e2e_recorder', context=context)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.audio, self.commands, self.joints, self.landmarks = [], [], [], []
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.node.create_subscription(AudioChunk, 'audio', self.audio.append,
-                                      qos_profile_sensor_data)
+        self.node.create_subscription(AudioChunk, 'audio', self.audio.append, audio_qos())
         self.node.create_subscription(FaceCommand, 'face/lip_command', self.commands.append,
                                       reliable)
         self.node.create_subscription(JointState, 'face/joint_states', self.joints.append, 50)

@@ -34,6 +34,7 @@ Offline and streaming give the same poses: the resampler, the model stream and t
 all compute per sample/hop/frame independently of how the audio was cut.
 """
 
+import collections
 import dataclasses
 import math
 import time
@@ -50,6 +51,8 @@ ENCODING_FLOAT32, ENCODING_INT16 = 0, 1  # as face_msgs/AudioChunk
 # [frames] how far ahead the backward pacing looks. A move reaches back at most its size over
 # the speed limit: the jaw's whole range (about 0.6 rad) at 4 rad/s is 15 frames.
 PACE_HORIZON = 50
+RECENT_SEQUENCES = 512  # chunk sequence numbers remembered to tell duplicates (10 s of 20 ms)
+COMPUTE_HISTORY = 2000  # compute figures kept for the medians and percentiles
 
 
 class ChunkError(ValueError):
@@ -68,6 +71,16 @@ class Chunk:
     encoding: int = ENCODING_FLOAT32
     samples_int16: np.ndarray = dataclasses.field(
         default_factory=lambda: np.zeros(0, np.int16))
+
+
+@dataclasses.dataclass
+class Arrival:
+    """A checked audio chunk on the policy's clock (LipPolicy.accept)."""
+    stamp: float  # [s] playback time of the first sample
+    rate: int  # [Hz]
+    mono: np.ndarray  # (samples,) mixed to mono, [-1, 1]
+    sequence: int
+    notes: list  # what is worth logging about it
 
 
 # --- resampling ------------------------------------------------------------------------------
@@ -334,7 +347,12 @@ class Command:
 
 
 class _Segment:
-    """Contiguous audio from one origin: resampler, model stream, gate."""
+    """Contiguous audio from one origin: resampler, model stream, gate.
+
+    Audio is queued chunk by chunk and pushed through in one piece (drain), so a backlog
+    costs one model pass. Stretches queued as concealed (lost audio) keep their time, but
+    the gate hears them as the audio before them and their frames hold the last pose.
+    """
 
     def __init__(self, policy, origin, rate):
         self.origin, self.rate = origin, rate
@@ -348,41 +366,93 @@ class _Segment:
         self.lookahead = lookahead
         self.smoother = PoseSmoother(c.pose_smoothing)
         self.hop_rest = np.zeros(0)  # 16 kHz samples not yet a whole hop
+        self.hops = 0  # hop levels given to the gate
+        self.last_level = SILENCE_DB
         self.input_frames = 0  # samples per channel received at `rate`
+        self.queued = []  # mono pieces at `rate` not yet pushed through
+        # [s] (hold from, lost from, end) of lost audio: frames hold their pose from one
+        # model look-ahead before it (their look-ahead heard the loss), hops from the loss
+        self.concealed = []
+        self.last_pose = None  # the newest pose computed, held through lost audio
         self.frames = 0  # lip frames emitted
 
     @property
     def end_time(self):
-        """[s] playback time just after the last received sample."""
+        """[s] playback time just after the last received (or queued) sample."""
         return self.origin + self.input_frames / self.rate
+
+    @property
+    def next_frame_time(self):
+        """[s] playback time of the next lip frame to come out."""
+        return self.origin + self.frames * FRAME_PERIOD
+
+    def queue(self, mono, concealed=False):
+        """Audio at `rate` that follows what is queued; concealed = lost audio's place."""
+        if concealed and len(mono):
+            start = self.end_time
+            self.concealed.append((start - self.lookahead * FRAME_PERIOD, start,
+                                   start + len(mono) / self.rate))
+        self.queued.append(np.asarray(mono, np.float64))
+        self.input_frames += len(mono)
 
     def _levels(self, audio_16k):
         joined = np.concatenate([self.hop_rest, audio_16k])
         whole = len(joined) // HOP * HOP
         self.hop_rest = joined[whole:]
-        self.gate.push_levels(hop_levels(joined[:whole]))
+        levels = hop_levels(joined[:whole])
+        times = self.origin + (self.hops + np.arange(len(levels))) * FRAME_PERIOD
+        for k in np.flatnonzero(self._in_concealed(times, hops=True)):
+            levels[k] = levels[k - 1] if k else self.last_level  # lost: as before it
+        if len(levels):
+            self.last_level = levels[-1]
+        self.hops += len(levels)
+        self.gate.push_levels(levels)
 
-    def feed(self, mono):
-        """Mono audio at `rate` -> (times (n,), coefficients (n, C), weights (n,))."""
-        self.input_frames += len(mono)
+    def _in_concealed(self, times, hops=False):
+        inside = np.zeros(len(times), bool)
+        for hold, lost, end in self.concealed:
+            inside |= (times >= (lost if hops else hold)) & (times < end)
+        return inside
+
+    def drain(self):
+        """Push the queued audio through -> (times (n,), coefficients (n, C), weights (n,))."""
+        if not self.queued:
+            return self._frames(np.zeros((0, 0)))
+        mono = np.concatenate(self.queued)
+        self.queued = []
         audio = self.resampler.push(mono)
         self._levels(audio)
         return self._frames(self.stream.push(audio))
 
     def finish(self):
         """The stream ended: the last frames, their look-ahead padded with silence."""
+        queued = self.drain()
         audio = self.resampler.flush()
         self._levels(audio)
         coefficients = [self.stream.push(audio)]
         pad = (-len(self.hop_rest)) % HOP
         self._levels(np.zeros(pad + self.lookahead * HOP))
         coefficients.append(self.stream.flush())
-        return self._frames(np.concatenate(coefficients))
+        rest = self._frames(np.concatenate(coefficients))
+        return tuple(np.concatenate([a, b]) if len(a) else b for a, b in zip(queued, rest))
+
+    def conceal(self, times, poses):
+        """poses (n, L) of frames at times (n,), those inside lost audio holding the pose
+        before them."""
+        held = self._in_concealed(times)
+        out = poses.copy()
+        for k in range(len(times)):
+            if held[k] and self.last_pose is not None:
+                out[k] = self.last_pose
+            self.last_pose = out[k]
+        return out
 
     def _frames(self, coefficients):
         n = len(coefficients)
         times = self.origin + (self.frames + np.arange(n)) * FRAME_PERIOD
         self.frames += n
+        if n:  # lost stretches that every frame has passed are done with
+            self.concealed = [c for c in self.concealed if c[2] > times[-1]]
         return times, coefficients, self.gate.weights(n)
 
 
@@ -418,16 +488,26 @@ class LipPolicy:
         self.idle = True
         self.ease_start = None
         self.ease_from = self.neutral.copy()
-        self.compute_seconds = []  # per push that produced frames: seconds per frame
-        self.counts = {'chunks': 0, 'rejected': 0, 'gaps_filled': 0, 'segments': 0}
+        self.recent_sequences = collections.deque(maxlen=RECENT_SEQUENCES)
+        # [s per frame] of recent model + retargeting passes, full and hurried
+        self.compute_seconds = collections.deque(maxlen=COMPUTE_HISTORY)
+        self.hurried_seconds = collections.deque(maxlen=COMPUTE_HISTORY)
+        self.counts = {'chunks': 0, 'rejected': 0, 'gaps_filled': 0, 'segments': 0,
+                       'lost_chunks': 0, 'lost_seconds': 0.0, 'duplicates': 0, 'late': 0,
+                       'hurried_frames': 0}
 
     # --- audio in ------------------------------------------------------------------------
-    def push(self, chunk, stamp, now):
+    def push(self, chunk, stamp, now, hurry=False):
         """Take one chunk stamped to play at `stamp` [s] (0 = on arrival) at time `now` [s].
 
         Returns a list of notes (strings) worth logging; raises ChunkError for a chunk that
         was dropped (the message says why and what to send instead).
         """
+        return self.push_many([self.accept(chunk, stamp, now)], hurry)
+
+    def accept(self, chunk, stamp, now):
+        """Check one chunk and turn it into an Arrival (mono audio on this clock); raises
+        ChunkError for a chunk the policy cannot use (counted as rejected)."""
         try:
             max_samples = int(self.config.max_chunk_duration * chunk.sample_rate
                               * max(int(chunk.channels), 1))
@@ -436,10 +516,6 @@ class LipPolicy:
             self.counts['rejected'] += 1
             raise ChunkError(str(error)) from error
         notes = []
-        if self.last_sequence is not None and chunk.sequence != self.last_sequence + 1:
-            notes.append(f'audio sequence jumped from {self.last_sequence} to '
-                         f'{chunk.sequence}: chunks were lost or the stream restarted')
-        self.last_sequence = int(chunk.sequence)
         if stamp == 0 or abs(stamp - now) > self.config.max_clock_offset:
             if stamp != 0:
                 notes.append(f'audio stamp is {stamp - now:+.1f} s from now; stamps must be '
@@ -450,32 +526,74 @@ class LipPolicy:
         else:
             samples = np.asarray(chunk.samples_float32, np.float64)
         mono = samples.reshape(-1, int(chunk.channels)).mean(axis=1)
-        notes += self._place(stamp, int(chunk.sample_rate))
-        self.counts['chunks'] += 1
-        started = time.perf_counter()
-        self._schedule(self.segment, *self.segment.feed(mono), started)
+        return Arrival(float(stamp), int(chunk.sample_rate), mono, int(chunk.sequence), notes)
+
+    def push_many(self, arrivals, hurry=False):
+        """Put accepted chunks (Arrivals, in stamp order) on the timeline and push their
+        audio through the model in one piece per stream, which costs less per frame than
+        chunk by chunk. hurry: the caller is behind the audio; skip the costly inverse
+        refinement for these frames (counted in counts['hurried_frames']).
+
+        A chunk for audio already handled is dropped, not a restart: a duplicate (its
+        sequence number was seen) or a late chunk (older than the newest one seen, its
+        place already filled). Returns the notes worth logging.
+        """
+        notes = []
+        for arrival in arrivals:
+            notes += arrival.notes
+            self.counts['chunks'] += 1
+            if self._already_handled(arrival):
+                continue
+            if self.last_sequence is not None and arrival.sequence != self.last_sequence + 1:
+                notes.append(f'audio sequence jumped from {self.last_sequence} to '
+                             f'{arrival.sequence}: chunks were lost or the stream restarted')
+            self.last_sequence = arrival.sequence
+            self.recent_sequences.append(arrival.sequence)
+            notes += self._place(arrival, hurry)
+            self.segment.queue(arrival.mono)
+        if self.segment is not None:
+            self._schedule(self.segment, hurry=hurry)
         return notes
 
-    def _place(self, stamp, rate):
-        """Put audio stamped `stamp` on the current segment or start a new one."""
+    def _already_handled(self, arrival):
+        """True (and counted) for a duplicate or late chunk whose audio time is behind the
+        current stream's end."""
+        seg = self.segment
+        if seg is None or seg.rate != arrival.rate or \
+                arrival.stamp >= seg.end_time - self.config.stamp_tolerance:
+            return False
+        if arrival.sequence in self.recent_sequences:
+            self.counts['duplicates'] += 1
+            return True
+        if self.last_sequence is not None and arrival.sequence < self.last_sequence and \
+                arrival.stamp >= seg.end_time - self.config.max_gap - 1.0:
+            self.counts['late'] += 1
+            return True
+        return False
+
+    def _place(self, arrival, hurry):
+        """Put audio stamped arrival.stamp on the current segment or start a new one."""
         c = self.config
         seg = self.segment
-        if seg is not None and seg.rate == rate:
-            gap = stamp - seg.end_time
+        if seg is not None and seg.rate == arrival.rate:
+            gap = arrival.stamp - seg.end_time
             if abs(gap) <= c.stamp_tolerance:
                 return []
             if 0 < gap <= c.max_gap:
-                missing = int(round(gap * rate))
+                # Lost audio: its time is kept (silence to the model) and the lips hold
+                # their pose through it instead of reading the silence as a closed mouth.
+                missing = int(round(gap * arrival.rate))
                 self.counts['gaps_filled'] += 1
-                started = time.perf_counter()
-                self._schedule(seg, *seg.feed(np.zeros(missing)), started)
-                return [f'{gap * 1000:.0f} ms of audio missing before this chunk; filled '
-                        'with silence to keep the lips in time']
-        notes = [] if seg is None else [self._why_new(seg, stamp, rate)]
-        self.end_segment()
+                self.counts['lost_chunks'] += max(1, round(missing / max(len(arrival.mono), 1)))
+                self.counts['lost_seconds'] += gap
+                seg.queue(np.zeros(missing), concealed=True)
+                return [f'{gap * 1000:.0f} ms of audio missing before this chunk; the lips '
+                        'hold their pose through it']
+        notes = [] if seg is None else [self._why_new(seg, arrival.stamp, arrival.rate)]
+        self.end_segment(hurry)
         # Newer audio for the same playback time replaces what was scheduled.
-        self._keep(self.times < stamp)
-        self.segment = _Segment(self, stamp, rate)
+        self._keep(self.times < arrival.stamp)
+        self.segment = _Segment(self, arrival.stamp, arrival.rate)
         self.counts['segments'] += 1
         return notes
 
@@ -486,19 +604,25 @@ class LipPolicy:
         return (f'audio stamp is {(stamp - seg.end_time) * 1000:+.0f} ms from where the '
                 'stream ended; starting a new stream there')
 
-    def end_segment(self):
+    def end_segment(self, hurry=False):
         """The current audio stream ended: schedule its last frames."""
         if self.segment is not None:
-            started = time.perf_counter()
-            self._schedule(self.segment, *self.segment.finish(), started, last=True)
+            self._schedule(self.segment, hurry=hurry, last=True)
             self.segment = None
 
-    def _schedule(self, segment, times, coefficients, weights, started, last=False):
+    def _schedule(self, segment, hurry=False, last=False):
+        """Push the segment's queued audio through the model (and its end, when last) and
+        put the finished poses on the schedule."""
+        started = time.perf_counter()
+        times, coefficients, weights = segment.finish() if last else segment.drain()
         final = []  # (times, poses) that the segment's smoother has finished
         if len(times):
-            positions = self.lips_to_actuators(self.predictor.to_lips(coefficients))
+            positions = self._positions(self.predictor.to_lips(coefficients), hurry)
             poses = self.neutral + weights[:, None] * (positions - self.neutral)
-            self.compute_seconds.append((time.perf_counter() - started) / len(times))
+            poses = segment.conceal(times, poses)
+            per_frame = (time.perf_counter() - started) / len(times)
+            (self.hurried_seconds if hurry else self.compute_seconds).append(per_frame)
+            self.counts['hurried_frames'] += len(times) if hurry else 0
             final.append(segment.smoother.push(times, poses))
         if last:
             final.append(segment.smoother.finish())
@@ -510,6 +634,13 @@ class LipPolicy:
                     start = self.forward[-1] if len(self.forward) else self.published
                     self.forward = np.concatenate(
                         [self.forward, rate_limited(poses, self.max_step, start)])
+
+    def _positions(self, human_lips, hurry):
+        """Lip actuator positions for human lips; without the inverse refinement when
+        hurrying (the network's answer alone, a few times cheaper)."""
+        if hurry and getattr(self.lips_to_actuators, 'refine_steps', 0):
+            return self.lips_to_actuators(human_lips, refine_steps=0)
+        return self.lips_to_actuators(human_lips)
 
     def _keep(self, mask):
         """Keep the scheduled frames where mask is True."""

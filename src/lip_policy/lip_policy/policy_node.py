@@ -1,11 +1,21 @@
 """lip_policy_node: audio on /audio -> lip actuator commands on /face/lip_command.
 
 A thin ROS shell around lip_policy.lip_command.LipPolicy: it loads the lip model, the
-self-model and the retargeting, feeds every face_msgs/AudioChunk to the policy (bad chunks
-are logged and dropped) and publishes face_msgs/FaceCommand for the jaw and lip actuators
-only: at once when a chunk has been processed (lowest latency) and otherwise at
-command_rate. When the lips rest at neutral it publishes nothing, so the driver's own timeout
-and other nodes own the face again.
+self-model and the retargeting, turns face_msgs/AudioChunk into lip poses and publishes
+face_msgs/FaceCommand for the jaw and lip actuators only: at once when audio has been
+processed (lowest latency) and otherwise at command_rate. When the lips rest at neutral it
+publishes nothing, so the driver's own timeout and other nodes own the face again.
+
+Holding up under load: /audio is reliable with seconds of history (lip_policy.qos), the
+subscription callback only hands each chunk to a worker thread (audio_intake.ChunkInbox),
+and the worker pushes everything pending through the model in one go, in playback order,
+holding a chunk after a gap while the missing one can still arrive in time (Reorder).
+When the worker is behind the audio (its oldest chunk waited more than hurry_after and
+its first frame is about due) it skips the inverse refinement for that batch: the lips
+keep their timing and lose some precision (closures less crisp) until it has caught up.
+Lost audio keeps its time; the lips hold their pose through it. The node reports how it
+keeps up on /diagnostics once a second (policy_health). All ROS callbacks run on the
+executor thread; the policy itself is only touched by the worker.
 
 Timing: the pose sent at `now` is the one for audio time now + actuator_lag, because the
 servos trail their goals by that much. reach_time is when the driver should have the GOAL
@@ -16,22 +26,33 @@ lip-e2e-eval, the lips then trailed the audio by 25 ms more.)
 """
 
 import sys
+import threading
+import time
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 
+from face_motor_driver import scheduling
 from face_msgs.msg import AudioChunk, FaceCommand
-from lip_policy.lip_command import ChunkError, PolicyConfig
+from lip_policy.audio_intake import ChunkInbox, Reorder
+from lip_policy.lip_command import FRAME_PERIOD, ChunkError, PolicyConfig
+from lip_policy.policy_health import PolicyHealth
+from lip_policy.qos import AUDIO_DEPTH, RELIABILITY, audio_qos
 
 # Measured with lip-e2e-eval on the emulated bus (servo lag time constant 30 ms, driver at
 # 150 Hz): with no lead the lips trailed the offline policy by 38 ms, with 35 ms of lead by
 # 10 ms. Used when the self-model's checkpoint carries no measured actuator_lag (mirror-lag
 # measures it and stores it there).
 FALLBACK_ACTUATOR_LAG = 0.045  # [s]
+# [s] added to the actuator lag for how long a chunk after a gap is held for the missing one:
+# the frames after the gap still have to be computed before they are commanded.
+REORDER_MARGIN = 0.02
+FIRST_FRAME_COST = 0.002  # [s] compute per frame assumed until one is measured
 
 
 def _finite(lo, hi):
@@ -89,6 +110,24 @@ PARAMETERS = {
                  lambda v: isinstance(v, int) and 0 <= v <= 255, 'an integer in [0, 255]'),
     'threads': (1, 'CPU threads for the models', lambda v: isinstance(v, int) and 1 <= v <= 16,
                 'an integer in [1, 16]'),
+    'audio_reliability': ('reliable', 'QoS reliability of the audio subscription: reliable, or '
+                          'best_effort for a speech stack that publishes best effort',
+                          lambda v: v in RELIABILITY, 'reliable or best_effort'),
+    'audio_depth': (AUDIO_DEPTH, 'chunks of history of the audio subscription (2 s or more '
+                    'of chunks rides out a busy moment)',
+                    lambda v: isinstance(v, int) and 1 <= v <= 10000, 'an integer in [1, 10000]'),
+    'hurry_after': (0.04, 'audio that waited longer than this for the worker, with its frames '
+                    'about due, is pushed through without the inverse refinement, to catch up '
+                    '[s]', _finite(0.0, 10.0), '[0, 10] s'),
+    'hop_budget': (0.005, 'compute per 10 ms lip frame above which /diagnostics warns [s]',
+                   _finite(0.0001, 1.0), '[0.0001, 1] s'),
+    'diagnostics_rate': (1.0, '/diagnostics messages per second [Hz]', _finite(0.1, 50.0),
+                         '[0.1, 50] Hz'),
+    'scheduling': ('realtime', 'CPU scheduling of this node: realtime (SCHED_RR where '
+                   'permitted, else nice -10) or normal', lambda v: v in scheduling.SCHEDULING,
+                   'realtime or normal'),
+    'realtime_priority': (10, 'SCHED_RR priority with scheduling realtime [1..98]',
+                          lambda v: isinstance(v, int) and 1 <= v <= 98, 'an integer in [1, 98]'),
 }
 
 
@@ -119,17 +158,29 @@ class LipPolicyNode(Node):
         self.publisher = self.create_publisher(
             FaceCommand, 'face/lip_command',
             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        self.create_subscription(AudioChunk, 'audio', self._on_audio, qos_profile_sensor_data)
+        self.diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.health = PolicyHealth(self.p['hop_budget'])
         self.period = 1.0 / self.p['command_rate']
         self.warned = {}  # kind of problem -> when it was last logged [s]
-        self.timer = self.create_timer(self.period, self._on_timer)
+        self.inbox = ChunkInbox()
+        config = self.policy.config
+        self.reorder = Reorder(config.actuator_lag + REORDER_MARGIN, config.stamp_tolerance,
+                               config.max_gap)
+        self.create_subscription(AudioChunk, 'audio', self._on_audio,
+                                 audio_qos(self.p['audio_reliability'], self.p['audio_depth']))
+        self._stopping = threading.Event()
+        self.worker_error = None
+        self._worker = threading.Thread(target=self._work, name='lip_policy_worker',
+                                        daemon=True)
+        self._worker.start()
         self.get_logger().info(
             f'lip policy ready: {len(self.policy.names)} lip actuators, '
             f'{self.p["command_rate"]:.0f} Hz, actuator lag '
             f'{self.policy.config.actuator_lag * 1000:.0f} ms, servo feed-forward '
             f'{self.policy.config.servo_time_constant * 1000:.0f} ms, pacing '
             f'{self.policy.config.pacing:.2f} x max_velocity, model look-ahead '
-            f'{self.policy.predictor.lookahead_frames * 10} ms')
+            f'{self.policy.predictor.lookahead_frames * 10} ms, audio '
+            f'{self.p["audio_reliability"]} depth {self.p["audio_depth"]}')
 
     def _load_policy(self):
         from lip_policy.runtime_models import load_runtime_models
@@ -162,17 +213,69 @@ class LipPolicyNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_audio(self, msg):
+        # Only hand over: the executor thread must always be free to take the next chunk.
+        self.inbox.put(msg, self._now())
+
+    # --- the worker: the only thread that touches the policy ------------------------------
+    def _work(self):
+        next_command = time.monotonic()
+        next_report = time.monotonic()
+        while not self._stopping.is_set():
+            received = self.inbox.take(max(0.0, next_command - time.monotonic()))
+            try:
+                if self._push(received):  # commanded now: the next one a period later
+                    next_command = time.monotonic() + self.period
+                if time.monotonic() >= next_command:
+                    self._publish(self._now())
+                    # A late wake-up does not send a burst of commands to catch up.
+                    next_command = max(next_command + self.period,
+                                       time.monotonic() + 0.5 * self.period)
+                if time.monotonic() >= next_report:
+                    self._report()
+                    next_report = time.monotonic() + 1.0 / self.p['diagnostics_rate']
+            except Exception as error:  # noqa: BLE001 - any failure must end the node
+                if self._stopping.is_set() or not self.context.ok():
+                    return  # shutting down: publishers are gone
+                # A node whose worker died would look alive and never move the lips again:
+                # end it so its supervisor (face-bringup, launch) sees it and says why.
+                self.worker_error = error
+                self.get_logger().fatal(f'lip policy worker failed: {error!r}')
+                self.context.try_shutdown()
+                return
+
+    def _push(self, received):
+        """Accept what arrived, push what is ready; True when a command went out."""
         now = self._now()
-        try:
-            notes = self.policy.push(msg, _seconds(msg.header.stamp), now)
-        except ChunkError as error:
-            self._warn(f'dropped audio chunk {msg.sequence}: {error}', now)
-            return
-        for note in notes:
+        for msg, arrived in received:
+            try:
+                arrival = self.policy.accept(msg, _seconds(msg.header.stamp), now)
+            except ChunkError as error:
+                self._warn(f'dropped audio chunk {msg.sequence}: {error}', now)
+                continue
+            self.reorder.add(arrival, arrived)
+        segment = self.policy.segment
+        ready, oldest = self.reorder.take(None if segment is None else segment.end_time, now)
+        if not ready:
+            return False
+        hurry = self._behind(ready, oldest, now)
+        for note in self.policy.push_many(ready, hurry):
             self._warn(note, now)
         self._publish(self._now())
-        # The next timed command comes one period after this one, keeping the rate even.
-        self.timer.reset()
+        return True
+
+    def _behind(self, ready, oldest, now):
+        """The worker is behind the audio: the oldest chunk waited more than hurry_after
+        and the first frame will be due before the batch is done at full cost."""
+        if now - oldest <= self.p['hurry_after']:
+            return False
+        seconds = sum(len(a.mono) / a.rate for a in ready)
+        per_frame = self.policy.hop_compute_ms() / 1000
+        if not per_frame > 0:  # nothing measured yet
+            per_frame = FIRST_FRAME_COST
+        cost = seconds / FRAME_PERIOD * per_frame
+        segment = self.policy.segment
+        first = ready[0].stamp if segment is None else segment.next_frame_time
+        return first - self.policy.config.actuator_lag - now < cost
 
     def _warn(self, text, now):
         # At most one line per second per kind of problem: a broken publisher sending 50
@@ -181,9 +284,6 @@ class LipPolicyNode(Node):
         if now - self.warned.get(kind, -1e9) >= 1.0:
             self.warned[kind] = now
             self.get_logger().warning(text)
-
-    def _on_timer(self):
-        self._publish(self._now())
 
     def _publish(self, now):
         command = self.policy.command(now)
@@ -199,11 +299,37 @@ class LipPolicyNode(Node):
         msg.reach_time = Time(nanoseconds=round(reach * 1e9)).to_msg()
         self.publisher.publish(msg)
 
+    def _report(self):
+        backlog = len(self.inbox) + len(self.reorder)
+        report = self.health.report(self.policy.counts, self.policy.compute_seconds,
+                                    self.policy.hurried_seconds, backlog,
+                                    self.reorder.seconds())
+        status = DiagnosticStatus(level=bytes([report.level]), name=f'{self.get_name()}: audio',
+                                  hardware_id='lip_policy', message=report.message)
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in report.values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics.publish(array)
+        self.last_report = report
+
+    def stop(self):
+        """Stop the worker (before destroy_node)."""
+        self._stopping.set()
+        self.inbox.wake()
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(timeout=5.0)
+
+    def destroy_node(self):
+        self.stop()
+        return super().destroy_node()
+
     def summary(self):
         c = self.policy.counts
-        return (f'{c["chunks"]} chunks, {c["rejected"]} rejected, {c["gaps_filled"]} gaps '
-                f'filled, {c["segments"]} streams; model + retargeting '
-                f'{self.policy.hop_compute_ms():.2f} ms per 10 ms frame (median)')
+        return (f'{c["chunks"]} chunks, {c["rejected"]} rejected, {c["lost_chunks"]} lost, '
+                f'{c["late"]} late, {c["duplicates"]} duplicates, {c["gaps_filled"]} gaps '
+                f'filled, {c["segments"]} streams, {c["hurried_frames"]} frames hurried; '
+                f'model + retargeting {self.policy.hop_compute_ms():.2f} ms per 10 ms frame '
+                '(median)')
 
 
 def main(args=None):
@@ -217,6 +343,8 @@ def main(args=None):
     code = 0
     try:
         node = LipPolicyNode()
+        node.get_logger().info(scheduling.apply(node.p['scheduling'],
+                                                node.p['realtime_priority']))
         rclpy.spin(node)
     except (ParameterError, CheckpointError, SelfModelError, RetargetError,
             ConfigError) as error:
@@ -229,6 +357,8 @@ def main(args=None):
             # The context may already be shut down (SIGINT): print, as /rosout is gone.
             print(f'lip_policy_node: {node.summary()}', file=sys.stderr)
             node.destroy_node()
+            if node.worker_error is not None:
+                code = 1
         rclpy.try_shutdown()
     if code:
         sys.exit(code)

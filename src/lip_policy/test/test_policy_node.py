@@ -97,12 +97,13 @@ DRIVER = ('face_motor_driver.driver_node', '--params-file',
 
 
 class Probe:
-    def __init__(self, context):
+    def __init__(self, context, audio_reliability='reliable'):
         import rclpy
-        from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import JointState
 
         from face_msgs.msg import AudioChunk, FaceCommand
+        from lip_policy.qos import audio_qos
 
         self.node = rclpy.create_node('policy_probe', context=context)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=context)
@@ -112,7 +113,8 @@ class Probe:
         self.node.create_subscription(
             FaceCommand, 'face/lip_command', lambda m: self.commands.append((time.time(), m)),
             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        self.audio = self.node.create_publisher(AudioChunk, 'audio', qos_profile_sensor_data)
+        self.audio = self.node.create_publisher(AudioChunk, 'audio',
+                                                audio_qos(audio_reliability))
 
     def spin(self, seconds, until=None, nodes=()):
         deadline = time.monotonic() + seconds
