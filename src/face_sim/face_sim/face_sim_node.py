@@ -2,8 +2,9 @@
 
 Subscribes face/joint_states (sensor_msgs/JointState, the driver's measured positions
 [rad]) and publishes what a camera watching the face would see on camera/image_raw
-(sensor_msgs/Image, rgb8) at a fixed rate. Each image is stamped with the time it was
-captured. Actuators the joint states have not mentioned yet rest at neutral.
+(sensor_msgs/Image, rgb8) at a fixed rate. Each image is stamped with the time the face
+looked like that: the stamp of the joint states it renders (the capture time before any
+arrived). Actuators the joint states have not mentioned yet rest at neutral.
 """
 
 import math
@@ -15,6 +16,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.time import Time
 from sensor_msgs.msg import Image, JointState
 
 from face_motor_driver.face_config import (
@@ -25,6 +27,8 @@ from face_motor_driver.face_config import (
 from face_sim.camera import Nuisances, SimCamera
 from face_sim.photo import PhotoError
 from face_sim.render import FaceRenderer
+
+POSE_STALE = 0.1  # [s] joint states older than this no longer date the image
 
 PARAMETERS = (
     # name, default, description, check (returns an error message or None)
@@ -73,6 +77,7 @@ class FaceSimNode(Node):
         self._camera = SimCamera(renderer, nuisances, values['rate_hz'], values['seed'])
         self._frame_id = values['frame_id']
         self._positions = {}
+        self._pose_stamp = None  # stamp of the joint states the face is rendered from
         self._warned = set()
         self._publisher = self.create_publisher(Image, 'camera/image_raw',
                                                 qos_profile_sensor_data)
@@ -104,9 +109,20 @@ class FaceSimNode(Node):
                                 'last finite position')
             else:
                 self._positions[name] = position
+        if msg.header.stamp.sec or msg.header.stamp.nanosec:
+            self._pose_stamp = Time.from_msg(msg.header.stamp)
 
     def _capture(self):
-        stamp = self.get_clock().now().to_msg()
+        # The image shows the face as the newest joint states measured it, so it is stamped
+        # with their time, as a real camera stamps the moment its exposure saw the face.
+        # (Stamped on rendering, a busy machine's delay in delivering joint states and
+        # rendering would show as lips lagging the sound, which no real face has.)
+        # Joint states older than POSE_STALE stopped coming: the face has held that pose
+        # since, so the image shows it now.
+        now = self.get_clock().now()
+        fresh = self._pose_stamp is not None and \
+            (now - self._pose_stamp).nanoseconds < POSE_STALE * 1e9
+        stamp = (self._pose_stamp if fresh else now).to_msg()
         frame = self._camera.capture(self._positions)
         msg = Image()
         msg.header.stamp = stamp

@@ -36,9 +36,18 @@ import time
 import numpy as np
 
 from lip_policy import metrics
+from lip_policy.lip_command import Chunk
 
 FRAME = 0.01  # [s]
 SYNC_MAX_LAG = 30  # [frames] +-300 ms search range
+POLICY_STATUS = 'lip_policy: audio'  # name of lip_policy_node's /diagnostics status
+# The run fails (exit code FAILED) when audio was lost or the live commands follow the
+# offline policy less closely than this: then the figures judge the machine, not the policy.
+MIN_LIVE_VS_OFFLINE = 0.9
+FAILED = 3
+JAW = 'jaw_open'  # the actuator whose commands are compared with the offline policy's
+COMMAND_GAP = 0.1  # [s] frames this far from any command had none in force
+OFFLINE_CHUNK = 0.5  # [s] audio per chunk for the offline commands
 
 
 class E2EError(RuntimeError):
@@ -86,6 +95,7 @@ class Recorder:
 
     def __init__(self, context, images=False):
         import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
         from sensor_msgs.msg import Image, JointState
 
@@ -103,15 +113,20 @@ class Recorder:
         self.node.create_subscription(JointState, 'face/joint_states', self.joints.append, 50)
         self.node.create_subscription(FaceLandmarks, 'face/landmarks', self.landmarks.append,
                                       reliable)
-        self.images = []  # (stamp [s], (H, W, 3) uint8 RGB) of camera/image_raw, for --video
+        self.policy_health = None  # the lip policy's newest /diagnostics status
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
+                                      reliable)
+        # camera/image_raw messages for --video, kept as they came: decoding (a copy of every
+        # frame) waits until the run is over and the CPU is the policy's no longer
+        self.images = []
         if images:
-            self.node.create_subscription(Image, 'camera/image_raw', self._on_image,
+            self.node.create_subscription(Image, 'camera/image_raw', self.images.append,
                                           qos_profile_sensor_data)
 
-    def _on_image(self, msg):
-        if msg.encoding == 'rgb8':
-            frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
-            self.images.append((_stamp(msg), frame))
+    def _on_diagnostics(self, msg):
+        for status in msg.status:
+            if status.name.endswith(POLICY_STATUS):
+                self.policy_health = status
 
     def require_alone(self, own):
         """Refuse when a topic has more publishers than this evaluation started (`own`:
@@ -136,6 +151,20 @@ class Recorder:
             if until is not None and until():
                 return True
         return False
+
+
+def health_figures(status):
+    """The lip policy's /diagnostics status as {key: number} (plus level and message)."""
+    if status is None:
+        return {'level': 'none', 'message': 'lip_policy_node sent no /diagnostics'}
+    figures = {'level': ('OK', 'WARN', 'ERROR', 'STALE')[min(status.level[0], 3)],
+               'message': status.message}
+    for pair in status.values:
+        try:
+            figures[pair.key] = float(pair.value) if '.' in pair.value else int(pair.value)
+        except ValueError:
+            figures[pair.key] = pair.value
+    return figures
 
 
 def _stamp(msg):
@@ -217,6 +246,28 @@ class Evaluation:
         policy = self.models.lip_policy()  # as the live node builds it, with its defaults
         return offline_poses(policy, audio_16k)[1][:self.frames]
 
+    def offline_commands(self, lag):
+        """The commands the live node would send if nothing were late or lost: the policy
+        core (with its actuator lead, feed-forward and pacing, as the node configures it) fed
+        the whole clip ahead of time and asked at every frame; (frames, L) poses, frame k
+        being the command for audio time k * FRAME."""
+        from lip_policy.lip_command import PolicyConfig
+
+        lead, _ = self.models.actuator_lag(-1.0 if lag is None else lag)
+        config = PolicyConfig(actuator_lag=lead,
+                              servo_time_constant=self.models.servo_time_constant())
+        policy = self.models.lip_policy(config)
+        piece = int(self.rate * OFFLINE_CHUNK)
+        for k, first in enumerate(range(0, len(self.audio), piece)):
+            samples = np.asarray(self.audio[first:first + piece], np.float32)
+            chunk = Chunk(int(self.rate), 1, samples, sequence=k)
+            stamp = first / self.rate + 1.0  # [s] after a clock origin of 1 s
+            policy.push(chunk, stamp, stamp - OFFLINE_CHUNK)
+        policy.end_segment()
+        at = 1.0 + np.arange(self.frames) * FRAME
+        commands = [policy.command(t - lead) for t in at]
+        return np.array([policy.neutral if c is None else c.positions for c in commands])
+
     def teacher_truth(self):
         """Teacher lips for the phonemes, retargeted into robot space: (frames, 40, 3)."""
         from lip_policy import teacher
@@ -276,6 +327,9 @@ class Evaluation:
                     if player.process.returncode != 0:
                         raise E2EError(f'audio_player_node failed:\n{player.output()[-2000:]}')
                 recorder.spin(1.5, nodes=nodes)
+                # ... and until the policy has reported on every chunk the player sent
+                recorder.spin(5.0, lambda: health_figures(recorder.policy_health).get(
+                    'chunks_received', -1) >= len(recorder.audio), nodes)
                 recorder.require_alone(own | {'audio': 1})  # the player may not be gone yet
                 self.policy_log = nodes[1].output()
         finally:
@@ -328,6 +382,31 @@ class Evaluation:
         rest = torch.as_tensor(measured, dtype=torch.float32)
         return self.robot_lips_of(measured[:, index], rest)
 
+    def commanded_poses(self, recorder, start, lag):
+        """The lip commands as poses at the audio's frame times (frames, L): a command sent at
+        s holds the pose for audio time s + actuator lag; neutral where none was in force."""
+        lead, _ = self.models.actuator_lag(-1.0 if lag is None else lag)
+        names = self.to_actuators.names
+        times = np.array([_stamp(m) for m in recorder.commands]) + lead - start
+        poses = np.array([[dict(zip(m.name, m.position)).get(n, np.nan) for n in names]
+                          for m in recorder.commands])
+        order = np.argsort(times, kind='stable')
+        times, poses = times[order], poses[order]
+        at = np.arange(self.frames) * FRAME
+        framed = _interpolate(times, poses, at)
+        # Outside the commands' span (and across pauses longer than the driver's command
+        # timeout) the lips were at rest, not at the nearest command.
+        last = np.searchsorted(times, at, side='right') - 1
+        nearest = np.minimum(np.abs(at - times[np.clip(last, 0, len(times) - 1)]),
+                             np.abs(times[np.clip(last + 1, 0, len(times) - 1)] - at))
+        framed[nearest > COMMAND_GAP] = self.to_actuators.neutral
+        return framed
+
+    def jaw_correlation(self, poses, reference_poses):
+        """Pearson r of the jaw actuator in two (frames, L) pose sequences."""
+        jaw = self.to_actuators.names.index(JAW)
+        return round(float(metrics.pearson(poses[:, jaw], reference_poses[:, jaw])), 4)
+
     def evaluate(self, through, lag):
         offline_poses = self.offline_policy()
         offline = self.robot_lips_of(offline_poses)
@@ -340,12 +419,16 @@ class Evaluation:
         observed = self.observed_lips(recorder, through, start)
         phonemes = self.phonemes
         live = figures(observed, reference, phonemes, self.duration)
+        commanded = self.commanded_poses(recorder, start, lag)
+        offline_commands = self.offline_commands(lag)
         result = {
             'through': through,
             'reference': 'teacher (retargeted)' if phonemes is not None else 'offline policy',
             **live,
             'offline_policy': figures(offline, reference, phonemes, self.duration),
             'live_vs_offline_policy': figures(observed, offline),
+            'live_commands_vs_offline_jaw_r': self.jaw_correlation(commanded, offline_commands),
+            'policy': health_figures(recorder.policy_health),
             'duration_s': round(self.duration, 2),
             'lip_commands': len(recorder.commands),
             'observations_per_s': round(self.observation_rate(recorder, through, start), 1),
@@ -371,14 +454,18 @@ class Evaluation:
 
         if not images:
             raise E2EError('no camera images were recorded for --video')
+        images = [m for m in images if m.encoding == 'rgb8']
+        if not images:
+            raise E2EError('no rgb8 camera images were recorded for --video')
         fps = self.args.camera_rate
-        times = np.array([t for t, _ in images])
+        times = np.array([_stamp(m) for m in images])
         at = start + np.arange(int(np.ceil(self.duration * fps))) / fps
         index = np.clip(np.searchsorted(times, at, side='right') - 1, 0, len(images) - 1)
         path = pathlib.Path(self.args.video)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_video(path, (images[i][1] for i in index), fps=fps, audio=self.audio,
-                    sample_rate=self.rate)
+        frames = (np.frombuffer(bytes(images[i].data), np.uint8).reshape(
+            images[i].height, images[i].width, 3) for i in index)
+        write_video(path, frames, fps=fps, audio=self.audio, sample_rate=self.rate)
         return str(path)
 
     def plot(self, observed, offline, reference, result):
@@ -472,7 +559,28 @@ def main(argv=None):
         return 2
     pathlib.Path(args.out).write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
-    return 0
+    problems = run_problems(result)
+    for problem in problems:
+        print(f'lip-e2e-eval: FAILED: {problem}', file=sys.stderr)
+    return FAILED if problems else 0
+
+
+def run_problems(result):
+    """Why a run's figures cannot be trusted as the policy's (empty when they can)."""
+    policy = result['policy']
+    problems = []
+    if policy.get('chunks_received') is None:
+        problems.append('lip_policy_node reported nothing on /diagnostics; the run cannot be '
+                        'checked for lost audio')
+    elif policy.get('chunks_lost', 0) > 0:
+        problems.append(f'{policy["chunks_lost"]} audio chunks were lost on the way to the '
+                        'policy (the machine was too busy, or the audio QoS is best effort)')
+    r = result['live_commands_vs_offline_jaw_r']
+    if not r >= MIN_LIVE_VS_OFFLINE:
+        problems.append(f'the live jaw commands follow the offline policy with r = {r} '
+                        f'(< {MIN_LIVE_VS_OFFLINE}): the policy did not keep up with the audio; '
+                        f'its report: {policy.get("message")}')
+    return problems
 
 
 if __name__ == '__main__':

@@ -44,11 +44,6 @@ from lip_policy.lip_command import FRAME_PERIOD, ChunkError, PolicyConfig
 from lip_policy.policy_health import PolicyHealth
 from lip_policy.qos import AUDIO_DEPTH, RELIABILITY, audio_qos
 
-# Measured with lip-e2e-eval on the emulated bus (servo lag time constant 30 ms, driver at
-# 150 Hz): with no lead the lips trailed the offline policy by 38 ms, with 35 ms of lead by
-# 10 ms. Used when the self-model's checkpoint carries no measured actuator_lag (mirror-lag
-# measures it and stores it there).
-FALLBACK_ACTUATOR_LAG = 0.045  # [s]
 # [s] added to the actuator lag for how long a chunk after a gap is held for the missing one:
 # the frames after the gap still have to be computed before they are commanded.
 REORDER_MARGIN = 0.02
@@ -187,18 +182,12 @@ class LipPolicyNode(Node):
 
         models = load_runtime_models(self.p['lip_model'], self.p['self_model'],
                                      self.p['retarget'], self.p['inverse_refine_steps'])
-        checkpoint = models.checkpoint
-        lag = self.p['actuator_lag']
-        if lag < 0:
-            lag = checkpoint.get('metadata', {}).get('actuator_lag')
-            if lag is None:
-                lag = FALLBACK_ACTUATOR_LAG
-                self.get_logger().warning(
-                    f'the self-model holds no measured actuator_lag; using {lag * 1000:.0f} '
-                    'ms (set actuator_lag to the lag of this face)')
-        tau = self.p['servo_time_constant']
-        if tau < 0:
-            tau = float(checkpoint.get('metadata', {}).get('servo_time_constant', 0.0))
+        lag, measured = models.actuator_lag(self.p['actuator_lag'])
+        if not measured:
+            self.get_logger().warning(
+                f'the self-model holds no measured actuator_lag; using {lag * 1000:.0f} '
+                'ms (set actuator_lag to the lag of this face)')
+        tau = models.servo_time_constant(self.p['servo_time_constant'])
         keys = ('pose_smoothing', 'pacing', 'stall_timeout', 'ease_time', 'silence_threshold_db',
                 'silence_hold', 'voice_attack', 'silence_release', 'max_gap', 'max_chunk_duration')
         config = PolicyConfig(actuator_lag=float(lag), servo_time_constant=tau,
