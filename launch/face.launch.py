@@ -16,6 +16,10 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'config')
+# One math thread per node (as face-bringup starts them: mirror_calibration.node_graph), so
+# no node's numpy or torch fights the others for every core. The driver and the lip policy
+# raise their own CPU priority (their `scheduling` parameter in config/).
+ONE_MATH_THREAD = {'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
 
 
 def generate_launch_description():
@@ -36,23 +40,27 @@ def generate_launch_description():
         DeclareLaunchArgument('audio_topic', default_value='audio',
                               description='topic the speech stack publishes AudioChunk on'),
         Node(package='face_motor_driver', executable='face_motor_driver_node',
-             namespace=namespace, output='screen', condition=UnlessCondition(use_sim),
+             namespace=namespace, output='screen', additional_env=ONE_MATH_THREAD,
+             condition=UnlessCondition(use_sim),
              parameters=[PathJoinSubstitution([config_dir, 'face_motor_driver.yaml'])]),
         Node(package='face_motor_driver', executable='face_motor_driver_node',
-             namespace=namespace, output='screen', condition=IfCondition(use_sim),
+             namespace=namespace, output='screen', additional_env=ONE_MATH_THREAD,
+             condition=IfCondition(use_sim),
              parameters=[PathJoinSubstitution([config_dir, 'face_motor_driver.yaml']),
                          {'port': 'sim'}]),
         Node(package='mirror_calibration', executable='camera_node',
-             namespace=namespace, output='screen', condition=UnlessCondition(use_sim),
+             namespace=namespace, output='screen', additional_env=ONE_MATH_THREAD,
+             condition=UnlessCondition(use_sim),
              parameters=[PathJoinSubstitution([config_dir, 'mirror_calibration.yaml'])]),
         Node(package='face_sim', executable='face_sim_node',
-             namespace=namespace, output='screen', condition=IfCondition(use_sim),
+             namespace=namespace, output='screen', additional_env=ONE_MATH_THREAD,
+             condition=IfCondition(use_sim),
              parameters=[PathJoinSubstitution([config_dir, 'face_sim.yaml'])]),
         Node(package='mirror_calibration', executable='observer_node',
-             namespace=namespace, output='screen',
+             namespace=namespace, output='screen', additional_env=ONE_MATH_THREAD,
              parameters=[PathJoinSubstitution([config_dir, 'mirror_calibration.yaml'])]),
         Node(package='lip_policy', executable='lip_policy_node',
-             namespace=namespace, output='screen',
+             namespace=namespace, output='screen', additional_env=ONE_MATH_THREAD,
              parameters=[PathJoinSubstitution([config_dir, 'lip_policy.yaml']),
                          {'lip_model': LaunchConfiguration('lip_model'),
                           'self_model': LaunchConfiguration('self_model')}],

@@ -20,7 +20,12 @@ import threading
 import time
 
 from face_bringup.graphs import GRAPHS, graph
-from mirror_calibration.node_graph import NodeStartError, find_script, stop_process_group
+from mirror_calibration.node_graph import (
+    NodeStartError,
+    find_script,
+    node_environment,
+    stop_process_group,
+)
 
 
 class BringupError(RuntimeError):
@@ -63,7 +68,7 @@ class RunningNode:
         self.spec = spec
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True,
-                                        start_new_session=True)
+                                        start_new_session=True, env=node_environment())
         self._echo = threading.Thread(target=self._prefix_output, daemon=True)
         self._echo.start()
 

@@ -122,3 +122,19 @@ def test_missing_params_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(BringupError, match='--config-dir'):
         node_command(graph('face_sim')[0], tmp_path)
+
+
+@pytest.mark.parametrize('name', GRAPHS)
+def test_every_launched_node_gets_one_math_thread_as_face_bringup_gives_it(name):
+    from mirror_calibration.node_graph import ONE_MATH_THREAD, node_environment
+
+    tree = ast.parse((LAUNCH / f'{name}.launch.py').read_text())
+    constants = {t.targets[0].id: ast.literal_eval(t.value) for t in tree.body
+                 if isinstance(t, ast.Assign) and isinstance(t.value, ast.Dict)}
+    calls = [c for c in ast.walk(tree) if isinstance(c, ast.Call)
+             and getattr(c.func, 'id', '') == 'Node']
+    assert calls
+    for call in calls:
+        env = {k.arg: k.value for k in call.keywords}.get('additional_env')
+        assert isinstance(env, ast.Name) and constants[env.id] == ONE_MATH_THREAD
+    assert ONE_MATH_THREAD.items() <= node_environment().items()

@@ -136,6 +136,9 @@ class FaceSimNode(Node):
 
 
 def main(args=None):
+    import cv2
+
+    cv2.setNumThreads(1)  # one math thread per node (its own pool ignores OMP_NUM_THREADS)
     rclpy.init(args=args)
     node = None
     try:

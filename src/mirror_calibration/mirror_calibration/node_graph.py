@@ -16,6 +16,15 @@ import sys
 import tempfile
 import time
 
+# One math thread per node: on a robot's shared computer each node's numpy/torch/OpenCV
+# spinning up a thread per core would have every node fight every other for all the cores.
+ONE_MATH_THREAD = {'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
+
+
+def node_environment():
+    """The environment a node process starts with: this one, with one math thread."""
+    return {**os.environ, **ONE_MATH_THREAD}
+
 
 class NodeStartError(RuntimeError):
     """A node's console script is missing or the node exited during start-up."""
@@ -69,7 +78,7 @@ class NodeProcess:
         self.command = command
         self._log = tempfile.TemporaryFile(mode='w+')
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True, env=node_environment())
 
     @property
     def pid(self):
