@@ -445,14 +445,14 @@ class _Segment:
             if held[k] and self.last_pose is not None:
                 out[k] = self.last_pose
             self.last_pose = out[k]
+        if len(times):  # lost stretches that every frame has passed are done with
+            self.concealed = [c for c in self.concealed if c[2] > times[-1]]
         return out
 
     def _frames(self, coefficients):
         n = len(coefficients)
         times = self.origin + (self.frames + np.arange(n)) * FRAME_PERIOD
         self.frames += n
-        if n:  # lost stretches that every frame has passed are done with
-            self.concealed = [c for c in self.concealed if c[2] > times[-1]]
         return times, coefficients, self.gate.weights(n)
 
 
