@@ -99,6 +99,7 @@ DRIVER = ('face_motor_driver.driver_node', '--params-file',
 class Probe:
     def __init__(self, context, audio_reliability='reliable'):
         import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import JointState
 
@@ -115,6 +116,14 @@ class Probe:
             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.audio = self.node.create_publisher(AudioChunk, 'audio',
                                                 audio_qos(audio_reliability))
+        self.health = []  # lip_policy_node's /diagnostics statuses
+        self.node.create_subscription(
+            DiagnosticArray, '/diagnostics',
+            lambda m: self.health.extend(s for s in m.status if s.name == 'lip_policy: audio'),
+            10)
+
+    def health_values(self, index=-1):
+        return {v.key: v.value for v in self.health[index].values}
 
     def spin(self, seconds, until=None, nodes=()):
         deadline = time.monotonic() + seconds
@@ -212,7 +221,9 @@ def test_bad_chunks_over_dds_are_logged_and_survived(ros_context, models):
                     stamp = start + rclpy.duration.Duration(seconds=0.02 * k)
                     probe.audio.publish(chunk(voice, sequence=k, stamp=stamp.to_msg()))
                 probe.spin(0.02, nodes=nodes)
-            probe.spin(1.0, nodes=nodes)
+            # /diagnostics counts every chunk: the policy reports once a second
+            assert probe.spin(5.0, lambda: probe.health and
+                              probe.health_values()['chunks_received'] == '59', nodes)
             log = nodes[0].output()
     finally:
         probe.close()
@@ -222,6 +233,40 @@ def test_bad_chunks_over_dds_are_logged_and_survived(ros_context, models):
     assert 'sequence jumped' in log and '20 ms of audio missing' in log
     assert len(probe.commands) > 30
     assert all(np.isfinite(m.position).all() for _, m in probe.commands)
+    values = probe.health_values()
+    assert values['chunks_lost'] == '1' and values['chunks_rejected'] == '6', values
+    assert float(values['hop_compute_p50_ms']) > 0
+    # The report that saw the loss says ERROR, and says what happened.
+    losing = [s for s in probe.health if 'lost' in s.message]
+    assert losing and losing[0].level == bytes([2]), [s.message for s in probe.health]
+
+
+def test_a_best_effort_speech_stack_is_heard_with_best_effort_audio(ros_context, models):
+    import array
+
+    from face_msgs.msg import AudioChunk
+
+    probe = Probe(ros_context, audio_reliability='best_effort')
+    try:
+        spec = policy_spec(models, '-p', 'audio_reliability:=best_effort')
+        with processes(spec) as nodes:
+            assert probe.spin(30, lambda: probe.audio.get_subscription_count() > 0, nodes)
+            probe.spin(1.0, nodes=nodes)
+            t = np.arange(320) / 16000
+            voice = 0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 4 * t))
+            for k in range(40):
+                msg = AudioChunk(sample_rate=16000, channels=1, sequence=k)
+                msg.samples_float32 = array.array('f', voice.astype(np.float32).tobytes())
+                msg.header.stamp = probe.node.get_clock().now().to_msg()
+                probe.audio.publish(msg)
+                probe.spin(0.02, nodes=nodes)
+            assert probe.spin(5.0, lambda: probe.health and
+                              int(probe.health_values()['chunks_received']) >= 30, nodes)
+            log = nodes[0].output()
+    finally:
+        probe.close()
+    assert 'audio best_effort depth 256' in log, log
+    assert len(probe.commands) > 20
 
 
 def test_params_file_lists_every_parameter_of_both_nodes(ros_context, models):
