@@ -11,6 +11,7 @@ Joint convention (config/face_motors.yaml):
 """
 
 import math
+import struct
 from dataclasses import dataclass
 
 TICKS_PER_TURN = 4096
@@ -66,9 +67,11 @@ FIELDS = {
 }
 CONTROL_TABLE_SIZE = 147  # bytes up to and including Present Temperature
 
-# One contiguous block read every cycle: current (126), velocity (128), position (132).
+# One contiguous block read every cycle: current (126), velocity (128), position (132),
+# unpacked in one call (int16, int32, int32, little-endian).
 STATE_BLOCK_ADDRESS = 126
 STATE_BLOCK_SIZE = 10
+STATE_BLOCK_LAYOUT = struct.Struct('<hii')
 # One contiguous block read at a lower rate: hardware error status (70) is separate;
 # voltage (144) and temperature (146) follow each other.
 HEALTH_BLOCK_ADDRESS = 144

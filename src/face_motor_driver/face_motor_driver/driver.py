@@ -159,8 +159,9 @@ class FaceDriver:
         """One control cycle; returns True when fresh states were read."""
         self.cycles += 1
         if self.torque_enabled:
-            goals = self.shaper.step(now)
-            self.bus.write_goals({a.id: goals[i] for i, a in enumerate(self.actuators)})
+            # Python floats: arithmetic on numpy scalars costs several times more per goal.
+            goals = self.shaper.step(now).tolist()
+            self.bus.write_goals({a.id: g for a, g in zip(self.actuators, goals)})
         fresh = self._read_states()
         if now >= self._next_health:
             self._next_health = now + 1.0 / self.settings.health_rate

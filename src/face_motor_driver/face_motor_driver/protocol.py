@@ -8,6 +8,9 @@ LEN counts instruction, params and CRC. Inside the instruction+params part every
 FF FF FD is followed by a stuffing byte FD so the header never appears in the body.
 """
 
+import array
+import struct
+
 HEADER = b'\xff\xff\xfd\x00'
 BROADCAST_ID = 0xFE
 
@@ -42,9 +45,30 @@ def _crc_table():
 _CRC_TABLE = _crc_table()
 
 
+def _crc_word_table():
+    # The CRC register after two bytes depends only on register XOR (first << 8 | second),
+    # so one lookup per 16-bit word does the work of two byte steps.
+    table = array.array('H', bytes(2 << 16))
+    for word in range(1 << 16):
+        crc = _CRC_TABLE[word >> 8]
+        table[word] = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ (word & 0xFF)]
+    return table
+
+
+_CRC_WORD_TABLE = _crc_word_table()
+
+
 def crc16(data, crc=0):
-    for byte in data:
-        crc = ((crc << 8) ^ _CRC_TABLE[((crc >> 8) ^ byte) & 0xFF]) & 0xFFFF
+    """Dynamixel CRC-16 of data (bytes-like) continuing from crc.
+
+    Word by word: every cycle checks a few hundred bytes, and a Python loop per byte was
+    a tenth of the driver's time per cycle.
+    """
+    table = _CRC_WORD_TABLE
+    for word in struct.unpack_from(f'>{len(data) // 2}H', data):
+        crc = table[crc ^ word]
+    if len(data) % 2:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ data[-1]]
     return crc
 
 

@@ -6,6 +6,9 @@ from face_motor_driver.control_table import (
     FIELDS,
     MODELS,
     RAD_PER_TICK,
+    STATE_BLOCK_ADDRESS,
+    STATE_BLOCK_LAYOUT,
+    STATE_BLOCK_SIZE,
     decode,
     encode,
     error_names,
@@ -50,3 +53,15 @@ def test_register_encoding_is_little_endian_twos_complement():
                                          (0x24, ['overheating', 'overload'])])
 def test_error_names(bits, names):
     assert error_names(bits) == names
+
+
+def test_the_state_block_layout_unpacks_the_fields_where_they_are():
+    names = ('present_current', 'present_velocity', 'present_position')
+    values = (-300, -1234, 70000)
+    block = bytearray(STATE_BLOCK_SIZE)
+    for name, value in zip(names, values):
+        field = FIELDS[name]
+        offset = field.address - STATE_BLOCK_ADDRESS
+        block[offset:offset + field.size] = encode(value, field.size)
+    assert STATE_BLOCK_LAYOUT.size == STATE_BLOCK_SIZE
+    assert STATE_BLOCK_LAYOUT.unpack(bytes(block)) == values

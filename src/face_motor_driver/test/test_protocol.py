@@ -15,6 +15,23 @@ def test_crc_matches_the_sdk_and_the_manual_example():
     assert p.build_packet(1, p.PING) == bytes.fromhex('FFFFFD000103000119 4E'.replace(' ', ''))
     data = bytes(range(256)) * 2
     assert p.crc16(data) == handler.updateCRC(0, list(data), len(data))
+    # word-wise: odd lengths end with one byte step; a running CRC continues from its value
+    for length in (0, 1, 2, 3, 11, 372, 373):
+        part = data[length:2 * length]
+        for start in (0, 0x1234, 0xFFFF):
+            assert p.crc16(part, start) == handler.updateCRC(start, list(part), len(part))
+
+
+def test_the_drivers_packet_handler_frames_like_the_sdk():
+    from face_motor_driver.bus import FacePacketHandler
+    sdk_handler, ours = sdk.PacketHandler(2.0), FacePacketHandler()
+    for body in (bytes([p.SYNC_WRITE, 116, 0, 4, 0, 1, 0, 8, 0, 0]),          # nothing to stuff
+                 bytes([p.WRITE, 0xFF, 0xFF, 0xFD, 0x01, 0xFF, 0xFF, 0xFD])):  # stuffed twice
+        packet = [0xFF, 0xFF, 0xFD, 0x00, 3, (len(body) + 2) & 0xFF, 0] + list(body) + [0, 0]
+        expected = sdk_handler.addStuffing(list(packet))
+        assert ours.addStuffing(list(packet)) == expected
+        assert ours.updateCRC(0, expected, len(expected) - 2) == \
+            sdk_handler.updateCRC(0, expected, len(expected) - 2)
 
 
 def test_stuffing_round_trips_and_matches_the_sdk():
