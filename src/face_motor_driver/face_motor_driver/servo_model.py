@@ -17,7 +17,9 @@ current squared (60 s time constant), Present Input Voltage as the nominal suppl
 With torque off the joint stays where the skin left it.
 """
 
+import functools
 import math
+import struct
 
 from .control_table import (
     CONTROL_TABLE_SIZE,
@@ -28,7 +30,6 @@ from .control_table import (
     RAD_S2_PER_ACCELERATION_UNIT,
     RAD_S_PER_VELOCITY_UNIT,
     decode,
-    encode,
     model_spec,
 )
 from .protocol import ERR_ACCESS, ERR_DATA_LIMIT, ERR_RESULT_FAIL
@@ -36,6 +37,28 @@ from .protocol import ERR_ACCESS, ERR_DATA_LIMIT, ERR_RESULT_FAIL
 AMBIENT_TEMPERATURE = 30.0     # [deg C]
 THERMAL_TIME_CONSTANT = 60.0   # [s]
 FULL_EFFORT_ERROR = 0.35       # [rad] tracking error at which current is half the limit
+
+
+# Per field: its little-endian struct layout and its address. Every servo reads and writes
+# several fields per instruction, hundreds of times a second: one C call each.
+_FORMATS = {(1, False): '<B', (2, False): '<H', (4, False): '<I',
+            (1, True): '<b', (2, True): '<h', (4, True): '<i'}
+_REGISTERS = {name: (struct.Struct(_FORMATS[f.size, f.signed]), f.address)
+              for name, f in FIELDS.items()}
+
+
+@functools.cache
+def _write_range(address, end):
+    """(touches an EEPROM field, touches a read-only field) for a write of [address, end).
+
+    Cached: every cycle writes the same range of every servo.
+    """
+    touched = [(n, f) for n, f in FIELDS.items()
+               if f.address < end and address < f.address + f.size]
+    eeprom = any(f.eeprom for _, f in touched)
+    read_only = any(n.startswith(('present_', 'model_', 'hardware_error', 'moving'))
+                    or n == 'firmware_version' for n, _ in touched)
+    return eeprom, read_only
 
 
 class AccessError(Exception):
@@ -80,11 +103,12 @@ class EmulatedServo:
 
     # -- memory ---------------------------------------------------------------------------
     def _set(self, name, value):
-        field = FIELDS[name]
-        self.memory[field.address:field.address + field.size] = encode(value, field.size)
+        layout, address = _REGISTERS[name]
+        layout.pack_into(self.memory, address, value)
 
     def get(self, name):
-        return decode(self.memory[FIELDS[name].address:], FIELDS[name])
+        layout, address = _REGISTERS[name]
+        return layout.unpack_from(self.memory, address)[0]
 
     @property
     def torque_on(self):
@@ -104,12 +128,10 @@ class EmulatedServo:
         end = address + len(data)
         if not data or end > CONTROL_TABLE_SIZE:
             raise AccessError(ERR_ACCESS)
-        touched = [(n, f) for n, f in FIELDS.items()
-                   if f.address < end and address < f.address + f.size]
-        if self.torque_on and any(f.eeprom for _, f in touched):
+        eeprom, read_only = _write_range(address, end)
+        if self.torque_on and eeprom:
             raise AccessError(ERR_ACCESS)       # EEPROM is locked while torque is on
-        if any(n.startswith(('present_', 'model_', 'hardware_error', 'moving')) or
-               n == 'firmware_version' for n, _ in touched):
+        if read_only:
             raise AccessError(ERR_ACCESS)       # read-only fields
         self.update(now)
         goal = FIELDS['goal_position']
@@ -146,6 +168,7 @@ class EmulatedServo:
         if dt <= 0.0:
             return
         self._last_update = now
+        current_limit = self.get('current_limit')
         if self.torque_on:
             goal = self.get('goal_position')
             wanted = (goal - self.position) * (1.0 - math.exp(-dt / self.lag)) / dt
@@ -162,11 +185,11 @@ class EmulatedServo:
             self.position += self.velocity * dt
             error = (goal - self.position) * RAD_PER_TICK
             effort = 0.5 * max(-1.0, min(1.0, error / FULL_EFFORT_ERROR))
-            current_units = effort * self.get('current_limit')
+            current_units = effort * current_limit
         else:
             self.velocity = 0.0
             current_units = 0.0
-        heat = (abs(current_units) / max(1, self.get('current_limit'))) ** 2
+        heat = (abs(current_units) / max(1, current_limit)) ** 2
         target_temperature = AMBIENT_TEMPERATURE + 40.0 * heat
         if self.injected_errors & ERROR_OVERHEATING:
             target_temperature = self.spec.temperature_limit + 5.0
