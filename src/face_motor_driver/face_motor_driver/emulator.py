@@ -25,6 +25,7 @@ Return Delay Time, so cycle timing matches a real bus at that rate.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -231,8 +232,24 @@ def servos_from_config(config, lag=DEFAULT_LAG, now=0.0):
             for a in config.actuators]
 
 
+def fault_digest(content):
+    """Short identity of a fault file's bytes, as the acknowledgement names it."""
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
+def acknowledgement_path(fault_path):
+    """Where the emulator says which fault file content it has applied."""
+    return f'{fault_path}.applied'
+
+
 class FaultFileWatcher:
-    """Re-reads the fault file when its modification time changes."""
+    """Re-reads the fault file when its modification time changes, and acknowledges it.
+
+    After each change it replaces `<fault file>.applied` with one line: the digest of the
+    content it read and `applied`, or `ignored: <reason>`; so whoever wrote the file can
+    wait until the servos behave by it (emulator_process.apply_faults) instead of sleeping.
+    A removed file clears every fault and is acknowledged as empty content.
+    """
 
     def __init__(self, path, emulator, log):
         self.path, self.emulator, self.log = path, emulator, log
@@ -248,14 +265,30 @@ class FaultFileWatcher:
         if stamp == self._stamp:
             return
         self._stamp = stamp
-        if stamp is None:
-            self.emulator.set_faults(Faults())
-            return
+        content, outcome = b'', 'applied'
         try:
-            with open(self.path) as f:
-                self.emulator.set_faults(Faults(json.load(f)))
-        except (OSError, ValueError, TypeError) as exc:
-            self.log(f'fault file {self.path} ignored: {exc}; write a JSON object')
+            if stamp is None:
+                self.emulator.set_faults(Faults())
+            else:
+                with open(self.path, 'rb') as f:
+                    content = f.read()
+                self.emulator.set_faults(Faults(json.loads(content)))
+        except FileNotFoundError:
+            self.emulator.set_faults(Faults())   # removed between stat and open
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            outcome = f'ignored: {exc}; write a JSON object'
+            self.log(f'fault file {self.path} {outcome}')
+        self._acknowledge(f'{fault_digest(content)} {outcome}\n')
+
+    def _acknowledge(self, line):
+        ack = acknowledgement_path(self.path)
+        tmp = f'{ack}.tmp{os.getpid()}'
+        try:
+            with open(tmp, 'w') as f:
+                f.write(line)
+            os.replace(tmp, ack)
+        except OSError as exc:
+            self.log(f'cannot acknowledge the fault file in {ack}: {exc}')
 
 
 def open_pty():

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+from .emulator import acknowledgement_path, fault_digest
+
 
 class EmulatorError(RuntimeError):
     """The emulator process did not come up."""
@@ -67,9 +69,47 @@ class EmulatorProcess:
         self.stop()
 
 
+class FaultsNotAppliedError(RuntimeError):
+    """The emulator did not acknowledge a fault file in time, or refused its content."""
+
+
 def write_faults(path, **faults):
-    """Atomically replace a fault file (the emulator re-reads it when it changes)."""
+    """Atomically replace a fault file (the emulator re-reads it when it changes).
+
+    Returns the content's digest, as the emulator's acknowledgement will name it. Use
+    apply_faults to also wait until an emulator watching the file has applied it.
+    """
+    content = json.dumps(faults).encode()
     tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(faults, f)
+    with open(tmp, 'wb') as f:
+        f.write(content)
     os.replace(tmp, path)
+    return fault_digest(content)
+
+
+def apply_faults(path, timeout=5.0, **faults):
+    """write_faults, then wait until the emulator watching path acknowledges this content.
+
+    From the return on, every instruction the emulator answers sees these faults. Raises
+    FaultsNotAppliedError when the emulator refused the content or did not answer within
+    timeout [s] (no emulator started with this --fault-file / sim_fault_file).
+    """
+    digest = write_faults(path, **faults)
+    ack = acknowledgement_path(path)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(ack) as f:
+                acknowledged, _, outcome = f.read().strip().partition(' ')
+        except FileNotFoundError:
+            acknowledged = outcome = ''
+        if acknowledged == digest:
+            if outcome != 'applied':
+                raise FaultsNotAppliedError(f'the bus emulator {outcome} (fault file {path})')
+            return
+        if time.monotonic() > deadline:
+            raise FaultsNotAppliedError(
+                f'no bus emulator applied fault file {path} within {timeout:g} s (its '
+                f'acknowledgement {ack} says {acknowledged or "nothing"}); start the emulator '
+                'with --fault-file (driver: sim_fault_file) pointing at this file')
+        time.sleep(0.002)   # the emulator looks at the file every 20 ms

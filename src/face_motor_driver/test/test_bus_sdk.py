@@ -12,7 +12,7 @@ from face_motor_driver.bus import (
     ServoRefusedError,
 )
 from face_motor_driver.control_table import RAD_PER_TICK
-from face_motor_driver.emulator_process import write_faults
+from face_motor_driver.emulator_process import apply_faults
 
 
 def _open_bus(face_config, emulator):
@@ -89,8 +89,7 @@ def test_eeprom_write_with_torque_on_is_a_named_refusal(face_config, emulator):
 
 
 def test_absent_servos_at_start_are_named(face_config, emulator, fault_file):
-    write_faults(fault_file, absent=[9, 17])
-    time.sleep(0.1)  # the emulator polls its fault file every 20 ms
+    apply_faults(fault_file, absent=[9, 17])
     bus = _open_bus(face_config, emulator)
     try:
         with pytest.raises(ServoMissingError) as info:
@@ -106,8 +105,7 @@ def test_a_silent_servo_makes_the_sync_read_fail(face_config, emulator, fault_fi
     bus = _open_bus(face_config, emulator)
     try:
         _start(bus, face_config)
-        write_faults(fault_file, absent=[5])
-        time.sleep(0.1)
+        apply_faults(fault_file, absent=[5])
         with pytest.raises(CommError):
             bus.read_states()
         bus.set_online(5, False)
@@ -159,3 +157,26 @@ def test_wire_time_simulation_costs_at_least_the_wire_time(face_config):
             bus.close()
     # a lower bound only: the emulator must never answer faster than the wire allows
     assert min(times) >= wire_seconds_per_cycle(26, 1_000_000)
+
+
+def test_fault_changes_are_acknowledged_or_refused_with_a_reason(face_config, emulator,
+                                                                  fault_file):
+    from face_motor_driver.emulator_process import FaultsNotAppliedError
+    bus = _open_bus(face_config, emulator)
+    try:
+        _start(bus, face_config)
+        apply_faults(fault_file, absent=[5])
+        with pytest.raises(CommError):   # acknowledged means in force for the next reply
+            bus.read_states()
+        with pytest.raises(FaultsNotAppliedError, match="ignored: invalid literal"):
+            apply_faults(fault_file, absent=['five'])
+        apply_faults(fault_file)
+        assert len(bus.read_states()) == 26
+    finally:
+        bus.close()
+
+
+def test_waiting_for_faults_without_an_emulator_fails_clearly(tmp_path):
+    from face_motor_driver.emulator_process import FaultsNotAppliedError
+    with pytest.raises(FaultsNotAppliedError, match='no bus emulator applied fault file'):
+        apply_faults(tmp_path / 'faults.json', timeout=0.1, absent=[1])

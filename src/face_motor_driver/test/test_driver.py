@@ -7,7 +7,7 @@ import pytest
 
 from face_motor_driver.bus import FaceBus, ServoMissingError
 from face_motor_driver.driver import ERROR, OK, STALE, DriverSettings, FaceDriver
-from face_motor_driver.emulator_process import write_faults
+from face_motor_driver.emulator_process import apply_faults
 
 
 @pytest.fixture
@@ -30,13 +30,23 @@ def _run(driver, seconds, period=0.004):
         time.sleep(period)
 
 
+def _run_until(driver, condition, timeout=5.0, period=0.004):
+    """Cycle until condition() holds; False if it did not within timeout [s]."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        driver.cycle(time.monotonic())
+        if condition():
+            return True
+        time.sleep(period)
+    return False
+
+
 def _status(driver, name):
     return next(s for s in driver.statuses() if s.name == name)
 
 
 def test_absent_servo_at_start_is_a_clear_error(face_config, emulator, fault_file):
-    write_faults(fault_file, absent=[3])
-    time.sleep(0.1)
+    apply_faults(fault_file, absent=[3])
     d = FaceDriver(face_config, FaceBus(face_config, port=emulator.port))
     with pytest.raises(ServoMissingError, match=r'lip_corner_left_stretch \(id 3\)'):
         d.start()
@@ -61,8 +71,8 @@ def test_commands_reach_the_servos_within_limits(driver, face_config):
 
 def test_servo_dropping_out_is_reported_and_recovers(driver, fault_file):
     _run(driver, 0.2)
-    write_faults(fault_file, absent=[12])
-    _run(driver, 0.3)
+    apply_faults(fault_file, absent=[12])
+    assert _run_until(driver, lambda: 12 in driver.offline)
     status = _status(driver, 'cheek_left_raise')
     assert status.level == ERROR and 'not answering' in status.message
     assert 12 not in driver.bus.online and len(driver.bus.online) == 25
@@ -71,16 +81,14 @@ def test_servo_dropping_out_is_reported_and_recovers(driver, fault_file):
     driver.submit(['cheek_right_raise'], [0.3], [], 10, time.monotonic())
     _run(driver, 0.3)
     assert driver.position[12] == pytest.approx(0.3, abs=0.01)
-    write_faults(fault_file)
-    _run(driver, 0.6)
-    assert 12 in driver.bus.online
+    apply_faults(fault_file)
+    assert _run_until(driver, lambda: 12 in driver.bus.online and driver.health.get(12))
     assert _status(driver, 'cheek_left_raise').level == OK
     assert any('answers again' in line for line in driver.logs)
 
 
 def test_one_percent_corrupted_replies_are_survived(driver, fault_file):
-    write_faults(fault_file, corrupt_rate=0.01)
-    time.sleep(0.05)
+    apply_faults(fault_file, corrupt_rate=0.01)
     fresh = 0
     for _ in range(600):
         fresh += driver.cycle(time.monotonic())
@@ -90,13 +98,11 @@ def test_one_percent_corrupted_replies_are_survived(driver, fault_file):
 
 
 def test_overheating_is_an_error_and_torque_returns_when_it_clears(driver, fault_file):
-    write_faults(fault_file, overheating=[20])
-    _run(driver, 0.3)
-    status = _status(driver, 'eyelid_left_lower_close')
-    assert status.level == ERROR and 'overheating' in status.message
-    write_faults(fault_file)
-    _run(driver, 0.3)
-    assert _status(driver, 'eyelid_left_lower_close').level != ERROR
+    apply_faults(fault_file, overheating=[20])
+    assert _run_until(driver, lambda: _status(driver, 'eyelid_left_lower_close').level == ERROR)
+    assert 'overheating' in _status(driver, 'eyelid_left_lower_close').message
+    apply_faults(fault_file)
+    assert _run_until(driver, lambda: _status(driver, 'eyelid_left_lower_close').level != ERROR)
     assert driver.bus.read(driver.config.actuator('eyelid_left_lower_close'),
                            'torque_enable') == 1
 
@@ -113,23 +119,21 @@ def test_torque_off_ignores_commands(driver):
 
 def test_replies_delayed_within_the_timeout_are_survived_and_longer_ones_reported(
         driver, fault_file):
-    write_faults(fault_file, delay_ms=5, delay_ids=[7])
+    apply_faults(fault_file, delay_ms=5, delay_ids=[7])
     _run(driver, 0.3)
     assert not driver.offline
-    write_faults(fault_file, delay_ms=200, delay_ids=[7])   # beyond the 34 ms reply timeout
-    _run(driver, 0.5)
-    assert 7 in driver.offline
+    apply_faults(fault_file, delay_ms=200, delay_ids=[7])   # beyond the 34 ms reply timeout
+    assert _run_until(driver, lambda: 7 in driver.offline)
     assert _status(driver, 'upper_lip_center_raise').level == ERROR
-    write_faults(fault_file)
-    _run(driver, 0.8)
-    assert 7 not in driver.offline
+    apply_faults(fault_file)
+    assert _run_until(driver, lambda: 7 not in driver.offline)
 
 
 def test_overload_is_an_error(driver, fault_file):
-    write_faults(fault_file, overload=[1])
-    _run(driver, 0.3)
+    apply_faults(fault_file, overload=[1])
+    assert _run_until(driver, lambda: _status(driver, 'jaw_open').level == ERROR)
     status = _status(driver, 'jaw_open')
-    assert status.level == ERROR and 'overload' in status.message
+    assert 'overload' in status.message
     assert status.values['hardware_error'] == 'overload'
 
 
