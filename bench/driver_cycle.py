@@ -5,6 +5,9 @@
    simulation (host + SDK cost only) and with it at 1 and 4 Mbps.
 2. The driver node itself flat out (cycle_rate 0, port sim): the rate of face/joint_states
    a subscriber receives, with command shaping, publishing and health reads included.
+   Then as on the robot (cycle_rate 150, wire time at 1 Mbps): the CPU time the node
+   process and its emulator child use per second of wall time (driver_cpu_percent,
+   emulator_cpu_percent; 100 = one core), from /proc, so others' work does not count.
 3. The emulated servo's step response (the actuator lag, measured through the bus).
 
 Prints its figures; the last line is one JSON object. A histogram of cycle times goes to
@@ -12,7 +15,11 @@ build/bench/driver_cycle.png. For comparison: common ROS 2 Dynamixel drivers
 (dynamixel_hardware with ros2_control, dynamixel_workbench) run their control loops at
 100-125 Hz.
 
+Every figure comes with `machine` (bench/machine.py: CPU model, load before the run and a
+reference workload time), printed first.
+
 Usage: .venv/bin/python bench/driver_cycle.py [--cycles 2000] [--node-seconds 5]
+       [--cpu-seconds 10]
 """
 
 import argparse
@@ -25,6 +32,7 @@ import sys
 import time
 
 import numpy as np
+from machine import machine_report  # bench/ is on sys.path when run as a script
 from tqdm import tqdm
 
 from face_motor_driver.bus import FaceBus, wire_seconds_per_cycle
@@ -89,8 +97,31 @@ def step_response(config, step=0.1, seconds=0.3):
     return np.array(times), np.array(positions)
 
 
-def node_rate(seconds):
-    """Rate [Hz] at which a subscriber receives face/joint_states from the flat-out node."""
+def _cpu_seconds(pid):
+    """CPU time [s] a process has used so far (user + system, all its threads)."""
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def _emulator_pid(driver_pid):
+    """The bus emulator the driver node started as its child (port sim)."""
+    for task in os.listdir(f'/proc/{driver_pid}/task'):
+        with open(f'/proc/{driver_pid}/task/{task}/children') as f:
+            for child in f.read().split():
+                with open(f'/proc/{child}/cmdline', 'rb') as cmd:
+                    if b'face_motor_driver.emulator' in cmd.read():
+                        return int(child)
+    raise RuntimeError('the driver node has no bus emulator child; is port sim?')
+
+
+def run_node(seconds, parameters, desc):
+    """Run face_motor_driver_node on the emulator and watch it for seconds [s].
+
+    Returns (rate [Hz] at which a subscriber receives face/joint_states, the node process's
+    CPU time / wall time [%], the emulator process's [%]). CPU times come from
+    /proc/<pid>/stat, so other work on the machine does not count, only what it slows.
+    """
     # A random domain, not the pid: pids repeat across containers sharing a loopback.
     os.environ.setdefault('ROS_DOMAIN_ID', str(int.from_bytes(os.urandom(2), 'little') % 100 + 1))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
@@ -101,7 +132,9 @@ def node_rate(seconds):
     from sensor_msgs.msg import JointState
 
     command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
-               '-p', 'port:=sim', '-p', 'cycle_rate:=0.0']
+               '-p', 'port:=sim']
+    for name, value in parameters.items():
+        command += ['-p', f'{name}:={value}']
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -116,12 +149,17 @@ def node_rate(seconds):
         while len(stamps) < 50 and time.monotonic() < deadline:   # warm-up and discovery
             executor.spin_once(timeout_sec=0.05)
         stamps.clear()
-        end = time.monotonic() + seconds
-        with tqdm(total=seconds, desc='node flat out [s]', leave=False) as bar:
+        emulator = _emulator_pid(process.pid)
+        cpu_start = (_cpu_seconds(process.pid), _cpu_seconds(emulator), time.monotonic())
+        end = cpu_start[2] + seconds
+        with tqdm(total=seconds, desc=desc, leave=False) as bar:
             while time.monotonic() < end:
                 executor.spin_once(timeout_sec=0.01)
                 bar.n = round(seconds - (end - time.monotonic()), 1)
                 bar.refresh()
+        wall = time.monotonic() - cpu_start[2]
+        driver_cpu = 100 * (_cpu_seconds(process.pid) - cpu_start[0]) / wall
+        emulator_cpu = 100 * (_cpu_seconds(emulator) - cpu_start[1]) / wall
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
@@ -131,9 +169,8 @@ def node_rate(seconds):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    if len(stamps) < 2:
-        return 0.0
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) >= 2 else 0.0
+    return rate, driver_cpu, emulator_cpu
 
 
 def plot(results, step, path):
@@ -164,7 +201,12 @@ def main():
     parser.add_argument('--cycles', type=int, default=2000, help='bus cycles per setting')
     parser.add_argument('--node-seconds', type=float, default=5.0,
                         help='how long to measure the flat-out node [s]')
+    parser.add_argument('--cpu-seconds', type=float, default=10.0,
+                        help='how long to measure the node\'s CPU use at 150 Hz [s]')
     args = parser.parse_args()
+    machine = machine_report()   # before the run: the load others put on the machine
+    print(f'machine: {machine["cpu"]}, {machine["cores"]} cores, load {machine["load_1min"]}, '
+          f'reference workload {machine["reference_ms"]} ms')
     config = load_face_config(default_face_config_path())
     n = len(config.actuators)
     results = {
@@ -178,7 +220,11 @@ def main():
     p99 = {k: float(np.percentile(t, 99) * 1e3) for k, t in results.items()}
     step = step_response(config)
     reached = step[0][np.argmax(step[1] >= 0.1 * (1 - np.exp(-1)))]
-    loop_hz = node_rate(args.node_seconds)
+    loop_hz, _, _ = run_node(args.node_seconds, {'cycle_rate': 0.0}, 'node flat out [s]')
+    # The robot's configuration: 150 Hz on a 1 Mbps bus, wire time simulated.
+    cpu_hz, driver_cpu, emulator_cpu = run_node(
+        args.cpu_seconds, {'cycle_rate': 150.0, 'sim_wire_time': 'true',
+                           'baud_rate': 1_000_000}, 'node CPU at 150 Hz [s]')
     plot(results, step, ROOT / 'build' / 'bench' / 'driver_cycle.png')
     summary = {
         'servos': n,
@@ -192,10 +238,14 @@ def main():
         'wire_ms_per_cycle_1mbps': round(wire_seconds_per_cycle(n, 1_000_000) * 1e3, 3),
         'wire_ms_per_cycle_4mbps': round(wire_seconds_per_cycle(n, 4_000_000) * 1e3, 3),
         'node_loop_hz': round(loop_hz, 1),
+        'driver_cpu_percent': round(driver_cpu, 1),
+        'emulator_cpu_percent': round(emulator_cpu, 1),
+        'driver_cpu_joint_states_hz': round(cpu_hz, 1),
         'servo_step_63pct_ms': round(float(reached) * 1e3, 1),
         'load_average_1min': round(os.getloadavg()[0], 2),   # other work on the 2 cores
         'plot': 'build/bench/driver_cycle.png',
         'note': 'common ROS 2 Dynamixel drivers run 100-125 Hz control loops',
+        'machine': machine,
     }
     for key, value in summary.items():
         print(f'{key}: {value}')
