@@ -26,6 +26,7 @@ from face_msgs.checks import MessageError, check_face_command
 from face_msgs.msg import FaceCommand
 from face_msgs.srv import GoNeutral, SetTorque
 
+from . import scheduling
 from .bus import BusError, FaceBus
 from .driver import DriverSettings, FaceDriver
 from .emulator import DEFAULT_LAG
@@ -92,6 +93,11 @@ PARAMETERS = {
                 _positive(1.0)),
     'sim_fault_file': ('', 'emulator only: JSON fault-injection file, re-read on change',
                        _ANY),
+    'scheduling': ('realtime', 'CPU scheduling of this node (and its bus emulator): realtime '
+                   '(SCHED_RR where permitted, else nice -10) or normal',
+                   (lambda v: v in scheduling.SCHEDULING, 'must be realtime or normal')),
+    'realtime_priority': (20, 'SCHED_RR priority with scheduling realtime [1..98]; above the '
+                          "lip policy's, whose commands it serves", _between(1, 98)),
 }
 
 
@@ -321,6 +327,8 @@ def main(args=None):
     node = None
     try:
         node = FaceMotorDriverNode()
+        node.get_logger().info(scheduling.apply(node.p['scheduling'],
+                                                node.p['realtime_priority']))
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
