@@ -117,7 +117,12 @@ class LipResponse:
 
     Input: lip joints in unit form (B, L), [-1, 1] across their limits (joints_to_unit of
     the lip columns). evaluate(unit, gradient_of) -> (standardised lips (B, Pl * 3),
-    d error / d unit (B, L)), where gradient_of(lips) gives d error / d lips.
+    d error / d unit (B, L)), where gradient_of(lips) gives d error / d lips; lips(unit)
+    is the forward half alone.
+
+    On a frame or two every tensor operation costs a few microseconds whatever its size, so
+    both halves use as few as the arithmetic allows: the forward pass keeps each hidden
+    layer's sigmoid and SiLU, and the backward pass builds SiLU's derivative from them.
     """
 
     def __init__(self, model):
@@ -133,24 +138,38 @@ class LipResponse:
         with torch.no_grad():
             rest = model.joints_to_unit(model.neutral[None])[0]
             first = linear[0]
-            self.first_weight = first.weight[:, lip].clone()              # (H, L)
-            self.first_bias = first.bias + first.weight @ rest - self.first_weight @ rest[lip]
-            self.hidden = [(x.weight.clone(), x.bias.clone()) for x in linear[1:-1]]
+            first_weight = first.weight[:, lip].clone()                       # (H, L)
+            self.weights = [first_weight] + [x.weight.clone() for x in linear[1:-1]]
+            self.biases = [first.bias + first.weight @ rest - first_weight @ rest[lip]] + [
+                x.bias.clone() for x in linear[1:-1]]
             rows = torch.arange(lips.start * 3, lips.stop * 3)
             self.last_weight = linear[-1].weight[rows].clone()             # (Pl * 3, H)
             self.last_bias = linear[-1].bias[rows].clone()
+        # Transposed views made once, not per product.
+        self.weights_t = [w.T for w in self.weights]
+        self.last_weight_t = self.last_weight.T
+
+    def _forward(self, unit):
+        """(lips, [(sigmoid, silu) of each hidden layer's pre-activation])."""
+        hidden, layers = unit, []
+        for weight_t, bias in zip(self.weights_t, self.biases):
+            pre = torch.addmm(bias, hidden, weight_t)
+            sigmoid = torch.sigmoid(pre)
+            hidden = pre * sigmoid  # SiLU
+            layers.append((sigmoid, hidden))
+        return torch.addmm(self.last_bias, hidden, self.last_weight_t), layers
+
+    def lips(self, unit):
+        """Standardised lips (B, Pl * 3) of lip joints in unit form (B, L)."""
+        return self._forward(unit)[0]
 
     def evaluate(self, unit, gradient_of):
-        silu = nn.functional.silu
-        pre = [torch.addmm(self.first_bias, unit, self.first_weight.T)]
-        for weight, bias in self.hidden:
-            pre.append(torch.addmm(bias, silu(pre[-1]), weight.T))
-        lips = torch.addmm(self.last_bias, silu(pre[-1]), self.last_weight.T)
+        lips, layers = self._forward(unit)
         gradient = gradient_of(lips) @ self.last_weight
-        weights = [self.first_weight] + [w for w, _ in self.hidden]
-        for x, weight in zip(reversed(pre), reversed(weights)):
-            sigmoid = torch.sigmoid(x)
-            gradient = (gradient * sigmoid * (1 + x * (1 - sigmoid))) @ weight
+        for (sigmoid, silu), weight in zip(reversed(layers), reversed(self.weights)):
+            # d silu(x) / dx = s (1 + x (1 - s)) = s + silu - silu s, with s = sigmoid(x)
+            slope = torch.addcmul(sigmoid + silu, silu, sigmoid, value=-1)
+            gradient = (gradient * slope) @ weight
         return lips, gradient
 
 
