@@ -29,6 +29,25 @@ from lip_policy.model import LipModel, LipModelConfig
 FORMAT = 'lip_policy.lip_model/1'
 
 
+def limit_math_threads(threads=1):
+    """Run this process's math on `threads` threads: torch's intra-op pool (OpenMP, MKL),
+    its inter-op pool, and numpy's BLAS (OpenBLAS, through threadpoolctl).
+
+    The lip policy's work is many small operations on a frame or two, which a second thread
+    cannot speed up; on a 2-core machine every extra math thread only competes with the ROS
+    threads and the other nodes. torch.set_num_threads alone leaves numpy's OpenBLAS at one
+    thread per core. Call it once, early, in every process that runs the models.
+    """
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:
+        pass  # the inter-op pool exists already (set once per process); it stays as it is
+    threadpool_limits(limits=threads, user_api='blas')
+
+
 class CheckpointError(ValueError):
     """A lip model checkpoint is missing, corrupt or of another format."""
 

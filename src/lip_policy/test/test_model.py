@@ -1,5 +1,7 @@
 """Streaming equals whole-clip inference; checkpoints describe themselves and fail clearly."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +84,23 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     torch.save({'format': 'something else'}, tmp_path / 'other.pt')
     with pytest.raises(CheckpointError, match='not a lip_policy'):
         load_checkpoint(tmp_path / 'other.pt')
+
+
+def test_limit_math_threads_leaves_one_thread_to_torch_and_numpy():
+    """In a fresh process (the pools are per process): torch's intra- and inter-op pools and
+    numpy's BLAS all end at one thread, and a second call is harmless."""
+    import subprocess
+    import sys
+
+    code = ('import json, torch\n'
+            'from threadpoolctl import threadpool_info\n'
+            'from lip_policy.predictor import limit_math_threads\n'
+            'limit_math_threads(1)\n'
+            'limit_math_threads(1)\n'
+            'print(json.dumps([torch.get_num_threads(), torch.get_num_interop_threads(),\n'
+            '                  [i["num_threads"] for i in threadpool_info()\n'
+            '                   if i["user_api"] == "blas"]]))\n')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    intra, inter, blas = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (intra, inter) == (1, 1) and blas and set(blas) == {1}
