@@ -87,7 +87,11 @@ def main(argv=None):
     code = 0
     try:
         while rclpy.ok():
+            subscribed = set(recorder.subscriptions)
             missing = recorder.discover()
+            for topic in sorted(set(recorder.subscriptions) - subscribed):
+                # One line per topic as its recording starts, for supervisors and tests.
+                print(f'face-record: recording {topic}', flush=True)
             now = time.monotonic() - started
             if missing and now - missing_reported > 5.0:
                 node.get_logger().info(f'waiting for {", ".join(missing)} to appear')

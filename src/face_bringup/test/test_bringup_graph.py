@@ -108,7 +108,16 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
         recorder = subprocess.Popen(
             [os.path.join(bin_dir, 'face-record'), '--topics', '/audio', '/face/landmarks',
              '/face/joint_states', '--out', str(bag)], stdout=subprocess.PIPE, text=True)
-        time.sleep(3.0)
+        # face-record says when it records each topic; /audio appears with the player, which
+        # waits for face-record and the policy to subscribe (wait_for_subscribers).
+        recording = []
+        threading.Thread(target=lambda: recording.extend(recorder.stdout), daemon=True).start()
+        deadline = time.monotonic() + 30
+        wanted = ('recording /face/joint_states', 'recording /face/landmarks')
+        while not all(any(w in line for line in recording) for w in wanted) and \
+                time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert all(any(w in line for line in recording) for w in wanted), recording
         states.clear()
         player = subprocess.Popen(
             [os.path.join(bin_dir, 'audio_player_node'), '--ros-args',
@@ -127,7 +136,7 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
             player.kill()
         if recorder is not None:
             recorder.send_signal(signal.SIGINT)
-            recorder.communicate(timeout=20)
+            recorder.wait(timeout=20)
         node.destroy_node()
         children = _stop_bringup(bringup, reader)
         out = ''.join(output)

@@ -47,6 +47,9 @@ class ObserverNode(Node):
         self.publisher = self.create_publisher(FaceLandmarks, 'face/landmarks', LANDMARK_QOS)
         self.create_subscription(Image, 'camera/image_raw', self.on_image,
                                  qos_profile_sensor_data)
+        # Said once everything is set up, so a supervisor or test can wait for it.
+        self.get_logger().info(f'observer ready: {self.layout}, '
+                               f'{"detecting in every frame" if static else "tracking"}')
 
     def on_image(self, image):
         out = FaceLandmarks(header=image.header, layout=self.layout, detected=False,

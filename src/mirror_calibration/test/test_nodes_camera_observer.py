@@ -100,7 +100,12 @@ def test_params_file_is_accepted_by_every_node():
     params = face_layout_config_path()
     with NodeProcess('observer_node', params_file=params) as observer, \
             NodeProcess('calibration_node', params_file=params) as calibration:
-        time.sleep(3.0)
+        deadline = time.monotonic() + 60
+        while 'observer ready' not in observer.output() and time.monotonic() < deadline:
+            observer.check_running()
+            calibration.check_running()
+            time.sleep(0.1)
+        assert 'observer ready' in observer.output(), observer.output()
         observer.check_running()
         calibration.check_running()
     camera = NodeProcess('camera_node', params_file=params)
