@@ -8,7 +8,17 @@ one as soon as a chunk is processed. Its timed commands (command_rate) would be 
 answers when computed while a chunk is in transit, so the bench runs the node with
 --command-rate 1 Hz by default; pass --command-rate 100 to see the default rate's traffic.
 hop_compute_ms_median is the node's own median compute per 10 ms lip frame (model +
-retargeting), printed by the node at shutdown.
+retargeting), printed by the node at shutdown (wall time, so others' work on the machine
+inflates it); hurried_frames the frames the node pushed through without the inverse
+refinement because it was behind. policy_cpu_percent is the node process's CPU time (all
+its threads, /proc/<pid>/stat) from the first chunk to a second after the last, per second
+of audio played x 100: what the policy costs one core, which others' work only inflates by
+what it slows.
+
+Every run prints and reports `machine` first (bench/machine.py: CPU model, cores, load
+before the run and a reference workload timed in the same run), so a figure can be compared
+across machines and runs as a ratio to reference_ms. The node runs in a random ROS domain,
+so other graphs on the machine do not reach it.
 
 Models: --lip-model, --self-model, --retarget, by default models/lip_model.pt,
 models/self_model_sim.pt and models/retarget.npz; when the self-model or retargeting is
@@ -34,6 +44,7 @@ import threading
 import time
 
 import numpy as np
+from machine import machine_report  # bench/ is on sys.path when run as a script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / 'build' / 'bench'
@@ -84,6 +95,13 @@ def stop(process, log):
     return log.read()
 
 
+def cpu_seconds(pid):
+    """CPU time [s] a process has used so far (user + system, all its threads)."""
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def chunks_of(clip, chunk_seconds, total_seconds):
     """The clip (repeated with 0.3 s pauses) cut into mono chunks for total_seconds."""
     pause = np.zeros(int(0.3 * clip.sample_rate), np.float32)
@@ -95,7 +113,13 @@ def chunks_of(clip, chunk_seconds, total_seconds):
 
 
 def run(args, models):
+    """Stream the audio to a lip_policy_node; (send times, [(arrival, compute stamp)], the
+    node's output, sample rate, node CPU seconds while streaming)."""
     import array
+
+    # A random domain, not the pid: pids repeat across containers sharing a loopback.
+    os.environ.setdefault('ROS_DOMAIN_ID', str(int.from_bytes(os.urandom(2), 'little') % 100 + 1))
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -139,6 +163,7 @@ def run(args, models):
         thread.start()
         time.sleep(1.0)
         start = time.time() + 0.1
+        cpu_start = cpu_seconds(policy.pid)
         from tqdm import tqdm
 
         for k, samples in enumerate(tqdm(chunks, desc='audio chunks', file=sys.stderr,
@@ -154,6 +179,7 @@ def run(args, models):
             publisher.publish(msg)
             sent.append(t_send)
         time.sleep(1.0)
+        cpu = cpu_seconds(policy.pid) - cpu_start
     finally:
         spinning = False
         if thread.is_alive():
@@ -161,7 +187,7 @@ def run(args, models):
         output = stop(policy, log)
         node.destroy_node()
         rclpy.try_shutdown(context=context)
-    return np.array(sent), received, output, clip.sample_rate
+    return np.array(sent), received, output, clip.sample_rate, cpu
 
 
 def latencies(sent, received):
@@ -218,22 +244,30 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.seconds <= 0 or not 1 <= args.chunk_ms <= 500:
         parser.error('--seconds must be > 0 and --chunk-ms within 1..500')
+    machine = machine_report()  # before the run: the load others put on the machine
+    print(f'machine: {machine["cpu"]}, {machine["cores"]} cores, load {machine["load_1min"]}, '
+          f'reference workload {machine["reference_ms"]} ms', file=sys.stderr)
     models = resolve_models(args)
-    sent, received, output, rate = run(args, models)
+    sent, received, output, rate, cpu = run(args, models)
     latency = latencies(sent, received)
     answered = latency[np.isfinite(latency)]
     match = re.search(r'([0-9.]+) ms per 10 ms frame', output)
     hop_ms = float(match.group(1)) if match else float('nan')
+    match = re.search(r'([0-9]+) frames hurried', output)
+    hurried = int(match.group(1)) if match else None
+    cpu_percent = 100 * cpu / (len(sent) * args.chunk_ms / 1000)
     plot(latency, OUT / 'policy_latency.png')
     p50, p99 = (float(np.percentile(answered, q)) if len(answered) else float('nan')
                 for q in (50, 99))
     duration = received[-1][0] - received[0][0] if len(received) > 1 else float('nan')
     print(f'{len(answered)}/{len(sent)} chunks answered; latency p50 {p50:.2f} ms, p99 '
-          f'{p99:.2f} ms; compute {hop_ms:.3f} ms per 10 ms hop', file=sys.stderr)
+          f'{p99:.2f} ms; compute {hop_ms:.3f} ms per 10 ms hop; node CPU {cpu_percent:.1f} % '
+          'of a core per second of audio', file=sys.stderr)
     print(json.dumps({
         'latency_ms_p50': round(p50, 3), 'latency_ms_p99': round(p99, 3),
         'latency_ms_max': round(float(answered.max()), 3) if len(answered) else None,
-        'hop_compute_ms_median': round(hop_ms, 4),
+        'hop_compute_ms_median': round(hop_ms, 4), 'hurried_frames': hurried,
+        'policy_cpu_percent': round(cpu_percent, 1),
         'chunks_sent': len(sent), 'chunks_answered': int(len(answered)),
         'commands_received': len(received),
         'command_rate_hz': round(len(received) / duration, 1) if duration > 0 else None,
@@ -243,6 +277,7 @@ def main(argv=None):
         'models': models[3], 'load_average_1min': round(os.getloadavg()[0], 2),
         'target_p99_ms': 10.0, 'target_hop_ms': 2.0,
         'meets_targets': bool(p99 <= 10.0 and hop_ms <= 2.0),
+        'machine': machine,
     }))
     return 0
 
