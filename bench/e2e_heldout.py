@@ -9,11 +9,15 @@ face_sim -> observer), one after another (about a minute each). Prints one line 
 language, writes each run's JSON and plot plus a summary plot (summary.png) to --out, and
 ends with one JSON line: per-language figures, the mean and the lowest mouth-opening
 correlation, the largest sync offset, and whether the issue's targets hold (mean
-correlation at least 0.8, every sync offset within +-20 ms).
+correlation at least 0.8, every sync offset within +-20 ms). `machine` (bench/machine.py: CPU
+model, load before the run, a reference workload timed in the same run) is printed first
+and goes into that line with the load at the end (load_1min_end): the live figures depend
+on how busy the machine was.
 """
 
 import argparse
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -21,6 +25,7 @@ import time
 
 import numpy as np
 import yaml
+from machine import machine_report  # bench/ is on sys.path when run as a script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SENTENCES = ROOT / 'bench' / 'heldout_sentences.yaml'
@@ -88,6 +93,9 @@ def main():
     if missing:
         parser.error(f'no sentence for {missing} in {SENTENCES}; add one per language')
     args.out.mkdir(parents=True, exist_ok=True)
+    machine = machine_report()  # before the run: the load others put on the machine
+    print(f'machine: {machine["cpu"]}, {machine["cores"]} cores, load {machine["load_1min"]}, '
+          f'reference workload {machine["reference_ms"]} ms', flush=True)
     results = {}
     for i, language in enumerate(languages, 1):
         figures = run_one(language, sentences[language], args)
@@ -114,6 +122,8 @@ def main():
                           'bilabial_closure_recall': v['bilabial_closure_recall'],
                           'lip_error': v['lip_error']} for k, v in good.items()},
         'failed': sorted(set(results) - set(good)),
+        'machine': machine,
+        'load_1min_end': round(os.getloadavg()[0], 2),
     }
     if good:
         plot(results, args.out / 'summary.png')

@@ -6,7 +6,8 @@ Each clip's teacher lips drive face_sim's renderer (25 fps, espeak audio muxed i
 goes through `lip-corpus video` (OpenCV + FaceObserver + 100 Hz resampling), and the
 extracted lips are compared with the teacher's: lip error after removing the constant
 rendering bias [mouth widths], mouth-opening correlation, sync offset [ms]. Last line: one
-JSON object with the means and worst cases.
+JSON object with the means and worst cases and `machine` (bench/machine.py: CPU model, load
+before the run, a reference workload timed in the same run; printed first too).
 """
 
 import argparse
@@ -15,6 +16,7 @@ import pathlib
 import tempfile
 
 import numpy as np
+from machine import machine_report  # bench/ is on sys.path when run as a script
 
 from lip_policy import corpus, teacher_video, video_corpus
 
@@ -24,6 +26,9 @@ def main():
     parser.add_argument('--corpus', required=True, help='a synthetic corpus directory')
     parser.add_argument('--clips', type=int, default=6)
     args = parser.parse_args()
+    machine = machine_report()  # before the run: the load others put on the machine
+    print(f'machine: {machine["cpu"]}, {machine["cores"]} cores, load {machine["load_1min"]}, '
+          f'reference workload {machine["reference_ms"]} ms', flush=True)
     entries = corpus.read_manifest(args.corpus)
     step = max(1, len(entries) // args.clips)
     chosen = entries[::step][:args.clips]
@@ -51,6 +56,7 @@ def main():
         'mouth_open_pcc_mean': float(np.mean([r['mouth_open_pcc'] for r in results])),
         'mouth_open_pcc_min': float(np.min([r['mouth_open_pcc'] for r in results])),
         'sync_offset_ms_max_abs': float(np.max([abs(r['sync_offset_ms']) for r in results])),
+        'machine': machine,
     }))
 
 

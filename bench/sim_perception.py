@@ -11,7 +11,9 @@ Targets: detection_rate >= 0.99; render_ms_median < 15 at 640x480 (the node runs
 on a shared 2-core machine); every lip response clearly above the extractor's jitter
 (reported as lip_jitter: the same measure between two renders of the neutral face under
 sensor noise). Writes a montage of random renders to --out. The last line is one JSON
-object.
+object, with `machine` (bench/machine.py: CPU model, load before the run and a reference
+workload timed in the same run, printed first too), so the times compare across machines
+as a ratio to reference_ms.
 
 Usage: .venv/bin/python bench/sim_perception.py [--n 300] [--nuisances] [--seed 0]
 """
@@ -24,6 +26,7 @@ import time
 
 import cv2
 import numpy as np
+from machine import machine_report  # bench/ is on sys.path when run as a script
 from tqdm import tqdm
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
@@ -70,6 +73,9 @@ def main():
     args = parser.parse_args()
     if args.n < 1 or args.levels < 1:
         parser.error('--n and --levels must be >= 1')
+    machine = machine_report()  # before the run: the load others put on the machine
+    print(f'machine: {machine["cpu"]}, {machine["cores"]} cores, load {machine["load_1min"]}, '
+          f'reference workload {machine["reference_ms"]} ms', file=sys.stderr)
 
     config = load_face_config(default_face_config_path())
     rng = np.random.default_rng(args.seed)
@@ -119,6 +125,7 @@ def main():
         'landmark_ms_median': round(float(np.median(landmark_ms)), 3),
         'lip_jitter': None if jitter is None else round(jitter, 5),
         'lip_response': response,
+        'machine': machine,
     }))
 
 
