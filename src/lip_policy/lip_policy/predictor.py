@@ -18,6 +18,7 @@ face-frame lip points. Pushing a clip in any chunks gives the same frames as `pr
 
 import dataclasses
 import pathlib
+import threading
 
 import numpy as np
 import torch
@@ -36,7 +37,8 @@ def limit_math_threads(threads=1):
     The lip policy's work is many small operations on a frame or two, which a second thread
     cannot speed up; on a 2-core machine every extra math thread only competes with the ROS
     threads and the other nodes. torch.set_num_threads alone leaves numpy's OpenBLAS at one
-    thread per core. Call it once, early, in every process that runs the models.
+    thread per core. Call it once, early, in every process that runs the models; the
+    threads that then run them follow it (follow_torch_threads).
     """
     from threadpoolctl import threadpool_limits
 
@@ -46,6 +48,24 @@ def limit_math_threads(threads=1):
     except RuntimeError:
         pass  # the inter-op pool exists already (set once per process); it stays as it is
     threadpool_limits(limits=threads, user_api='blas')
+
+
+_thread_state = threading.local()
+
+
+def follow_torch_threads():
+    """Give the calling thread the process's torch thread count for MKL and OpenMP, once.
+
+    Both keep their count per thread, and torch.set_num_threads applies it only to the
+    thread that calls it: another thread (a node's worker) runs MKL's matrix products on
+    every core until torch applies the count to it, and on a frame or two each product then
+    pays a fork and join, and an OpenMP thread spins between them. Measured on this 2-core
+    machine, the policy pushed from a worker thread used twice the CPU in that thread and as
+    much again in the spinning one. The model's entry points call this.
+    """
+    if not getattr(_thread_state, 'follows', False):
+        torch.set_num_threads(torch.get_num_threads())
+        _thread_state.follows = True
 
 
 class CheckpointError(ValueError):
@@ -111,6 +131,7 @@ class LipPredictor:
 
     def predict_coefficients(self, audio):
         """(samples,) -> (samples // HOP, coeffs): a whole clip, look-ahead padded by silence."""
+        follow_torch_threads()
         tail = np.zeros(self.lookahead_frames * HOP)
         features = self.log_mel(np.concatenate([np.asarray(audio, np.float64), tail]))
         with torch.inference_mode():
@@ -140,6 +161,7 @@ class LipStream:
 
     def push(self, samples):
         """Audio chunk -> (n, coeffs) coefficients of the lip frames it completes."""
+        follow_torch_threads()
         features = self.features.push(samples)
         if len(features) == 0:
             return np.zeros((0, self.predictor.model.config.n_coefficients))

@@ -184,9 +184,11 @@ class LipsToActuators:
                  refine_steps=DEFAULT_REFINE_STEPS):
         import torch
 
+        from lip_policy.predictor import follow_torch_threads
         from mirror_calibration.self_model import LipResponse
 
         self._torch = torch
+        self._follow_torch_threads = follow_torch_threads
         self.retargeting = retargeting
         self.model = self_model
         self.refine_steps = int(refine_steps)
@@ -279,6 +281,7 @@ class LipsToActuators:
     def robot_lips_to_actuators(self, robot_lips, refine_steps=None):
         """(n, 40, 3) robot lips -> (n, L) positions within the actuator limits; refine_steps
         overrides self.refine_steps for this call (0: the inverse network alone)."""
+        self._follow_torch_threads()
         torch = self._torch
         target = torch.as_tensor(np.asarray(robot_lips), dtype=torch.float32)
         with torch.inference_mode():

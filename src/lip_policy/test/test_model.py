@@ -104,3 +104,40 @@ def test_limit_math_threads_leaves_one_thread_to_torch_and_numpy():
                           timeout=120, check=True)
     intra, inter, blas = json.loads(done.stdout.strip().splitlines()[-1])
     assert (intra, inter) == (1, 1) and blas and set(blas) == {1}
+
+
+def test_a_worker_thread_streams_on_the_process_thread_count(tmp_path):
+    """A node's worker thread runs the model with the count the main thread set: OpenMP's
+    (and with it MKL's) count is per thread, and without follow_torch_threads a new thread
+    ran every small product on all cores, with a second thread spinning."""
+    import subprocess
+    import sys
+
+    predictor = _predictor()
+    path = tmp_path / 'lip.pt'
+    save_checkpoint(path, predictor.model, predictor.basis, FeatureConfig(), {})
+    code = ('import json, threading, time, numpy as np, torch\n'
+            'from threadpoolctl import threadpool_info\n'
+            'from lip_policy.predictor import LipPredictor, LipStream\n'
+            'torch.set_num_threads(1)\n'
+            f'predictor = LipPredictor.load({str(path)!r})\n'
+            'audio = np.random.default_rng(0).normal(size=64000) * 0.1\n'
+            'out = {}\n'
+            'def work():\n'
+            '    stream = LipStream(predictor)\n'
+            '    stream.push(audio[:320])\n'
+            '    out["omp"] = [i["num_threads"] for i in threadpool_info()\n'
+            '                  if i["internal_api"] == "openmp"]\n'
+            '    cpu, own = time.process_time(), time.thread_time()\n'
+            '    for start in range(320, len(audio), 320):\n'
+            '        stream.push(audio[start:start + 320])\n'
+            '    out["cpu"] = (time.process_time() - cpu) / (time.thread_time() - own)\n'
+            'worker = threading.Thread(target=work)\n'
+            'worker.start()\n'
+            'worker.join()\n'
+            'print(json.dumps(out))\n')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=300, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(out['omp']) <= {1}
+    assert out['cpu'] < 1.3  # the process's CPU is the worker's own, no spinning thread
