@@ -5,9 +5,14 @@ space-filling, so a few hundred poses already cover every actuator's range and e
 of actuators evenly, and reproducible from (seed, index), so a resumed session continues
 exactly where the last one stopped. Actuators that are not babbled rest at neutral.
 
-Moves between poses follow a minimum-jerk profile (zero velocity and acceleration at both
-ends), so the skin is never jerked, timed so that the peak speed stays under each
-actuator's max_velocity.
+Moves between poses ramp every actuator's speed up and down along raised-cosine ramps of
+RAMP_TIME and cruise in between (zero velocity and acceleration at both ends, acceleration
+continuous), timed so that the cruise speed stays under each actuator's max_velocity. That
+is as smooth at the ends as a minimum-jerk move but spends its time near the speed limit:
+a minimum-jerk move peaks at 1.875 times its mean speed, so under the same limit it took
+0.27 s for the median babbling step where this takes 0.19 s. Peak acceleration is
+pi / (2 RAMP_TIME) times the cruise speed, 150 rad/s^2 for the lips: below the 200 rad/s^2
+a lip servo (30 ms lag) shows when the lip policy's commands meet the driver's slew limit.
 """
 
 import math
@@ -16,8 +21,8 @@ import warnings
 import numpy as np
 from scipy.stats import qmc
 
-MIN_JERK_PEAK_SPEED = 1.875  # peak / mean speed of the minimum-jerk profile
-SPEED_MARGIN = 0.8           # use at most this share of an actuator's max_velocity
+RAMP_TIME = 0.05    # [s] speed ramps of every move, up and down
+SPEED_MARGIN = 0.8  # cruise at most at this share of an actuator's max_velocity
 
 
 class BabbleError(ValueError):
@@ -56,16 +61,33 @@ def babble_poses(face_config, babbled, seed, start, count):
 
 
 def transition_time(face_config, start, goal, requested):
-    """Seconds for a minimum-jerk move start -> goal that respects every max_velocity."""
+    """Seconds for a ramped move start -> goal that respects every max_velocity."""
     speeds = np.array([a.max_velocity for a in face_config.actuators]) * SPEED_MARGIN
     needed = float(np.max(np.abs(np.asarray(goal) - np.asarray(start)) / speeds))
-    return max(float(requested), MIN_JERK_PEAK_SPEED * needed)
+    return max(float(requested), needed + RAMP_TIME, 2 * RAMP_TIME)
 
 
-def min_jerk(start, goal, fraction):
-    """Pose a fraction [0..1] of the way along the minimum-jerk move start -> goal."""
-    t = min(max(fraction, 0.0), 1.0)
-    s = t ** 3 * (10 - 15 * t + 6 * t * t)
+def ramped_move(start, goal, elapsed, duration):
+    """Pose elapsed [s] into the ramped move start -> goal lasting duration [s].
+
+    Speed: raised-cosine ramps of min(RAMP_TIME, duration / 2) at both ends, constant in
+    between; so the top speed is distance / (duration - ramp).
+    """
+    if duration <= 0 or elapsed >= duration:
+        return np.asarray(goal, dtype=float)
+    ramp = min(RAMP_TIME, duration / 2)
+
+    def ramp_distance(t):   # distance covered t [s] into a ramp, in units of top speed
+        return (t - ramp / math.pi * math.sin(math.pi * t / ramp)) / 2
+
+    t = max(elapsed, 0.0)
+    if t <= ramp:
+        covered = ramp_distance(t)
+    elif t <= duration - ramp:
+        covered = ramp / 2 + (t - ramp)
+    else:
+        covered = (duration - ramp) - ramp_distance(duration - t)
+    s = covered / (duration - ramp)
     return np.asarray(start) + s * (np.asarray(goal) - np.asarray(start))
 
 
@@ -95,12 +117,23 @@ class SettleDetector:
 
     def settled(self, since):
         """True when joints have been still for `window` seconds, all after time since."""
-        recent = [p for t, p in self._samples if t >= since]
-        times = [t for t, _ in self._samples if t >= since]
-        if len(recent) < 2 or times[-1] - times[0] < self.window:
-            return False
-        window = np.array([p for t, p in zip(times, recent) if t >= times[-1] - self.window])
-        return bool(np.max(np.ptp(window, axis=0)) < self.still)
+        return self.still_since(since) is not None
+
+    def still_since(self, since):
+        """Stamp of the first joint state of the still window, or None if not settled.
+
+        The joints have been still from then on (every later state moved less than `still`
+        from it), so a frame captured after it shows the settled face, even one captured
+        before the stillness could be confirmed.
+        """
+        recent = [(t, p) for t, p in self._samples if t >= since]
+        if len(recent) < 2 or recent[-1][0] - recent[0][0] < self.window:
+            return None
+        start = recent[-1][0] - self.window
+        window = [(t, p) for t, p in recent if t >= start]
+        if np.max(np.ptp(np.array([p for _, p in window]), axis=0)) >= self.still:
+            return None
+        return window[0][0]
 
 
 def nearest_in_time(stamps, values, when):

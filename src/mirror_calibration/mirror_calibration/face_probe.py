@@ -4,7 +4,9 @@ FaceProbe lives inside a node (it needs rclpy) but holds no policy: it publishes
 for a smooth move, keeps the pose alive while joints settle (the driver eases to neutral
 when commands stop), and pairs the first camera frame captured after settling with the
 joint state measured nearest to that frame's capture time. Subscriptions run on the
-executor's other threads; the blocking calls here run on the caller's thread.
+executor's other threads; the blocking calls here run on the caller's thread and wake on
+every joint state and landmark message, so no wait lasts a polling period longer than the
+face needs.
 """
 
 import collections
@@ -18,7 +20,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 
 from face_msgs.msg import FaceCommand, FaceLandmarks
-from mirror_calibration.babbling import SettleDetector, min_jerk, nearest_in_time
+from mirror_calibration.babbling import SettleDetector, nearest_in_time, ramped_move
 from mirror_calibration.qos import COMMAND_QOS, LANDMARK_QOS
 
 JOINT_HISTORY = 2000  # joint states kept for pairing with frames (20 s at 100 Hz)
@@ -44,7 +46,7 @@ class Observed:
                        if self.detected else np.zeros((0, 3)))
         self.measured = measured                         # (A,) [rad], NaN = not measured
         self.settled = settled                           # joints settled before the frame
-        self.settled_time = settled_time                 # when the hold ended [s]
+        self.settled_time = settled_time                 # still from then on [s]
 
 
 class FaceProbe:
@@ -57,6 +59,7 @@ class FaceProbe:
         self.period = 1.0 / command_rate
         self.frame_delay = frame_delay
         self._lock = threading.Lock()
+        self._news = threading.Condition(self._lock)   # a joint state or landmarks came in
         self._joints = collections.deque(maxlen=JOINT_HISTORY)  # (time [s], positions (A,))
         self._settle = SettleDetector(settle_window, settle_tolerance)
         self._landmarks = collections.deque(maxlen=50)           # (time [s], FaceLandmarks)
@@ -81,11 +84,13 @@ class FaceProbe:
         with self._lock:
             self._joints.append((stamp, positions))
             self._settle.add(stamp, positions)
+            self._news.notify_all()
 
     def _on_landmarks(self, msg):
         stamp = _seconds(msg.header.stamp) or self.now()
         with self._lock:
             self._landmarks.append((stamp, msg))
+            self._news.notify_all()
 
     def latest_joints(self):
         """Most recent measured positions (A,) [rad], or None before the first joint state."""
@@ -115,57 +120,70 @@ class FaceProbe:
         self._commands.publish(msg)
 
     def move(self, start, goal, duration, should_stop=lambda: False):
-        """Publish a minimum-jerk move start -> goal lasting duration [s]."""
+        """Publish a ramped move start -> goal lasting duration [s] (babbling.ramped_move)."""
         began = time.monotonic()
         while True:
-            fraction = (time.monotonic() - began) / duration if duration > 0 else 1.0
-            self.command(min_jerk(start, goal, fraction))
-            if fraction >= 1.0 or should_stop():
+            elapsed = time.monotonic() - began
+            self.command(ramped_move(start, goal, elapsed, duration))
+            if elapsed >= duration or should_stop():
                 return
-            time.sleep(self.period)
+            # The last command goes out when the move ends, not up to a period later.
+            time.sleep(min(self.period, duration - elapsed))
+
+    def _hold_until(self, pose, found, deadline, should_stop):
+        """Keep pose commanded (every period) until found() returns non-None, called with
+        the lock held after every incoming message; returns that, or None at the deadline
+        [time.monotonic()] or when should_stop() turned true."""
+        next_command = 0.0
+        while not should_stop():
+            now = time.monotonic()
+            if now >= next_command:
+                self.command(pose)
+                next_command = now + self.period
+            with self._lock:
+                result = found()
+                if result is not None or now > deadline:
+                    return result
+                self._news.wait(min(next_command, deadline) - now)
+        return None
 
     def hold_and_observe(self, pose, settle_timeout, frame_timeout, should_stop=lambda: False):
         """Keep pose commanded; wait for settled joints, then for a frame after that.
 
+        The face counts as settled from the first joint state of the still window (see
+        SettleDetector.still_since); the frame must be captured frame_delay after that. A
+        settle timeout takes the frame after the timeout instead (Observed.settled False).
         Returns an Observed, or None if should_stop() turned true. Raises ProbeError when
         joint states or landmarks do not arrive at all.
         """
         moved_at = self.now()
-        deadline = time.monotonic() + settle_timeout
-        settled = fresh_joints = False
-        while time.monotonic() < deadline and not should_stop():
-            self.command(pose)
-            with self._lock:
-                settled = self._settle.settled(since=moved_at)
-                fresh_joints = bool(self._joints) and self._joints[-1][0] >= moved_at
-            if settled:
-                break
-            time.sleep(self.period)
+        still_since = self._hold_until(
+            pose, lambda: self._settle.still_since(since=moved_at),
+            time.monotonic() + settle_timeout, should_stop)
+        if should_stop():
+            return None
         # A loaded machine can stall the driver for a moment: give it frame_timeout more.
-        late = time.monotonic() + frame_timeout
-        while not fresh_joints and not should_stop():
-            if time.monotonic() > late:
-                raise ProbeError('joint states on face/joint_states stopped; is '
-                                 'face_motor_driver_node still running?')
-            self.command(pose)
-            time.sleep(self.period)
-            with self._lock:
-                fresh_joints = bool(self._joints) and self._joints[-1][0] >= moved_at
-        settled_time = self.now()
+        fresh = self._hold_until(
+            pose, lambda: True if self._joints and self._joints[-1][0] >= moved_at else None,
+            time.monotonic() + frame_timeout, should_stop)
+        if fresh is None:
+            if should_stop():
+                return None
+            raise ProbeError('joint states on face/joint_states stopped; is '
+                             'face_motor_driver_node still running?')
+        settled = still_since is not None
+        settled_time = still_since if settled else self.now()
         wanted_after = settled_time + self.frame_delay
-        deadline = time.monotonic() + frame_timeout
-        while not should_stop():
-            self.command(pose)
-            with self._lock:
-                frame = next(((t, m) for t, m in self._landmarks if t >= wanted_after), None)
-            if frame is not None:
-                return self._pair(frame, settled, settled_time)
-            if time.monotonic() > deadline:
-                raise ProbeError(f'no landmarks on /face/landmarks captured after the pose '
-                                 f'within {frame_timeout:g} s; start the camera (camera_node '
-                                 'or face_sim_node) and observer_node')
-            time.sleep(self.period)
-        return None
+        frame = self._hold_until(
+            pose, lambda: next(((t, m) for t, m in self._landmarks if t >= wanted_after), None),
+            time.monotonic() + frame_timeout, should_stop)
+        if frame is not None:
+            return self._pair(frame, settled, settled_time)
+        if should_stop():
+            return None
+        raise ProbeError(f'no landmarks on /face/landmarks captured after the pose '
+                         f'within {frame_timeout:g} s; start the camera (camera_node '
+                         'or face_sim_node) and observer_node')
 
     def _pair(self, frame, settled, settled_time):
         image_time, msg = frame

@@ -5,13 +5,14 @@ import pytest
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 from mirror_calibration.babbling import (
-    MIN_JERK_PEAK_SPEED,
+    RAMP_TIME,
+    SPEED_MARGIN,
     BabbleError,
     SettleDetector,
     babble_poses,
     babbled_actuators,
-    min_jerk,
     nearest_in_time,
+    ramped_move,
     transition_time,
 )
 
@@ -48,19 +49,22 @@ def test_unknown_group_is_named():
 
 
 def test_moves_are_smooth_and_within_speed_limits():
-    start, goal = LOWER.copy(), UPPER.copy()
-    duration = transition_time(FACE, start, goal, requested=0.0)
-    times = np.linspace(0, 1, 2001)
-    path = np.array([min_jerk(start, goal, t) for t in times])
-    np.testing.assert_allclose(path[0], start)
-    np.testing.assert_allclose(path[-1], goal)
-    speed = np.abs(np.diff(path, axis=0)) / (duration / 2000)
     limits = np.array([a.max_velocity for a in FACE.actuators])
-    assert np.all(speed.max(axis=0) <= limits * 1.0001)
-    assert speed[0].max() < 0.01 * limits.min() and speed[-1].max() < 0.01 * limits.min()
-    assert transition_time(FACE, start, start, requested=0.3) == 0.3
-    assert MIN_JERK_PEAK_SPEED == pytest.approx(np.max(np.gradient(
-        np.array([min_jerk(0.0, 1.0, t) for t in times]), times)), rel=1e-3)
+    for start, goal in ((LOWER, UPPER), (NEUTRAL, NEUTRAL + 0.01)):   # cruising; ramps only
+        duration = transition_time(FACE, start, goal, requested=0.0)
+        times = np.linspace(0, duration, 4001)
+        path = np.array([ramped_move(start, goal, t, duration) for t in times])
+        np.testing.assert_allclose(path[0], start)
+        np.testing.assert_allclose(path[-1], goal)
+        speed = np.gradient(path, times, axis=0)
+        assert np.all(np.abs(speed).max(axis=0) <= SPEED_MARGIN * limits * 1.001)
+        assert np.abs(speed[[0, -1]]).max() < 0.01 * limits.min()   # starts and ends at rest
+        acceleration = np.gradient(speed, times, axis=0)
+        peak = np.abs(speed).max(axis=0)
+        # continuous acceleration, at most pi / (2 ramp) times the top speed
+        assert np.all(np.abs(acceleration).max(axis=0) <= np.pi / (2 * RAMP_TIME) * peak * 1.01)
+        assert np.abs(acceleration[[0, -1]]).max() < 0.05 * np.abs(acceleration).max()
+    assert transition_time(FACE, LOWER, LOWER, requested=0.3) == 0.3
 
 
 def test_settle_needs_stillness_after_the_move():
@@ -71,6 +75,8 @@ def test_settle_needs_stillness_after_the_move():
     for k in range(10):  # holding
         detector.add(1.1 + 0.01 * k, [0.1])
     assert detector.settled(since=1.1)
+    # still from the first state of the last 50 ms on, however long it has held before
+    assert detector.still_since(since=1.1) == pytest.approx(1.14)
     assert not detector.settled(since=1.2), 'nothing seen since then yet'
     detector.add(1.21, [float('nan')])  # an unmeasured joint never counts as settled data
     assert not detector.settled(since=1.205)

@@ -1,0 +1,101 @@
+"""FaceProbe's hold: a sample's frame is captured after the face settled (no ROS graph: a
+stand-in node, and a thread playing driver, camera and observer)."""
+
+import threading
+import time
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Header
+
+from face_motor_driver.face_config import default_face_config_path, load_face_config
+from face_msgs.msg import FaceLandmarks
+from mirror_calibration.face_probe import FaceProbe
+
+FACE = load_face_config(default_face_config_path())
+WINDOW, STILL, FRAME_DELAY = 0.04, 0.003, 0.03
+
+
+def _stamp(seconds):
+    return Time(sec=int(seconds), nanosec=int(seconds % 1 * 1e9))
+
+
+class StandInNode:
+    """What FaceProbe uses of a node: a clock, publishers, subscriptions."""
+
+    def __init__(self):
+        self.callbacks = {}
+        self.commands = []
+
+    def get_clock(self):
+        return self
+
+    def now(self):
+        return self
+
+    @property
+    def nanoseconds(self):
+        return time.time_ns()
+
+    def to_msg(self):
+        return _stamp(time.time())
+
+    def create_publisher(self, _type, _topic, _qos):
+        return self
+
+    def publish(self, msg):
+        self.commands.append(msg)
+
+    def create_subscription(self, _type, topic, callback, _qos, callback_group=None):
+        self.callbacks[topic] = callback
+
+
+def _play_face(node, pose, moving_for, stop, log):
+    """Joints approach pose for moving_for [s], then hold still; 150 Hz joint states; a
+    30 Hz camera whose landmarks arrive 40 ms after capture."""
+    start = time.time()
+    begin = pose - 0.2
+    next_frame, pending = start, []
+    while not stop.is_set():
+        now = time.time()
+        progress = min((now - start) / moving_for, 1.0)
+        positions = begin + progress * (pose - begin)
+        log.setdefault('joints', []).append((now, positions))
+        node.callbacks['face/joint_states'](JointState(
+            header=Header(stamp=_stamp(now)), name=list(FACE.names), position=positions.tolist()))
+        if now >= next_frame:
+            pending.append(now)
+            log.setdefault('captures', []).append(now)
+            next_frame += 1 / 30
+        while pending and now - pending[0] >= 0.04:
+            node.callbacks['face/landmarks'](FaceLandmarks(
+                header=Header(stamp=_stamp(pending.pop(0))), detected=False))
+        time.sleep(1 / 150)
+
+
+def test_the_frame_of_a_sample_is_captured_after_the_face_settled():
+    node = StandInNode()
+    probe = FaceProbe(node, FACE, 'face/expression_command', 50.0, WINDOW, STILL, FRAME_DELAY)
+    pose = np.array([a.neutral for a in FACE.actuators]) + 0.1
+    stop, log = threading.Event(), {}
+    face = threading.Thread(target=_play_face, args=(node, pose, 0.15, stop, log))
+    face.start()
+    try:
+        observed = probe.hold_and_observe(pose, settle_timeout=2.0, frame_timeout=2.0)
+    finally:
+        stop.set()
+        face.join()
+    assert observed.settled
+    # from settled_time on the face held its pose (within the stillness tolerance) ...
+    after = np.array([p for t, p in log['joints'] if t >= observed.settled_time])
+    assert np.abs(after - pose).max() < STILL, 'counted as settled while moving'
+    # ... and the frame was captured frame_delay after that, though earlier frames came
+    moving = [t for t, p in log['joints'] if np.abs(p - pose).max() >= STILL]
+    assert observed.image_time >= observed.settled_time + FRAME_DELAY
+    assert any(t < moving[-1] for t in log['captures']), 'frames came in while moving too'
+    # the first frame captured late enough is taken, not a later one
+    eligible = [t for t in log['captures'] if t >= observed.settled_time + FRAME_DELAY]
+    assert abs(observed.image_time - eligible[0]) < 1e-6
+    np.testing.assert_allclose(observed.measured, pose, atol=STILL)
+    assert node.commands, 'the pose is kept commanded while holding'
