@@ -12,18 +12,27 @@ Target (issue 5): round-trip lip error <= 3% of mouth width with <= 3000 samples
 under 2 minutes on this CPU. Plot: CACHE/learning_curve.png. The last line is one JSON
 object with roundtrip_error_at and fit_seconds (both keyed by sample count).
 
+babble_samples_per_s is the babbling rate through that graph (samples per second between
+the first and the last sample of the collection; null when the cache already held every
+sample). --rate-only measures just that, on --rate-samples fresh samples in a temporary
+dataset (a few warm-up samples first), and skips fitting. Every JSON line carries `machine`
+(bench/machine.py: CPU model, load before the run, a reference workload time), printed first.
+
 Usage: .venv/bin/python bench/self_model.py [--sizes 500 1000 2000 4000] [--targets 40]
+       .venv/bin/python bench/self_model.py --rate-only [--rate-samples 60]
 """
 
 import argparse
 import json
 import pathlib
 import sys
+import tempfile
 import time
 
 import numpy as np
 import rclpy
 import torch
+from machine import machine_report  # bench/ is on sys.path when run as a script
 from tqdm import tqdm
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
@@ -40,8 +49,33 @@ SEED = 0
 GROUPS = ('jaw', 'lips')
 
 
+def _calibration(transition):
+    return {'transition_time': transition, 'settle_window': 0.04}
+
+
+def _babble(dataset, total, bar):
+    """Babble into dataset until it holds total samples; (result, samples per second)."""
+    stamps = []
+
+    def progress(feedback):
+        stamps.append((time.monotonic(), feedback.samples_total))
+        bar.n = feedback.samples_total
+        bar.refresh()
+
+    result = run_babble(None, dataset, total, SEED, GROUPS, on_feedback=progress)
+    if not result.success:
+        raise RuntimeError(f'babbling failed: {result.message}')
+    # From the first sample's feedback on: graph start-up and discovery do not count.
+    if len(stamps) < 2:
+        return result, None
+    (t0, n0), (t1, n1) = stamps[0], stamps[-1]
+    return result, (n1 - n0) / (t1 - t0)
+
+
 def collect(cache, total, transition, face_sim):
-    """Babble until the cached dataset holds total samples (resumes a partial one)."""
+    """Babble until the cached dataset holds total samples (resumes a partial one).
+
+    Returns (dataset, collection seconds, samples per second or None)."""
     dataset = cache / 'babble'
     try:
         have = len(load_dataset(dataset))
@@ -49,24 +83,30 @@ def collect(cache, total, transition, face_sim):
         have = 0
     if have >= total:
         print(f'using {have} cached babbling samples in {dataset}', file=sys.stderr)
-        return dataset, 0.0
+        return dataset, 0.0, None
     print(f'babbling {total - have} more samples into {dataset}', file=sys.stderr)
     started = time.perf_counter()
     bar = tqdm(total=total, initial=have, desc='babbling', unit='sample', file=sys.stderr)
-
-    def progress(feedback):
-        bar.n = feedback.samples_total
-        bar.refresh()
-
     try:
-        with mirror_graph(calibration={'transition_time': transition, 'settle_window': 0.04},
-                          face_sim=face_sim):
-            result = run_babble(None, dataset, total, SEED, GROUPS, on_feedback=progress)
+        with mirror_graph(calibration=_calibration(transition), face_sim=face_sim):
+            _, rate = _babble(dataset, total, bar)
     finally:
         bar.close()
-    if not result.success:
-        raise RuntimeError(f'babbling failed: {result.message}')
-    return dataset, time.perf_counter() - started
+    return dataset, time.perf_counter() - started, rate
+
+
+def babble_rate(samples, transition, face_sim, warm_up=5):
+    """Babbling samples per second through the real graph, on a throw-away dataset."""
+    with tempfile.TemporaryDirectory() as directory:
+        dataset = pathlib.Path(directory) / 'babble'
+        bar = tqdm(total=warm_up + samples, desc='babbling', unit='sample', file=sys.stderr)
+        try:
+            with mirror_graph(calibration=_calibration(transition), face_sim=face_sim):
+                _babble(dataset, warm_up, bar)
+                _, rate = _babble(dataset, warm_up + samples, bar)
+        finally:
+            bar.close()
+    return rate
 
 
 def heldout_tail(dataset, train_max):
@@ -116,15 +156,32 @@ def main(argv=None):
     parser.add_argument('--cache', type=pathlib.Path,
                         default=ROOT / 'build' / 'bench' / 'self_model')
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--rate-only', action='store_true',
+                        help='measure only the babbling rate (babble_samples_per_s)')
+    parser.add_argument('--rate-samples', type=int, default=60,
+                        help='samples babbled for --rate-only')
     args = parser.parse_args(argv)
+    machine = machine_report()   # before the run: the load others put on the machine
+    print(f'machine: {machine["cpu"]}, {machine["cores"]} cores, load {machine["load_1min"]}, '
+          f'reference workload {machine["reference_ms"]} ms', file=sys.stderr)
     sizes = sorted(set(args.sizes))
     face_sim = {'width': args.image_size[0], 'height': args.image_size[1]}
+    if args.rate_only:
+        rclpy.init()
+        try:
+            rate = babble_rate(args.rate_samples, args.transition_time, face_sim)
+        finally:
+            rclpy.try_shutdown()
+        print(json.dumps({'babble_samples_per_s': round(rate, 2),
+                          'babble_samples': args.rate_samples,
+                          'transition_time': args.transition_time, 'machine': machine}))
+        return
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
     rclpy.init()
     try:
-        dataset, collection_seconds = collect(args.cache, sizes[-1] + args.heldout,
-                                              args.transition_time, face_sim)
+        dataset, collection_seconds, rate = collect(args.cache, sizes[-1] + args.heldout,
+                                                    args.transition_time, face_sim)
         heldout = heldout_tail(dataset, sizes[-1])
         targets = Samples(heldout.joints[:args.targets], heldout.landmarks[:args.targets])
         fit_seconds, forward_at, roundtrip_at, neutral = {}, {}, {}, None
@@ -162,8 +219,10 @@ def main(argv=None):
         'roundtrip_targets': len(targets.joints),
         'heldout_samples': len(heldout.joints),
         'collection_seconds': round(collection_seconds, 1),
+        'babble_samples_per_s': None if rate is None else round(rate, 2),
         'target_met': bool(within) and max(fit_seconds.values()) <= TARGET_FIT_SECONDS,
         'plot': str(plot_path),
+        'machine': machine,
     }))
 
 
