@@ -312,6 +312,7 @@ def serve(emulator, master, watcher, stop):
     """Answer instructions on the pty master until stop() is true."""
     reader = p.PacketReader()
     last_poll = 0.0
+    wire_free = 0.0   # when the last exchange is off the wire [time.monotonic()]
     while not stop():
         now = time.monotonic()
         if now - last_poll > 0.02:
@@ -324,18 +325,22 @@ def serve(emulator, master, watcher, stop):
             data = os.read(master, 4096)
         except OSError:
             continue  # no process has the slave open right now
-        received = time.monotonic()
+        arrived = time.monotonic()
         reader.feed(data)
         try:
             for servo_id, instruction, params in reader.packets():
+                # On a real bus an instruction starts when it has arrived and the previous
+                # exchange is off the wire; the servos act on it once it is all in.
+                start = max(arrived, wire_free)
                 incoming = 10 + len(params)  # header, id, length, instruction, CRC
-                reply, delay, answering = emulator.handle(servo_id, instruction, params,
-                                                          time.monotonic())
-                due = received + delay + emulator.wire_seconds(incoming, len(reply), answering)
-                _wait_until(due)
-                if reply:
+                acted = max(start + emulator.wire_seconds(incoming, 0, 0), time.monotonic())
+                reply, delay, answering = emulator.handle(servo_id, instruction, params, acted)
+                wire_free = start + delay + emulator.wire_seconds(incoming, len(reply),
+                                                                  answering)
+                if reply:   # an instruction without a reply needs no wake-up of its own
+                    _wait_until(wire_free)
                     os.write(master, reply)
-                received = max(due, time.monotonic())
+                    wire_free = max(wire_free, time.monotonic())
         except p.PacketError:
             pass  # a real servo ignores a packet it cannot verify
 
