@@ -60,8 +60,7 @@ def bus_cycles(config, cycles, wire_time=False, baud=None, label=''):
                 for a in config.actuators:   # a slow sine so goals change every cycle
                     goals[a.id] = a.neutral + 0.1 * (a.max - a.neutral) * np.sin(k * 0.01)
                 start = time.perf_counter()
-                bus.write_goals(goals)
-                bus.read_states()
+                bus.exchange(goals)
                 times.append(time.perf_counter() - start)
         finally:
             bus.close()
@@ -88,8 +87,7 @@ def step_response(config, step=0.1, seconds=0.3):
             times, positions = [], []
             start = time.perf_counter()
             while time.perf_counter() - start < seconds:
-                bus.write_goals(goals)
-                states = bus.read_states()
+                states = bus.exchange(goals)
                 times.append(time.perf_counter() - start)
                 positions.append(states[jaw.id].position - jaw.neutral)
         finally:

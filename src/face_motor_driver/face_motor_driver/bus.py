@@ -8,9 +8,11 @@ rad/s, A); ticks stay inside.
 
 import os
 import select
+import struct
 from dataclasses import dataclass
 
 import dynamixel_sdk as sdk
+import numpy as np
 import serial
 
 from .control_table import (
@@ -33,7 +35,15 @@ from .control_table import (
     to_signed,
     velocity_to_joint,
 )
-from .protocol import crc16
+from .protocol import (
+    BROADCAST_ID,
+    FAST_SYNC_READ,
+    HEADER,
+    STATUS,
+    SYNC_WRITE,
+    build_packet,
+    crc16,
+)
 
 ALERT_BIT = 0x80
 
@@ -165,6 +175,26 @@ class FacePacketHandler(sdk.Protocol2PacketHandler):
         return super().addStuffing(packet)
 
 
+# One servo's part of a fast sync read reply: error, id, the state block, running CRC.
+STATE_SEGMENT = np.dtype([('error', 'u1'), ('id', 'u1'), ('current', '<i2'),
+                          ('velocity', '<i4'), ('position', '<i4'), ('crc', '<u2')])
+
+
+@dataclass
+class _ServoTable:
+    """Per-servo constants of a group of servos as arrays: ticks_to_joint and
+    velocity_to_joint take it in place of one actuator and convert all at once."""
+    direction: np.ndarray
+    offset: np.ndarray      # [rad]
+    current_unit: np.ndarray   # [A per Present Current unit]
+
+    @classmethod
+    def of(cls, actuators):
+        return cls(np.array([a.direction for a in actuators], dtype=float),
+                   np.array([a.offset for a in actuators]),
+                   np.array([model_spec(a.model).current_unit for a in actuators]))
+
+
 @dataclass
 class ServoReading:
     position: float   # [rad]
@@ -196,8 +226,8 @@ class FaceBus:
         self.packet = FacePacketHandler()
         self.fast_sync_read = fast_sync_read and all(
             model_spec(a.model).fast_sync_read for a in config.actuators)
-        goal = FIELDS['goal_position']
-        self._writer = sdk.GroupSyncWrite(self.port, self.packet, goal.address, goal.size)
+        self._goal_ticks = {}   # online servo id -> last Goal Position sent [tick]
+        self._servo_tables = {}   # servo ids -> their _ServoTable
         self._state_reader = sdk.GroupSyncRead(self.port, self.packet, STATE_BLOCK_ADDRESS,
                                                STATE_BLOCK_SIZE)
         error = FIELDS['hardware_error_status']
@@ -299,25 +329,54 @@ class FaceBus:
             self.online.add(servo_id)
             for reader in readers:
                 reader.addParam(servo_id)
-            self._writer.addParam(servo_id, [0, 0, 0, 0])
         elif not online and servo_id in self.online:
             self.online.discard(servo_id)
             for reader in readers:
                 reader.removeParam(servo_id)
-            self._writer.removeParam(servo_id)
+            self._goal_ticks.pop(servo_id, None)
 
     # -- per cycle ------------------------------------------------------------------------
+    # The cycle's sync write and fast sync read are framed here with protocol.py (the
+    # framing test_protocol checks against the SDK's) instead of by the SDK's groups, which
+    # rebuild lists of every byte and unpack every field of every servo: that was most of
+    # the host's time per cycle. exchange() also sends both in one write. Start-up, single
+    # reads and writes, plain sync reads and the health reads stay on the SDK.
+    def exchange(self, goals):
+        """The cycle: write_goals(goals), then read_states(), the two sent in one write."""
+        if not self.fast_sync_read:
+            self.write_goals(goals)
+            return self.read_states()
+        return self._fast_read_states(self._goal_packet(goals))
+
     def write_goals(self, goals):
-        """One sync write of Goal Position; goals maps servo id -> joint position [rad]."""
+        """One sync write of Goal Position; goals maps servo id -> joint position [rad].
+
+        Online servos without a goal yet are left out (they keep the goal they have).
+        """
+        packet = self._goal_packet(goals)
+        if packet:
+            self._send(packet, 'sync write of goal positions')
+
+    def _goal_packet(self, goals):
         for servo_id, position in goals.items():
             if servo_id in self.online:
-                ticks = joint_to_ticks(self.actuators[servo_id], position)
-                self._writer.changeParam(servo_id, list(encode(ticks, 4)))
-        if not self.online:
-            return
-        result = self._call(self._writer.txPacket)
-        if result != sdk.COMM_SUCCESS:
-            raise CommError('sync write of goal positions', self.packet.getTxRxResult(result))
+                self._goal_ticks[servo_id] = joint_to_ticks(self.actuators[servo_id], position)
+        if not self._goal_ticks:
+            return b''
+        goal = FIELDS['goal_position']
+        entries = [value for pair in self._goal_ticks.items() for value in pair]
+        body = struct.pack('<HH' + 'Bi' * len(self._goal_ticks), goal.address, goal.size,
+                           *entries)
+        return build_packet(BROADCAST_ID, SYNC_WRITE, body)
+
+    def _send(self, data, what):
+        self.port.clearPort()   # nothing left over from an exchange that timed out
+        try:
+            written = self.port.writePort(data)
+        except OSError as exc:
+            raise self._port_failed(exc) from exc
+        if written != len(data):
+            raise CommError(what, f'the port took {written} of {len(data)} bytes')
 
     def _group_read(self, reader, what):
         if not self.online:
@@ -328,18 +387,73 @@ class FaceBus:
 
     def read_states(self):
         """One (fast) sync read of current, velocity and position of every online servo."""
+        if self.fast_sync_read:
+            return self._fast_read_states(b'')
         self._group_read(self._state_reader, 'sync read of present state')
-        # One unpack per servo of the block the group holds (getData per field costs three
-        # range checks and byte assemblies per servo, every cycle).
-        blocks = self._state_reader.data_dict
         states = {}
         for servo_id in self.online:
-            a = self.actuators[servo_id]
-            current, velocity, position = STATE_BLOCK_LAYOUT.unpack(bytes(blocks[servo_id]))
-            states[servo_id] = ServoReading(ticks_to_joint(a, position),
-                                            velocity_to_joint(a, velocity),
-                                            current_to_amps(a, current))
+            block = bytes(self._state_reader.data_dict[servo_id])
+            states[servo_id] = self._reading(servo_id, *STATE_BLOCK_LAYOUT.unpack(block))
         return states
+
+    def _reading(self, servo_id, current, velocity, position):
+        a = self.actuators[servo_id]
+        return ServoReading(ticks_to_joint(a, position), velocity_to_joint(a, velocity),
+                            current_to_amps(a, current))
+
+    def _fast_read_states(self, before):
+        """Send before + a FAST_SYNC_READ of the state block; parse the one reply packet."""
+        what = 'fast sync read of present state'
+        ids = sorted(self.online)
+        if not ids:
+            if before:
+                self._send(before, 'sync write of goal positions')
+            return {}
+        request = build_packet(BROADCAST_ID, FAST_SYNC_READ, struct.pack(
+            '<HH', STATE_BLOCK_ADDRESS, STATE_BLOCK_SIZE) + bytes(ids))
+        self._send(before + request, what)
+        # Header, id, length, instruction, then one segment per servo (the last one's CRC
+        # is the packet's).
+        length = 8 + STATE_SEGMENT.itemsize * len(ids)
+        reply = self._receive(length, what, ids)
+        if (reply[:4] != HEADER or reply[4] != BROADCAST_ID or reply[7] != STATUS
+                or reply[5] | reply[6] << 8 != length - 7
+                or crc16(reply[:-2]) != reply[-2] | reply[-1] << 8):
+            raise CommError(what, self.packet.getTxRxResult(sdk.COMM_RX_CORRUPT), ids)
+        segments = np.frombuffer(reply, dtype=STATE_SEGMENT, offset=8)
+        if segments['id'].tolist() != ids:
+            raise CommError(what, f'reply segments of ids {segments["id"].tolist()}, asked '
+                            f'for {ids}', ids)
+        # All servos converted at once; per servo the conversions cost more than the read.
+        table = self._table(tuple(ids))
+        positions = ticks_to_joint(table, segments['position']).tolist()
+        velocities = velocity_to_joint(table, segments['velocity']).tolist()
+        efforts = (table.direction * segments['current'] * table.current_unit).tolist()
+        return dict(zip(ids, map(ServoReading, positions, velocities, efforts)))
+
+    def _table(self, ids):
+        table = self._servo_tables.get(ids)
+        if table is None:
+            # Few distinct groups ever occur (all servos, all but a silent one, ...).
+            table = self._servo_tables[ids] = _ServoTable.of([self.actuators[i] for i in ids])
+        return table
+
+    def _receive(self, length, what, ids):
+        """length bytes from the port within the reply timeout, else CommError."""
+        port = self.port
+        port.setPacketTimeout(length)
+        reply = bytearray()
+        try:
+            while len(reply) < length:
+                chunk = port.readPort(length - len(reply))
+                if chunk:
+                    reply += chunk
+                elif port.isPacketTimeout():
+                    result = sdk.COMM_RX_CORRUPT if reply else sdk.COMM_RX_TIMEOUT
+                    raise CommError(what, self.packet.getTxRxResult(result), ids)
+        except OSError as exc:
+            raise self._port_failed(exc) from exc
+        return reply
 
     def read_health(self):
         """Hardware error bits, input voltage and temperature of every online servo."""
@@ -371,8 +485,11 @@ class FaceBus:
             return sdk_function(*args)
         except OSError as exc:
             self.port.is_using = False
-            raise PortError(f'{self.port_name} failed: {exc}; check the USB adapter and '
-                            'its cable') from exc
+            raise self._port_failed(exc) from exc
+
+    def _port_failed(self, exc):
+        return PortError(f'{self.port_name} failed: {exc}; check the USB adapter and its '
+                         'cable')
 
     def _check(self, result, error, actuator, what, raise_on_alert=True):
         if result != sdk.COMM_SUCCESS:

@@ -1,11 +1,12 @@
 """The face driver without ROS: start-up, the control cycle, fault handling, diagnostics.
 
-One cycle = shape goals -> one sync write -> one sync read. A servo that stops answering
-is taken out of the sync groups (the others keep running), reported as ERROR and pinged
-again every `retry_interval`; when it answers it is configured again, its goal starts from
-where it is, and it rejoins. A single failed sync read (a corrupt reply) is retried once
-before any servo is blamed. Health (error bits, voltage, temperature) is read at a lower
-rate. The node wraps this class; the tests and the benchmark drive it directly.
+One cycle = shape goals -> one sync write + one sync read, sent together. A servo that
+stops answering is taken out of the sync groups (the others keep running), reported as
+ERROR and pinged again every `retry_interval`; when it answers it is configured again, its
+goal starts from where it is, and it rejoins. A single failed sync read (a corrupt reply)
+is retried once before any servo is blamed. Health (error bits, voltage, temperature) is
+read at a lower rate. The node wraps this class; the tests and the benchmark drive it
+directly.
 """
 
 import math
@@ -158,11 +159,11 @@ class FaceDriver:
     def cycle(self, now):
         """One control cycle; returns True when fresh states were read."""
         self.cycles += 1
+        goals = None
         if self.torque_enabled:
             # Python floats: arithmetic on numpy scalars costs several times more per goal.
-            goals = self.shaper.step(now).tolist()
-            self.bus.write_goals({a.id: g for a, g in zip(self.actuators, goals)})
-        fresh = self._read_states()
+            goals = {a.id: g for a, g in zip(self.actuators, self.shaper.step(now).tolist())}
+        fresh = self._read_states(goals)
         if now >= self._next_health:
             self._next_health = now + 1.0 / self.settings.health_rate
             self._read_health()
@@ -171,9 +172,10 @@ class FaceDriver:
             self._retry_one()
         return fresh
 
-    def _read_states(self):
+    def _read_states(self, goals=None):
+        """Read every online servo's state, writing goals first (one exchange) if given."""
         try:
-            states = self.bus.read_states()
+            states = self.bus.read_states() if goals is None else self.bus.exchange(goals)
         except CommError:
             self.failed_reads += 1
             try:

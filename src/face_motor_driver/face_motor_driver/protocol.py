@@ -74,6 +74,8 @@ def crc16(data, crc=0):
 
 def stuff(body):
     """Insert FD after every FF FF FD in the instruction+params bytes."""
+    if b'\xff\xff\xfd' not in body:
+        return bytes(body)   # the usual case, without a Python loop over every byte
     out = bytearray()
     for byte in body:
         out.append(byte)

@@ -180,3 +180,29 @@ def test_waiting_for_faults_without_an_emulator_fails_clearly(tmp_path):
     from face_motor_driver.emulator_process import FaultsNotAppliedError
     with pytest.raises(FaultsNotAppliedError, match='no bus emulator applied fault file'):
         apply_faults(tmp_path / 'faults.json', timeout=0.1, absent=[1])
+
+
+@pytest.mark.parametrize('fast', [True, False])
+def test_one_exchange_writes_the_goals_and_reads_every_servo(face_config, emulator, fast):
+    bus = FaceBus(face_config, port=emulator.port, fast_sync_read=fast)
+    bus.open()
+    try:
+        _start(bus, face_config)
+        jaw, nose = face_config.actuator('jaw_open'), face_config.actuator('nose_wrinkle')
+        goals = {a.id: a.neutral for a in face_config.actuators} | {jaw.id: 0.3}
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            states = bus.exchange(goals)
+            if abs(states[jaw.id].position - 0.3) < 2 * RAD_PER_TICK:
+                break
+        assert set(states) == {a.id for a in face_config.actuators}
+        assert abs(states[jaw.id].position - 0.3) < 2 * RAD_PER_TICK
+        # a servo that is back online without a new goal keeps the one it has
+        bus.set_online(nose.id, False)
+        bus.write(nose, 'goal_position', 2100)
+        bus.set_online(nose.id, True)
+        for _ in range(20):
+            bus.exchange({jaw.id: 0.3})
+        assert bus.read(nose, 'goal_position') == 2100
+    finally:
+        bus.close()

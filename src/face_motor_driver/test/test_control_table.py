@@ -65,3 +65,12 @@ def test_the_state_block_layout_unpacks_the_fields_where_they_are():
         block[offset:offset + field.size] = encode(value, field.size)
     assert STATE_BLOCK_LAYOUT.size == STATE_BLOCK_SIZE
     assert STATE_BLOCK_LAYOUT.unpack(bytes(block)) == values
+
+
+def test_the_fast_sync_read_segment_holds_the_state_fields_where_they_are():
+    from face_motor_driver.bus import STATE_SEGMENT
+    assert STATE_SEGMENT.itemsize == 1 + 1 + STATE_BLOCK_SIZE + 2
+    for name in ('current', 'velocity', 'position'):
+        field = FIELDS[f'present_{name}']
+        assert STATE_SEGMENT.fields[name][1] == 2 + field.address - STATE_BLOCK_ADDRESS
+        assert STATE_SEGMENT[name].itemsize == field.size and STATE_SEGMENT[name].kind == 'i'
