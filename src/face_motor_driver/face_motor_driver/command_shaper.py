@@ -36,6 +36,10 @@ class CommandShaper:
         self.priority = np.full(n, NEUTRAL)
         self.stamp = np.full(n, -math.inf)       # [s] time of the claim's command
         self._last_step = None
+        # Bookkeeping so a cycle without anything to expire or release costs no array work:
+        # no claim is older than this [s], and whether a GoNeutral may be under way.
+        self._oldest_claim = math.inf
+        self._holding = False
 
     @property
     def holding_neutral(self):
@@ -83,6 +87,8 @@ class CommandShaper:
             self.target[i], self.speed[i] = bounded, limit
             self.priority[i], self.stamp[i] = priority, now
             taken.append(name)
+        if taken:
+            self._oldest_claim = min(self._oldest_claim, now)
         return taken, clamped
 
     def go_neutral(self, duration):
@@ -90,6 +96,7 @@ class CommandShaper:
         everything = np.ones(len(self.goal), dtype=bool)
         self._ease_to_neutral(everything, duration or self.neutral_duration)
         self.priority[:] = HOLD_NEUTRAL
+        self._holding = True
 
     def _ease_to_neutral(self, which, duration):
         distance = np.abs(self.goal - self.neutral)
@@ -105,16 +112,22 @@ class CommandShaper:
         dt = 0.0 if self._last_step is None else min(max(now - self._last_step, 0.0),
                                                      MAX_STEP_TIME)
         self._last_step = now
-        expired = (self.priority >= 0) & (self.priority < HOLD_NEUTRAL) & (
-            now - self.stamp > self.command_timeout)
-        if expired.any():
+        if now - self._oldest_claim > self.command_timeout:
+            claimed = (self.priority >= 0) & (self.priority < HOLD_NEUTRAL)
+            expired = claimed & (now - self.stamp > self.command_timeout)
             self._ease_to_neutral(expired, self.neutral_duration)
+            live = claimed & ~expired
+            self._oldest_claim = float(self.stamp[live].min()) if live.any() else math.inf
         reach = self.speed * dt
         # minimum/maximum rather than np.clip: on 26 values clip's dispatch costs more than
         # the arithmetic, every cycle.
         step = np.minimum(self.target - self.goal, reach)
         self.goal += np.maximum(step, -reach, out=step)
-        held = self.priority == HOLD_NEUTRAL
-        if held.any() and np.all(np.abs(self.goal[held] - self.neutral[held]) < 1e-9):
-            self.priority[held] = NEUTRAL   # neutral reached: commands may come in again
+        if self._holding:
+            held = self.priority == HOLD_NEUTRAL
+            if not held.any():
+                self._holding = False   # a reset ended it
+            elif np.all(np.abs(self.goal[held] - self.neutral[held]) < 1e-9):
+                self.priority[held] = NEUTRAL   # neutral reached: commands may come in again
+                self._holding = False
         return self.goal

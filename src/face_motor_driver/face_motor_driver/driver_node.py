@@ -163,6 +163,7 @@ class FaceMotorDriverNode(Node):
         self.joint_pub = self.create_publisher(JointState, 'face/joint_states', 10)
         self._joint_state = JointState(name=list(self.config.names))
         self._joint_state.header.frame_id = self.p['frame_id']
+        self._system_time = not self.get_parameter('use_sim_time').value
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_subscription(FaceCommand, 'face/lip_command',
                                  lambda m: self._on_command(m, 'lip', 'lip_priority'),
@@ -274,8 +275,10 @@ class FaceMotorDriverNode(Node):
         # stamp messages) per cycle cost more than publishing it. array('d') is the fields'
         # own storage type, so the setters take it without checking every element.
         msg, d = self._joint_state, self.driver
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(
-            self.get_clock().now().nanoseconds, 1_000_000_000)
+        # ROS time is the system clock unless use_sim_time, which cannot change while we
+        # run (parameter changes are refused); reading the node's clock costs 50 times more.
+        now = time.time_ns() if self._system_time else self.get_clock().now().nanoseconds
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now, 1_000_000_000)
         msg.position = array('d', d.position.tobytes())
         msg.velocity = array('d', d.velocity.tobytes())
         msg.effort = array('d', d.effort.tobytes())
