@@ -174,8 +174,10 @@ class LipsToActuators:
     # (nl sv pl tr ro sk, one sentence each, with the policy's pose smoothing): mouth-opening
     # r 0.869 (mean), bilabial closure recall 0.25-0.57 with the point distance alone and 2
     # steps; with the gap term (weight 3), best-so-far and 5 steps r 0.911, recall 0.57-1.0
-    # (3 steps: 0.908; 8 steps: 0.910). lip_policy_node computes 1.74 ms per 10 ms frame
-    # with 5 steps (bench/policy_latency.py; the target is 2 ms).
+    # (3 steps: 0.908; 8 steps: 0.910). With 5 steps lip_policy_node computes 3.3 ms per
+    # 10 ms frame on this shared 2-core AMD EPYC at load 1 (bench/policy_latency.py,
+    # reference_ms 14-17; 5.0-5.3 ms before refine and the lip model were cut to fewer
+    # tensor operations); the target is 2 ms.
     DEFAULT_REFINE_STEPS = 5
     GAP_WEIGHT = 3.0
     _GAPS = np.array(face_layout.INNER_LIP_PAIRS) - face_layout.LIPS.start  # (9, 2) lip points
