@@ -486,6 +486,13 @@ class FaceBus:
         except OSError as exc:
             self.port.is_using = False
             raise self._port_failed(exc) from exc
+        except (IndexError, ValueError) as exc:
+            # The SDK parses a fast sync read reply by the length it expects; a reply cut
+            # short (a servo that answered late, a busy host) raises here instead of
+            # returning an error code. It is a failed exchange, not a crash of the driver.
+            self.port.is_using = False
+            raise CommError(f'{getattr(sdk_function, "__name__", "exchange")}',
+                            f'malformed reply ({exc})') from exc
 
     def _port_failed(self, exc):
         return PortError(f'{self.port_name} failed: {exc}; check the USB adapter and its '

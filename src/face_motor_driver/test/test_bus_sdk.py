@@ -114,6 +114,24 @@ def test_a_silent_servo_makes_the_sync_read_fail(face_config, emulator, fault_fi
         bus.close()
 
 
+def test_a_reply_the_sdk_cannot_parse_is_a_failed_exchange_not_a_crash(face_config, emulator):
+    # The SDK's fast sync read indexes into the reply by the length it expects: a reply cut
+    # short raised IndexError out of the control thread (seen under heavy load).
+    bus = _open_bus(face_config, emulator)
+    try:
+        _start(bus, face_config)
+
+        def fast_sync_read_of_a_short_reply():
+            return bytearray(3)[7]
+
+        with pytest.raises(CommError, match='malformed reply'):
+            bus._call(fast_sync_read_of_a_short_reply)
+        assert not bus.port.is_using  # the port is free for the next cycle
+        assert set(bus.read_states()) == {a.id for a in face_config.actuators}
+    finally:
+        bus.close()
+
+
 def test_a_missing_port_is_a_port_error(face_config, tmp_path):
     bus = FaceBus(face_config, port=str(tmp_path / 'ttyUSB9'))
     with pytest.raises(PortError, match='cannot open'):
