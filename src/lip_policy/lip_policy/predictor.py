@@ -51,21 +51,33 @@ def limit_math_threads(threads=1):
 
 
 _thread_state = threading.local()
+_blas_limited = False  # numpy's BLAS follows torch's count (once per process)
 
 
 def follow_torch_threads():
-    """Give the calling thread the process's torch thread count for MKL and OpenMP, once.
+    """Give the calling thread the process's torch thread count for MKL and OpenMP, once,
+    and numpy's BLAS the same count, once per process.
 
-    Both keep their count per thread, and torch.set_num_threads applies it only to the
-    thread that calls it: another thread (a node's worker) runs MKL's matrix products on
+    MKL and OpenMP keep their count per thread, and torch.set_num_threads applies it only to
+    the thread that calls it: another thread (a node's worker) runs MKL's matrix products on
     every core until torch applies the count to it, and on a frame or two each product then
     pays a fork and join, and an OpenMP thread spins between them. Measured on this 2-core
     machine, the policy pushed from a worker thread used twice the CPU in that thread and as
-    much again in the spinning one. The model's entry points call this.
+    much again in the spinning one. numpy's OpenBLAS ignores torch's count altogether: the
+    log-mel of a 40-frame batch (a worker catching up) ran on both cores, at twice the CPU
+    of one. The model's entry points call this.
     """
-    if not getattr(_thread_state, 'follows', False):
-        torch.set_num_threads(torch.get_num_threads())
-        _thread_state.follows = True
+    global _blas_limited
+    if getattr(_thread_state, 'follows', False):
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    _thread_state.follows = True
+    if not _blas_limited:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api='blas')
+        _blas_limited = True
 
 
 class CheckpointError(ValueError):

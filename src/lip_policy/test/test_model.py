@@ -109,7 +109,8 @@ def test_limit_math_threads_leaves_one_thread_to_torch_and_numpy():
 def test_a_worker_thread_streams_on_the_process_thread_count(tmp_path):
     """A node's worker thread runs the model with the count the main thread set: OpenMP's
     (and with it MKL's) count is per thread, and without follow_torch_threads a new thread
-    ran every small product on all cores, with a second thread spinning."""
+    ran every small product on all cores, with a second thread spinning; numpy's BLAS
+    follows the same count."""
     import subprocess
     import sys
 
@@ -128,6 +129,8 @@ def test_a_worker_thread_streams_on_the_process_thread_count(tmp_path):
             '    stream.push(audio[:320])\n'
             '    out["omp"] = [i["num_threads"] for i in threadpool_info()\n'
             '                  if i["internal_api"] == "openmp"]\n'
+            '    out["blas"] = [i["num_threads"] for i in threadpool_info()\n'
+            '                   if i["user_api"] == "blas"]\n'
             '    cpu, own = time.process_time(), time.thread_time()\n'
             '    for start in range(320, len(audio), 320):\n'
             '        stream.push(audio[start:start + 320])\n'
@@ -139,5 +142,5 @@ def test_a_worker_thread_streams_on_the_process_thread_count(tmp_path):
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           timeout=300, check=True)
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(out['omp']) <= {1}
+    assert set(out['omp']) <= {1} and set(out['blas']) == {1}
     assert out['cpu'] < 1.3  # the process's CPU is the worker's own, no spinning thread
