@@ -146,9 +146,9 @@ class LipPolicyNode(Node):
                                      f'{accepts}; fix it in config/lip_policy.yaml or on the '
                                      'command line')
             self.p[name] = value
-        import torch
+        from lip_policy.predictor import limit_math_threads
 
-        torch.set_num_threads(self.p['threads'])
+        limit_math_threads(self.p['threads'])  # torch's pools and numpy's BLAS alike
         self.policy = self._load_policy()
         self.publisher = self.create_publisher(
             FaceCommand, 'face/lip_command',
