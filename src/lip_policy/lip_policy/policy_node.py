@@ -114,7 +114,8 @@ PARAMETERS = {
     'hurry_after': (0.04, 'audio that waited longer than this for the worker, with its frames '
                     'about due, is pushed through without the inverse refinement, to catch up '
                     '[s]', _finite(0.0, 10.0), '[0, 10] s'),
-    'hop_budget': (0.005, 'compute per 10 ms lip frame above which /diagnostics warns [s]',
+    'hop_budget': (0.008, 'compute per 10 ms lip frame (p99) above which /diagnostics warns: '
+                   'less than 20 % of real time left [s]',
                    _finite(0.0001, 1.0), '[0.0001, 1] s'),
     'diagnostics_rate': (1.0, '/diagnostics messages per second [Hz]', _finite(0.1, 50.0),
                          '[0.1, 50] Hz'),
