@@ -13,6 +13,14 @@ a minimum-jerk move peaks at 1.875 times its mean speed, so under the same limit
 0.27 s for the median babbling step where this takes 0.19 s. Peak acceleration is
 pi / (2 RAMP_TIME) times the cruise speed, 150 rad/s^2 for the lips: below the 200 rad/s^2
 a lip servo (30 ms lag) shows when the lip policy's commands meet the driver's slew limit.
+
+A servo follows its goal with a lag (a first-order lag of 30 ms in the emulator), so a face
+commanded along that path still moves on after the commands stopped: 110 ms from the end
+of the median move until the joints held still. ramped_move(..., lead) therefore commands
+the path plus lead x its velocity, which such a servo turns back into the path itself, so
+the joints stop with the commands. Those commands run up to 1.57 times the cruise speed
+on the ramp up (lead 30 ms); the driver's slew limit clips what is above max_velocity and
+the goal catches up while cruising, as the cruise stays SPEED_MARGIN under the limit.
 """
 
 import math
@@ -67,11 +75,13 @@ def transition_time(face_config, start, goal, requested):
     return max(float(requested), needed + RAMP_TIME, 2 * RAMP_TIME)
 
 
-def ramped_move(start, goal, elapsed, duration):
-    """Pose elapsed [s] into the ramped move start -> goal lasting duration [s].
+def ramped_move(start, goal, elapsed, duration, lead=0.0):
+    """Command elapsed [s] into the ramped move start -> goal lasting duration [s].
 
     Speed: raised-cosine ramps of min(RAMP_TIME, duration / 2) at both ends, constant in
-    between; so the top speed is distance / (duration - ramp).
+    between; so the top speed is distance / (duration - ramp). lead [s]: command the pose
+    plus lead x velocity, which a servo with a first-order lag of time constant lead
+    follows along the ramped path itself (see the module docstring).
     """
     if duration <= 0 or elapsed >= duration:
         return np.asarray(goal, dtype=float)
@@ -80,14 +90,18 @@ def ramped_move(start, goal, elapsed, duration):
     def ramp_distance(t):   # distance covered t [s] into a ramp, in units of top speed
         return (t - ramp / math.pi * math.sin(math.pi * t / ramp)) / 2
 
+    def ramp_speed(t):      # speed t [s] into a ramp, in units of top speed
+        return (1 - math.cos(math.pi * t / ramp)) / 2
+
     t = max(elapsed, 0.0)
     if t <= ramp:
-        covered = ramp_distance(t)
+        covered, speed = ramp_distance(t), ramp_speed(t)
     elif t <= duration - ramp:
-        covered = ramp / 2 + (t - ramp)
+        covered, speed = ramp / 2 + (t - ramp), 1.0
     else:
         covered = (duration - ramp) - ramp_distance(duration - t)
-    s = covered / (duration - ramp)
+        speed = ramp_speed(duration - t)
+    s = (covered + lead * speed) / (duration - ramp)
     return np.asarray(start) + s * (np.asarray(goal) - np.asarray(start))
 
 

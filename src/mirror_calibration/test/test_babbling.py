@@ -67,6 +67,21 @@ def test_moves_are_smooth_and_within_speed_limits():
     assert transition_time(FACE, LOWER, LOWER, requested=0.3) == 0.3
 
 
+def test_a_lagging_servo_led_by_its_lag_stops_with_the_commands():
+    lag, dt = 0.03, 1e-4
+    start, goal = LOWER.copy(), UPPER.copy()
+    duration = transition_time(FACE, start, goal, requested=0.0)
+    ends = {}
+    for lead in (0.0, lag):
+        servo = start.copy()
+        for t in np.arange(0.0, duration, dt):   # first-order lag, time constant lag
+            servo += (ramped_move(start, goal, t, duration, lead) - servo) * dt / lag
+            path = ramped_move(start, goal, t + dt, duration)
+        ends[lead] = np.abs(servo - path).max()
+    assert ends[lag] < 0.001, 'led by its lag the servo moves along the path'
+    assert ends[0.0] > 0.02, 'without the lead it is left behind'
+
+
 def test_settle_needs_stillness_after_the_move():
     detector = SettleDetector(window=0.05, still=0.002)
     for k in range(10):  # still moving
