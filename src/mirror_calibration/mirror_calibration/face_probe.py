@@ -2,11 +2,14 @@
 
 FaceProbe lives inside a node (it needs rclpy) but holds no policy: it publishes FaceCommands
 for a smooth move, keeps the pose alive while joints settle (the driver eases to neutral
-when commands stop), and pairs the first camera frame captured after settling with the
-joint state measured nearest to that frame's capture time. Subscriptions run on the
-executor's other threads; the blocking calls here run on the caller's thread and wake on
-every joint state and landmark message, so no wait lasts a polling period longer than the
-face needs.
+when commands stop), waits until the camera has captured a frame of the settled face, and
+pairs that frame's landmarks with the joint state measured nearest to its capture time.
+Capture and landmarks are separate steps (capture, observation) so that a caller may move
+on to the next pose as soon as the frame is captured: the frame already shows the face as
+it was, and its landmarks are matched by the frame's stamp when the observer gets to them.
+Subscriptions run on the executor's other threads; the blocking calls here run on the
+caller's thread and wake on every joint state, image and landmark message, so no wait lasts
+a polling period longer than the face needs.
 """
 
 import collections
@@ -17,13 +20,15 @@ import time
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import Image, JointState
 
 from face_msgs.msg import FaceCommand, FaceLandmarks
 from mirror_calibration.babbling import SettleDetector, nearest_in_time, ramped_move
 from mirror_calibration.qos import COMMAND_QOS, LANDMARK_QOS
 
 JOINT_HISTORY = 2000  # joint states kept for pairing with frames (20 s at 100 Hz)
+FRAME_HISTORY = 50    # image and landmark stamps kept (1.7 s at 30 Hz)
+_LOST = object()      # observation(): the observer skipped the frame
 
 
 class ProbeError(RuntimeError):
@@ -37,35 +42,53 @@ def _seconds(stamp):
 class Observed:
     """One posed and observed sample."""
 
-    def __init__(self, landmarks_msg, image_time, measured, settled, settled_time):
+    def __init__(self, landmarks_msg, capture, measured):
         self.detected = bool(landmarks_msg.detected)
-        self.image_time = image_time                     # [s]
+        self.image_time = capture.image_time             # [s]
         self.confidence = float(landmarks_msg.confidence)
         self.face_size_px = float(landmarks_msg.face_size_px)
         self.points = (np.array([[p.x, p.y, p.z] for p in landmarks_msg.points])
                        if self.detected else np.zeros((0, 3)))
         self.measured = measured                         # (A,) [rad], NaN = not measured
-        self.settled = settled                           # joints settled before the frame
-        self.settled_time = settled_time                 # still from then on [s]
+        self.settled = capture.settled                   # joints settled before the frame
+        self.settled_time = capture.settled_time         # still from then on [s]
+
+
+class Capture:
+    """A held pose and the camera frame captured of it (its landmarks may be on their way)."""
+
+    def __init__(self, image_time, settled, settled_time):
+        self.image_time = image_time      # the frame's stamp: when the face looked so [s]
+        self.settled = settled            # joints settled before the frame
+        self.settled_time = settled_time  # still from then on [s]
 
 
 class FaceProbe:
+    """servo_lag [s]: moves lead the servos' first-order lag (babbling.ramped_move's lead);
+    command_latency [s]: moves run that far ahead, as commands take that long to reach the
+    servos (50 Hz command steps, the driver's cycle). Both 0 = command the path itself."""
 
     def __init__(self, node, face_config, command_topic, command_rate, settle_window,
-                 settle_tolerance, frame_delay):
+                 settle_tolerance, frame_delay, servo_lag=0.0, command_latency=0.0):
         self.node = node
         self.names = list(face_config.names)
         self._index = {n: i for i, n in enumerate(self.names)}
         self.period = 1.0 / command_rate
         self.frame_delay = frame_delay
+        self.servo_lag, self.command_latency = servo_lag, command_latency
         self._lock = threading.Lock()
-        self._news = threading.Condition(self._lock)   # a joint state or landmarks came in
+        self._news = threading.Condition(self._lock)   # a joint state, image or landmarks came
         self._joints = collections.deque(maxlen=JOINT_HISTORY)  # (time [s], positions (A,))
         self._settle = SettleDetector(settle_window, settle_tolerance)
-        self._landmarks = collections.deque(maxlen=50)           # (time [s], FaceLandmarks)
+        self._images = collections.deque(maxlen=FRAME_HISTORY)   # capture stamps [s]
+        self._landmarks = collections.deque(maxlen=FRAME_HISTORY)  # (time [s], FaceLandmarks)
         self._commands = node.create_publisher(FaceCommand, command_topic, COMMAND_QOS)
         group = MutuallyExclusiveCallbackGroup()
         node.create_subscription(JointState, 'face/joint_states', self._on_joints,
+                                 qos_profile_sensor_data, callback_group=group)
+        # Only the images' stamps are used: they say a frame of the face has been captured
+        # long before the observer's landmarks of it arrive.
+        node.create_subscription(Image, 'camera/image_raw', self._on_image,
                                  qos_profile_sensor_data, callback_group=group)
         node.create_subscription(FaceLandmarks, 'face/landmarks', self._on_landmarks,
                                  LANDMARK_QOS, callback_group=group)
@@ -86,7 +109,13 @@ class FaceProbe:
             self._settle.add(stamp, positions)
             self._news.notify_all()
 
+    def _on_image(self, msg):
+        with self._lock:
+            self._images.append(_seconds(msg.header.stamp))
+            self._news.notify_all()
+
     def _on_landmarks(self, msg):
+        # Unstamped landmarks count as seen now; a stamp must equal its image's to pair.
         stamp = _seconds(msg.header.stamp) or self.now()
         with self._lock:
             self._landmarks.append((stamp, msg))
@@ -120,21 +149,22 @@ class FaceProbe:
         self._commands.publish(msg)
 
     def move(self, start, goal, duration, should_stop=lambda: False):
-        """Publish a ramped move start -> goal lasting duration [s] (babbling.ramped_move)."""
-        began = time.monotonic()
+        """Publish a ramped move start -> goal lasting duration [s] (babbling.ramped_move),
+        command_latency ahead and leading servo_lag; returns when the last command is out."""
+        began = time.monotonic() - self.command_latency
         while True:
             elapsed = time.monotonic() - began
-            self.command(ramped_move(start, goal, elapsed, duration))
+            self.command(ramped_move(start, goal, elapsed, duration, self.servo_lag))
             if elapsed >= duration or should_stop():
                 return
             # The last command goes out when the move ends, not up to a period later.
             time.sleep(min(self.period, duration - elapsed))
 
     def _hold_until(self, pose, found, deadline, should_stop):
-        """Keep pose commanded (every period) until found() returns non-None, called with
-        the lock held after every incoming message; returns that, or None at the deadline
-        [time.monotonic()] or when should_stop() turned true."""
-        next_command = 0.0
+        """Keep pose commanded (every period; None: command nothing) until found() returns
+        non-None, called with the lock held after every incoming message; returns that, or
+        None at the deadline [time.monotonic()] or when should_stop() turned true."""
+        next_command = 0.0 if pose is not None else math.inf
         while not should_stop():
             now = time.monotonic()
             if now >= next_command:
@@ -148,13 +178,27 @@ class FaceProbe:
         return None
 
     def hold_and_observe(self, pose, settle_timeout, frame_timeout, should_stop=lambda: False):
-        """Keep pose commanded; wait for settled joints, then for a frame after that.
+        """Keep pose commanded until the landmarks of a frame of the settled face arrived
+        (capture, then observation). Returns an Observed, or None if should_stop() turned
+        true. Raises ProbeError when joint states, images or landmarks do not arrive."""
+        while True:
+            capture = self.capture(pose, settle_timeout, frame_timeout, should_stop)
+            if capture is None:
+                return None
+            observed = self.observation(capture, frame_timeout, pose, should_stop)
+            if observed is not None or should_stop():
+                return observed
+            # The observer skipped that frame; the next one shows the same held face.
+
+    def capture(self, pose, settle_timeout, frame_timeout, should_stop=lambda: False):
+        """Keep pose commanded; wait for settled joints, then for a frame captured after that.
 
         The face counts as settled from the first joint state of the still window (see
         SettleDetector.still_since); the frame must be captured frame_delay after that. A
-        settle timeout takes the frame after the timeout instead (Observed.settled False).
-        Returns an Observed, or None if should_stop() turned true. Raises ProbeError when
-        joint states or landmarks do not arrive at all.
+        settle timeout takes the frame after the timeout instead (Capture.settled False).
+        Returns as soon as the frame's image has arrived, as a Capture, or None if
+        should_stop() turned true. Raises ProbeError when joint states or images do not
+        arrive at all.
         """
         moved_at = self.now()
         still_since = self._hold_until(
@@ -174,23 +218,44 @@ class FaceProbe:
         settled = still_since is not None
         settled_time = still_since if settled else self.now()
         wanted_after = settled_time + self.frame_delay
-        frame = self._hold_until(
-            pose, lambda: next(((t, m) for t, m in self._landmarks if t >= wanted_after), None),
+        image_time = self._hold_until(
+            pose, lambda: next((t for t in self._images if t >= wanted_after), None),
             time.monotonic() + frame_timeout, should_stop)
-        if frame is not None:
-            return self._pair(frame, settled, settled_time)
+        if image_time is not None:
+            return Capture(image_time, settled, settled_time)
         if should_stop():
             return None
-        raise ProbeError(f'no landmarks on /face/landmarks captured after the pose '
-                         f'within {frame_timeout:g} s; start the camera (camera_node '
-                         'or face_sim_node) and observer_node')
+        raise ProbeError(f'no image on camera/image_raw captured after the pose within '
+                         f'{frame_timeout:g} s; start the camera (camera_node or '
+                         'face_sim_node), stamping its images with their capture time')
 
-    def _pair(self, frame, settled, settled_time):
-        image_time, msg = frame
+    def observation(self, capture, timeout, pose=None, should_stop=lambda: False):
+        """The landmarks of capture's frame, paired with the joints measured then.
+
+        Keeps pose commanded meanwhile (None: commands nothing, e.g. while a move runs).
+        Returns an Observed; None if should_stop() turned true or if the observer published
+        a later frame's landmarks but not this frame's (it lost or skipped it: pose again).
+        Raises ProbeError when no landmarks of the frame or later arrive within timeout [s].
+        """
+        def found():
+            for stamp, msg in self._landmarks:
+                if stamp == capture.image_time:   # the observer copies the image's stamp
+                    return msg
+                if stamp > capture.image_time:
+                    return _LOST
+            return None
+
+        msg = self._hold_until(pose, found, time.monotonic() + timeout, should_stop)
+        if msg is None and not should_stop():
+            raise ProbeError(f'no landmarks on /face/landmarks for the frame captured at '
+                             f'{capture.image_time:.3f} within {timeout:g} s; start '
+                             'observer_node')
+        if msg is None or msg is _LOST:
+            return None
         with self._lock:
             stamps = [t for t, _ in self._joints]
             values = [p for _, p in self._joints]
-        measured, _ = nearest_in_time(stamps, values, image_time)
+        measured, _ = nearest_in_time(stamps, values, capture.image_time)
         if measured is None:
             measured = np.full(len(self.names), math.nan)
-        return Observed(msg, image_time, measured, settled, settled_time)
+        return Observed(msg, capture, measured)

@@ -1,12 +1,13 @@
-"""FaceProbe's hold: a sample's frame is captured after the face settled (no ROS graph: a
-stand-in node, and a thread playing driver, camera and observer)."""
+"""FaceProbe's hold: a sample's frame is captured after the face settled, and its landmarks
+are those of that very frame (no ROS graph: a stand-in node, and a thread playing driver,
+camera and observer)."""
 
 import threading
 import time
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
@@ -51,9 +52,10 @@ class StandInNode:
         self.callbacks[topic] = callback
 
 
-def _play_face(node, pose, moving_for, stop, log):
+def _play_face(node, pose, moving_for, stop, log, skipped=()):
     """Joints approach pose for moving_for [s], then hold still; 150 Hz joint states; a
-    30 Hz camera whose landmarks arrive 40 ms after capture."""
+    30 Hz camera whose images arrive at once and whose landmarks arrive 40 ms after
+    capture, except for the frames numbered in skipped (the observer skips them)."""
     start = time.time()
     begin = pose - 0.2
     next_frame, pending = start, []
@@ -65,12 +67,17 @@ def _play_face(node, pose, moving_for, stop, log):
         node.callbacks['face/joint_states'](JointState(
             header=Header(stamp=_stamp(now)), name=list(FACE.names), position=positions.tolist()))
         if now >= next_frame:
-            pending.append(now)
-            log.setdefault('captures', []).append(now)
+            captures = log.setdefault('captures', [])
+            if len(captures) not in skipped:
+                pending.append(now)
+            captures.append(now)
+            node.callbacks['camera/image_raw'](Image(header=Header(stamp=_stamp(now))))
             next_frame += 1 / 30
         while pending and now - pending[0] >= 0.04:
+            # the frame's own stamp, and its capture time as confidence to tell frames apart
             node.callbacks['face/landmarks'](FaceLandmarks(
-                header=Header(stamp=_stamp(pending.pop(0))), detected=False))
+                header=Header(stamp=_stamp(pending[0])), detected=False,
+                confidence=pending.pop(0) % 1))
         time.sleep(1 / 150)
 
 
@@ -99,3 +106,32 @@ def test_the_frame_of_a_sample_is_captured_after_the_face_settled():
     assert abs(observed.image_time - eligible[0]) < 1e-6
     np.testing.assert_allclose(observed.measured, pose, atol=STILL)
     assert node.commands, 'the pose is kept commanded while holding'
+
+
+def test_a_captured_frame_is_paired_with_its_own_landmarks_or_none():
+    node = StandInNode()
+    probe = FaceProbe(node, FACE, 'face/expression_command', 50.0, WINDOW, STILL, FRAME_DELAY)
+    pose = np.array([a.neutral for a in FACE.actuators]) + 0.1
+    stop, log = threading.Event(), {}
+    skipped = range(12, 1000, 2)   # from frame 12 on, the observer skips every other frame
+    face = threading.Thread(target=_play_face, args=(node, pose, 0.15, stop, log, skipped))
+    face.start()
+    try:
+        capture = probe.capture(pose, settle_timeout=2.0, frame_timeout=2.0)
+        assert capture.image_time in log['captures']
+        assert capture.image_time >= capture.settled_time + FRAME_DELAY
+        observed = probe.observation(capture, timeout=2.0)
+        if log['captures'].index(capture.image_time) in skipped:
+            assert observed is None, 'a later frame\'s landmarks stood in for a skipped one'
+        else:
+            assert observed.image_time == capture.image_time
+            assert observed.confidence == np.float32(capture.image_time % 1)
+        while observed is not None:   # until a skipped frame comes up
+            capture = probe.capture(pose, settle_timeout=2.0, frame_timeout=2.0)
+            observed = probe.observation(capture, timeout=2.0)
+            if observed is not None:
+                assert observed.confidence == np.float32(capture.image_time % 1)
+        assert log['captures'].index(capture.image_time) in skipped
+    finally:
+        stop.set()
+        face.join()
