@@ -1,10 +1,15 @@
 """calibration_node: serves the Babble action on /face/babble.
 
 For each pose of the seeded space-filling sequence it moves the face smoothly there (as a
-FaceCommand with SOURCE_CALIBRATION), holds it until the measured joints settle, takes the
-first camera frame captured after that, and appends (commanded, measured at the frame's
-time, landmarks) to the dataset before the next pose. Feedback reports progress after
-every sample. One goal runs at a time; a goal for an existing dataset resumes it.
+FaceCommand with SOURCE_CALIBRATION), holds it until the measured joints settle and the
+camera has captured a frame after that, and appends (commanded, measured at the frame's
+time, landmarks of that frame) to the dataset. The move to the next pose starts as soon as
+the frame is captured: the observer's landmarks of it arrive during that move (70 ms after
+capture, 200 ms on a busy machine) and are matched by the frame's stamp, and the sample is
+written then, before the next frame is taken. Samples are written in pose order, so a
+resumed dataset continues after its last sample; a sample whose frame the observer skipped
+is posed again. Feedback reports progress after every sample written. One goal runs at a
+time; a goal for an existing dataset resumes it.
 """
 
 import math
@@ -41,6 +46,10 @@ def _positive(value):
     return isinstance(value, float) and math.isfinite(value) and value > 0
 
 
+def _short_time(value):
+    return isinstance(value, float) and 0.0 <= value < 0.5
+
+
 class CalibrationNode(Node):
 
     def __init__(self, **kwargs):
@@ -72,6 +81,14 @@ class CalibrationNode(Node):
                               '(lets the skin follow the joints)',
                               lambda v: isinstance(v, float) and 0.0 <= v < 5.0,
                               'a time in [0, 5) s')
+        servo_lag = declare(self, 'servo_lag', 0.03,
+                            'time constant of the servos\' first-order position lag [s], led '
+                            'during moves so joints stop when the commands do; 0 = no lead',
+                            _short_time, 'a time in [0, 0.5) s')
+        latency = declare(self, 'command_latency', 0.02,
+                          'time from publishing a command to the servos acting on it [s]; '
+                          'moves are commanded that far ahead',
+                          _short_time, 'a time in [0, 0.5) s')
         self.frame_timeout = declare(self, 'frame_timeout', 3.0,
                                      'longest wait for a camera frame after settling [s]; '
                                      'then the goal aborts', _positive,
@@ -83,7 +100,7 @@ class CalibrationNode(Node):
         self.meta = DatasetMeta.from_face_config(self.face, face_layout.LAYOUT_NAME,
                                                  len(face_layout.FACE_SUBSET))
         self.probe = FaceProbe(self, self.face, command_topic, rate, window, tolerance,
-                               frame_delay)
+                               frame_delay, servo_lag, latency)
         self._busy = threading.Lock()
         self._server = ActionServer(self, Babble, 'face/babble', self.execute,
                                     goal_callback=self.on_goal,
@@ -146,7 +163,9 @@ class CalibrationNode(Node):
 
         started = time.monotonic()
         initial = writer.count
+        index = writer.next_index(goal.seed)
         poses, first = np.zeros((0, len(self.face.actuators))), 0
+        pending = None   # (index, pose, Capture) captured, not written yet
         try:
             current = self.probe.wait_for_joints(self.frame_timeout, stop)
             while writer.count < goal.sample_count:
@@ -157,32 +176,35 @@ class CalibrationNode(Node):
                     return self._finish(goal_handle, 'canceled',
                                         f'cancelled after {written} new samples; send the '
                                         'same goal again to resume', writer, written, no_face)
-                index = writer.next_index(goal.seed)
-                if not first <= index < first + len(poses):
-                    first = index
-                    poses = babble_poses(self.face, babbled, goal.seed, index, POSE_BLOCK)
-                pose = poses[index - first]
-                if current is None or not np.all(np.isfinite(current)):
-                    current = np.array([a.neutral for a in self.face.actuators])
-                self.probe.move(current, pose,
-                                transition_time(self.face, current, pose, transition), stop)
-                observed = self.probe.hold_and_observe(pose, settle_timeout,
-                                                       self.frame_timeout, stop)
-                current = pose
-                if observed is None:
-                    continue
-                detected = observed.detected and observed.points.shape == (
-                    self.meta.point_count, 3)
-                writer.append(index=index, seed=goal.seed, detected=detected,
-                              command_time=observed.settled_time, image_time=observed.image_time,
-                              confidence=observed.confidence,
-                              face_size_px=observed.face_size_px, commanded=pose,
-                              measured=observed.measured,
-                              landmarks=observed.points if detected else np.nan)
-                written += 1
-                no_face += int(not detected)
-                self._feedback(goal_handle, writer.count, goal.sample_count,
-                               (time.monotonic() - started) / max(writer.count - initial, 1))
+                more = writer.count + (pending is not None) < goal.sample_count
+                if more:
+                    if not first <= index < first + len(poses):
+                        first = index
+                        poses = babble_poses(self.face, babbled, goal.seed, index, POSE_BLOCK)
+                    pose = poses[index - first]
+                    if current is None or not np.all(np.isfinite(current)):
+                        current = np.array([a.neutral for a in self.face.actuators])
+                    self.probe.move(current, pose,
+                                    transition_time(self.face, current, pose, transition), stop)
+                    current = pose
+                if pending is not None:
+                    sample, pending = pending, None
+                    observed = self.probe.observation(sample[2], self.frame_timeout,
+                                                      current, stop)
+                    if observed is None:   # stopping, or its frame was lost: pose it again
+                        index = sample[0]
+                        continue
+                    detected = self._write(writer, goal.seed, sample[0], sample[1], observed)
+                    written += 1
+                    no_face += int(not detected)
+                    self._feedback(goal_handle, writer.count, goal.sample_count,
+                                   (time.monotonic() - started) / max(writer.count - initial, 1))
+                if more:
+                    capture = self.probe.capture(pose, settle_timeout, self.frame_timeout,
+                                                 stop)
+                    if capture is not None:
+                        pending = (index, pose, capture)
+                        index += 1
         except ProbeError as exc:
             return self._finish(goal_handle, 'abort', f'{exc} ({written} samples were '
                                 'written and kept)', writer, written, no_face)
@@ -192,6 +214,16 @@ class CalibrationNode(Node):
                             f'{goal.dataset_path}: {written} new samples, {writer.count} in '
                             f'total ({no_face} frames without a face)', writer, written,
                             no_face)
+
+    def _write(self, writer, seed, index, pose, observed):
+        """Append one sample durably; returns whether its frame showed the face."""
+        detected = observed.detected and observed.points.shape == (self.meta.point_count, 3)
+        writer.append(index=index, seed=seed, detected=detected,
+                      command_time=observed.settled_time, image_time=observed.image_time,
+                      confidence=observed.confidence, face_size_px=observed.face_size_px,
+                      commanded=pose, measured=observed.measured,
+                      landmarks=observed.points if detected else np.nan)
+        return detected
 
     def _feedback(self, goal_handle, total, requested, seconds_per_sample):
         feedback = Babble.Feedback(samples_total=total, samples_requested=requested,

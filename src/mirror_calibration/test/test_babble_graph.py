@@ -2,13 +2,17 @@
 the face, observer, calibration_node. A tiny babbling session gives a dataset and a
 self-model that beats a mean predictor by a wide margin, and the inverse model, sent round
 the real loop, brings the observed lips closer to targets than the resting face does.
+Every sample's landmarks are those the observer published for a frame of the face settled at
+that sample's pose, though the next move starts as soon as that frame is captured.
 """
 
+import threading
 
 import numpy as np
 import pytest
 import torch
 
+from face_msgs.msg import FaceLandmarks
 from mirror_calibration.babble_client import run_babble
 from mirror_calibration.dataset import load_dataset
 from mirror_calibration.fit import FitOptions, run_fit
@@ -19,20 +23,92 @@ pytestmark = pytest.mark.ros
 SAMPLES = 240
 
 
+class Recorder:
+    """Every joint state and landmarks message of the session, by stamp, on its own thread."""
+
+    def __init__(self, context):
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import JointState
+
+        from mirror_calibration.qos import LANDMARK_QOS
+
+        self.joints, self.landmarks = [], {}
+        self.node = Node('babble_recorder', context=context)
+        self.node.create_subscription(JointState, 'face/joint_states', self._on_joints,
+                                      qos_profile_sensor_data)
+        self.node.create_subscription(FaceLandmarks, 'face/landmarks', self._on_landmarks,
+                                      LANDMARK_QOS)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _on_joints(self, msg):
+        self.joints.append((_seconds(msg.header.stamp), dict(zip(msg.name, msg.position))))
+
+    def _on_landmarks(self, msg):
+        self.landmarks.setdefault(_seconds(msg.header.stamp), np.array(
+            [[p.x, p.y, p.z] for p in msg.points]) if msg.detected else None)
+
+    def joints_between(self, start, end, names):
+        """(stamps, positions (n, names)) of the joint states stamped in [start, end]."""
+        inside = [(t, p) for t, p in self.joints if start <= t <= end]
+        return ([t for t, _ in inside],
+                np.array([[p[n] for n in names] for _, p in inside]).reshape(-1, len(names)))
+
+    def close(self):
+        self.executor.shutdown()
+        self.thread.join()
+        self.node.destroy_node()
+
+
+def _seconds(stamp):
+    return stamp.sec + 1e-9 * stamp.nanosec
+
+
 def test_tiny_babbling_session_learns_the_face(ros_context, tmp_path):
     import rclpy
 
     from mirror_calibration.evaluate import evaluate
 
     dataset = tmp_path / 'babble'
-    with mirror_graph(calibration={'transition_time': 0.1, 'settle_window': 0.04}) as graph:
-        result = run_babble(ros_context, dataset, SAMPLES, seed=11, groups=['jaw', 'lips'],
-                            timeout=400)
-        for node in graph:
-            node.check_running()
+    recorder = Recorder(ros_context)
+    try:
+        with mirror_graph(calibration={'transition_time': 0.1, 'settle_window': 0.04}) as graph:
+            result = run_babble(ros_context, dataset, SAMPLES, seed=11,
+                                groups=['jaw', 'lips'], timeout=400)
+            for node in graph:
+                node.check_running()
+    finally:
+        recorder.close()
     assert result.success, result.message
     data = load_dataset(dataset)
     assert len(data) == SAMPLES == result.samples_total
+    np.testing.assert_array_equal(data.index, np.arange(SAMPLES))
+
+    # Each sample's frame: face_sim stamps an image with the joint state it rendered, and the
+    # observer copies the stamp, so the sample's landmarks are the ones published under
+    # image_time and the face in that frame is the joint state of that stamp.
+    names = list(data.meta.actuator_names)
+    babbled = [names.index(n) for n in ('jaw_open', 'lip_corner_left_raise',
+                                        'lower_lip_right_lower')]
+    for k in range(SAMPLES):
+        published = recorder.landmarks[data.image_time[k]]
+        if data.detected[k]:
+            np.testing.assert_array_equal(data.landmarks[k], published)
+        assert data.image_time[k] >= data.command_time[k] + 0.03   # frame_delay after settling
+        # From settling to the frame the face held this sample's pose (a frame of the move to
+        # the next pose would be up to the whole distance away). Joint states are best
+        # effort, so the recorder may have missed some, not all of those 30 ms or more.
+        stamps, held = recorder.joints_between(data.command_time[k], data.image_time[k], names)
+        assert stamps, f'sample {k}: no joint state between settling and its frame'
+        np.testing.assert_allclose(held[:, babbled], np.broadcast_to(
+            data.commanded[k, babbled], (len(stamps), len(babbled))), atol=0.01)
+        if stamps[-1] == data.image_time[k]:   # the joint state face_sim rendered
+            # (within a tick: one stamp can come with two states a tick apart)
+            np.testing.assert_allclose(held[-1], data.measured[k], atol=0.0016)
     assert data.detected.mean() > 0.95, 'the simulated face is seen in almost every frame'
     jaw = list(data.meta.actuator_names).index('jaw_open')
     assert np.corrcoef(data.commanded[:, jaw], data.measured[:, jaw])[0, 1] > 0.95
