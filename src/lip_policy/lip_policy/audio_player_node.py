@@ -2,7 +2,9 @@
 
 It stands in for the speech stack. Each face_msgs/AudioChunk is stamped with the time its
 first sample is played; with lookahead > 0 chunks are published that much before their
-playback time, as a TTS that knows what it will say would send them.
+playback time, as a TTS that knows what it will say would send them. Like a sound card's
+feeder it runs real-time where permitted (scheduling): a player that falls behind would
+send audio after its own playback time, which no listener can make up for.
 """
 
 import array
@@ -16,6 +18,7 @@ from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
+from face_motor_driver import scheduling
 from face_msgs.msg import AudioChunk
 from lip_policy.audio_clip import AudioClipError, load_audio_file, speak, split_into_chunks
 from lip_policy.qos import audio_qos
@@ -41,6 +44,11 @@ class AudioPlayerNode(Node):
         self.encoding = p('encoding', 'float32', 'sample encoding: float32 or int16')
         self.loop = p('loop', False, 'start again when the clip ends')
         self.exit_when_done = p('exit_when_done', False, 'shut the node down after the clip')
+        self.scheduling = p('scheduling', 'realtime',
+                            'CPU scheduling: realtime (SCHED_RR where permitted, else nice '
+                            '-10), as a sound card\'s feeder runs, or normal')
+        self.realtime_priority = p('realtime_priority', 15,
+                                   'SCHED_RR priority with scheduling realtime [1..98]')
         self._validate()
 
         self.clip = load_audio_file(self.file) if self.file else speak(self.text, self.voice)
@@ -73,6 +81,11 @@ class AudioPlayerNode(Node):
             problems.append(f'start_delay {self.start_delay} s is outside 0..60')
         if self.wait_for_subscribers < 0:
             problems.append('wait_for_subscribers must be >= 0')
+        if self.scheduling not in scheduling.SCHEDULING:
+            problems.append(f'scheduling {self.scheduling!r} is not one of '
+                            f'{", ".join(scheduling.SCHEDULING)}')
+        if not 1 <= self.realtime_priority <= 98:
+            problems.append(f'realtime_priority {self.realtime_priority} is outside 1..98')
         if self.encoding not in ENCODINGS:
             problems.append(f'encoding {self.encoding!r} is not one of {sorted(ENCODINGS)}')
         if problems:
@@ -123,6 +136,7 @@ def main(args=None):
     node = None
     try:
         node = AudioPlayerNode()
+        node.get_logger().info(scheduling.apply(node.scheduling, node.realtime_priority))
         # With exit_when_done, linger briefly so DDS delivers the last chunks before exit.
         while rclpy.ok() and not (node.exit_when_done and node.done and
                                   time.monotonic() - node.done_at > EXIT_LINGER):

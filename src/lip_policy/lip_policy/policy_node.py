@@ -47,6 +47,7 @@ from lip_policy.qos import AUDIO_DEPTH, RELIABILITY, audio_qos
 # [s] added to the actuator lag for how long a chunk after a gap is held for the missing one:
 # the frames after the gap still have to be computed before they are commanded.
 REORDER_MARGIN = 0.02
+COMMAND_HISTORY = 100  # lip commands kept for late subscribers (1 s at command_rate 100)
 FIRST_FRAME_COST = 0.002  # [s] compute per frame assumed until one is measured
 
 
@@ -151,9 +152,12 @@ class LipPolicyNode(Node):
 
         limit_math_threads(self.p['threads'])  # torch's pools and numpy's BLAS alike
         self.policy = self._load_policy()
+        # Reliable with a second of history: a reliable writer can only resend what its
+        # history still holds, and a busy subscriber (a recorder, a monitor) must not lose
+        # commands because it acknowledged them late.
         self.publisher = self.create_publisher(
             FaceCommand, 'face/lip_command',
-            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+            QoSProfile(depth=COMMAND_HISTORY, reliability=ReliabilityPolicy.RELIABLE))
         self.diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.health = PolicyHealth(self.p['hop_budget'])
         self.period = 1.0 / self.p['command_rate']

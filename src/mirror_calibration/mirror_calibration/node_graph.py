@@ -26,6 +26,15 @@ def node_environment():
     return {**os.environ, **ONE_MATH_THREAD}
 
 
+def set_niceness(nice, pid=0):
+    """Set a process's niceness; False where that is not permitted."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+        return True
+    except PermissionError:
+        return False
+
+
 class NodeStartError(RuntimeError):
     """A node's console script is missing or the node exited during start-up."""
 
@@ -65,7 +74,9 @@ class NodeProcess:
     """One node process: NodeProcess('observer_node', {'layout': 'face_subset_v1'}), or
     NodeProcess('name', command=[...]) for a command line built elsewhere."""
 
-    def __init__(self, script, parameters=None, params_file=None, command=None):
+    def __init__(self, script, parameters=None, params_file=None, command=None, nice=0):
+        """nice: niceness to start the process with (negative needs CAP_SYS_NICE; where
+        not permitted the process starts with the caller's)."""
         self.script = script
         if command is None:
             command = [find_script(script), '--ros-args']
@@ -78,7 +89,8 @@ class NodeProcess:
         self.command = command
         self._log = tempfile.TemporaryFile(mode='w+')
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True, env=node_environment())
+                                        start_new_session=True, env=node_environment(),
+                                        preexec_fn=(lambda: set_niceness(nice)) if nice else None)
 
     @property
     def pid(self):
