@@ -11,14 +11,8 @@ import sys
 
 import pytest
 
-from lip_policy.small_models import build_small_models
-
 pytestmark = pytest.mark.ros
 
-
-@pytest.fixture(scope='module')
-def models(tmp_path_factory):
-    return build_small_models(tmp_path_factory.getbasetemp() / 'lip_small_models')
 
 
 def _eval(models, tmp_path, *extra):

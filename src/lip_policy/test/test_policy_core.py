@@ -17,23 +17,10 @@ from lip_policy.lip_command import (
     Resampler,
     offline_poses,
 )
-from lip_policy.predictor import LipPredictor
-from lip_policy.retarget import LipsToActuators
-from lip_policy.small_models import build_small_models
 
 T0 = 1000.0  # [s] playback time of the first sample in these tests
 
 
-@pytest.fixture(scope='module')
-def models(tmp_path_factory):
-    # One shared folder per session: every test module of the policy reuses the same models.
-    return build_small_models(tmp_path_factory.getbasetemp() / 'lip_small_models')
-
-
-@pytest.fixture(scope='module')
-def parts(models):
-    return LipPredictor.load(models.lip_model), LipsToActuators.load(models.retarget,
-                                                                     models.self_model)
 
 
 @pytest.fixture(scope='module')

@@ -17,17 +17,12 @@ import numpy as np
 import pytest
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
-from lip_policy.small_models import build_small_models
 
 pytestmark = pytest.mark.ros
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FACE = load_face_config(default_face_config_path())
 LIP_NAMES = [a.name for a in FACE.lip_actuators]
 
-
-@pytest.fixture(scope='module')
-def models(tmp_path_factory):
-    return build_small_models(tmp_path_factory.getbasetemp() / 'lip_small_models')
 
 
 class Process:

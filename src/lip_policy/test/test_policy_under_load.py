@@ -9,23 +9,12 @@ from lip_policy import corpus
 from lip_policy.audio_intake import ChunkInbox, Reorder
 from lip_policy.lip_command import FRAME_PERIOD, Chunk, LipPolicy, PolicyConfig
 from lip_policy.policy_health import ERROR, OK, WARN, PolicyHealth
-from lip_policy.predictor import LipPredictor
 from lip_policy.retarget import LipsToActuators
-from lip_policy.small_models import build_small_models
 
 T0 = 1000.0  # [s]
 CHUNK = 320  # samples at 16 kHz: 20 ms
 
 
-@pytest.fixture(scope='module')
-def models(tmp_path_factory):
-    return build_small_models(tmp_path_factory.getbasetemp() / 'lip_small_models')
-
-
-@pytest.fixture(scope='module')
-def parts(models):
-    return LipPredictor.load(models.lip_model), LipsToActuators.load(models.retarget,
-                                                                     models.self_model)
 
 
 @pytest.fixture(scope='module')

@@ -6,15 +6,11 @@ import pytest
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 from lip_policy import corpus, metrics
 from lip_policy.retarget import LipsToActuators, RetargetError, Retargeting, rest_mouth
-from lip_policy.small_models import build_small_models, stand_in_landmarks
+from lip_policy.small_models import stand_in_landmarks
 from mirror_calibration import face_layout
 
 FACE = load_face_config(default_face_config_path())
 
-
-@pytest.fixture(scope='module')
-def models(tmp_path_factory):
-    return build_small_models(tmp_path_factory.getbasetemp() / 'lip_small_models')
 
 
 @pytest.fixture(scope='module')
