@@ -1,0 +1,56 @@
+"""CPU scheduling of node processes (face_motor_driver.scheduling), in child processes so
+the test run itself keeps its priority."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from face_motor_driver import scheduling
+
+CHILD = '''
+import json, os, subprocess, sys, threading, time
+from face_motor_driver import scheduling
+stop = threading.Event()
+worker = threading.Thread(target=stop.wait)  # a thread that exists before apply()
+worker.start()
+child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+time.sleep(0.2)
+line = scheduling.apply(sys.argv[1], 12)
+later = threading.Thread(target=lambda: out.update(later=os.sched_getscheduler(0)))
+out = {'line': line,
+       'threads': [os.sched_getscheduler(int(t)) for t in os.listdir('/proc/self/task')],
+       'child': os.sched_getscheduler(child.pid),
+       'nice': [os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir('/proc/self/task')],
+       'rr': os.SCHED_RR}
+later.start(); later.join()
+child.kill(); stop.set(); worker.join()
+print(json.dumps(out))
+'''
+
+
+def _run(kind):
+    done = subprocess.run([sys.executable, '-c', CHILD, kind], capture_output=True,
+                          text=True, timeout=60, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_realtime_covers_every_thread_and_child_or_says_what_it_did_instead():
+    out = _run('realtime')
+    if out['line'].startswith('scheduling: real-time'):
+        assert set(out['threads']) == {out['rr']}, out
+        assert out['child'] == out['rr'], 'the bus emulator runs with the driver'
+        assert out['later'] == out['rr'], 'threads started later inherit it'
+    elif out['line'].startswith(f'scheduling: nice {scheduling.NICE_FALLBACK}'):
+        assert set(out['nice']) == {scheduling.NICE_FALLBACK}, out
+    else:
+        assert 'neither real-time nor a negative nice value is permitted' in out['line']
+
+
+def test_normal_changes_nothing_and_unknown_kinds_are_refused():
+    out = _run('normal')
+    assert out['line'] == 'scheduling: normal (as started)'
+    assert out['rr'] not in out['threads'] and out['later'] != out['rr']
+    with pytest.raises(ValueError, match='realtime, normal'):
+        scheduling.apply('fifo')
