@@ -210,8 +210,10 @@ def test_bad_chunks_over_dds_are_logged_and_survived(ros_context, models):
                 probe.audio.publish(bad)
                 probe.spin(0.05, nodes=nodes)
             assert probe.commands == []
-            start = probe.node.get_clock().now()
-            for k in range(60):  # 1.2 s of real-time audio, with a lost chunk in the middle
+            # 1.2 s of audio with a lost chunk in the middle, sent 0.5 s ahead of playback:
+            # a test process held up on a busy machine must not look like a stalled stream.
+            start = probe.node.get_clock().now() + rclpy.duration.Duration(seconds=0.5)
+            for k in range(60):
                 if k != 30:
                     stamp = start + rclpy.duration.Duration(seconds=0.02 * k)
                     probe.audio.publish(chunk(voice, sequence=k, stamp=stamp.to_msg()))
