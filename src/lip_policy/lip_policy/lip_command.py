@@ -400,9 +400,10 @@ class _Segment:
         whole = len(joined) // HOP * HOP
         self.hop_rest = joined[whole:]
         levels = hop_levels(joined[:whole])
-        times = self.origin + (self.hops + np.arange(len(levels))) * FRAME_PERIOD
-        for k in np.flatnonzero(self._in_concealed(times, hops=True)):
-            levels[k] = levels[k - 1] if k else self.last_level  # lost: as before it
+        if self.concealed:
+            times = self.origin + (self.hops + np.arange(len(levels))) * FRAME_PERIOD
+            for k in np.flatnonzero(self._in_concealed(times, hops=True)):
+                levels[k] = levels[k - 1] if k else self.last_level  # lost: as before it
         if len(levels):
             self.last_level = levels[-1]
         self.hops += len(levels)
@@ -414,39 +415,44 @@ class _Segment:
             inside |= (times >= (lost if hops else hold)) & (times < end)
         return inside
 
+    def _take_queued(self):
+        """The queued audio at 16 kHz, as far as the resampler can give it."""
+        mono = np.concatenate(self.queued) if self.queued else np.zeros(0)
+        self.queued = []
+        return self.resampler.push(mono)
+
     def drain(self):
         """Push the queued audio through -> (times (n,), coefficients (n, C), weights (n,))."""
-        if not self.queued:
-            return self._frames(np.zeros((0, 0)))
-        mono = np.concatenate(self.queued)
-        self.queued = []
-        audio = self.resampler.push(mono)
+        audio = self._take_queued()
         self._levels(audio)
         return self._frames(self.stream.push(audio))
 
     def finish(self):
-        """The stream ended: the last frames, their look-ahead padded with silence."""
-        queued = self.drain()
-        audio = self.resampler.flush()
+        """The stream ended: the queued audio and the last frames, their look-ahead padded
+        with silence."""
+        audio = np.concatenate([self._take_queued(), self.resampler.flush()])
         self._levels(audio)
         coefficients = [self.stream.push(audio)]
         pad = (-len(self.hop_rest)) % HOP
         self._levels(np.zeros(pad + self.lookahead * HOP))
         coefficients.append(self.stream.flush())
-        rest = self._frames(np.concatenate(coefficients))
-        return tuple(np.concatenate([a, b]) if len(a) else b for a, b in zip(queued, rest))
+        return self._frames(np.concatenate(coefficients))
 
     def conceal(self, times, poses):
         """poses (n, L) of frames at times (n,), those inside lost audio holding the pose
         before them."""
-        held = self._in_concealed(times)
+        if not len(times):
+            return poses
         out = poses.copy()
-        for k in range(len(times)):
-            if held[k] and self.last_pose is not None:
+        held = self._in_concealed(times) if self.concealed else np.zeros(len(times), bool)
+        for k in np.flatnonzero(held):  # in order: a run of held frames holds one pose
+            if k:
+                out[k] = out[k - 1]
+            elif self.last_pose is not None:
                 out[k] = self.last_pose
-            self.last_pose = out[k]
-        if len(times):  # lost stretches that every frame has passed are done with
-            self.concealed = [c for c in self.concealed if c[2] > times[-1]]
+        self.last_pose = out[-1]
+        # lost stretches that every frame has passed are done with
+        self.concealed = [c for c in self.concealed if c[2] > times[-1]]
         return out
 
     def _frames(self, coefficients):
