@@ -167,7 +167,7 @@ class CalibrationNode(Node):
         poses, first = np.zeros((0, len(self.face.actuators))), 0
         pending = None   # (index, pose, Capture) captured, not written yet
         try:
-            current = self.probe.wait_for_joints(self.frame_timeout, stop)
+            current = self.probe.wait_for_mirror(should_stop=stop)
             while writer.count < goal.sample_count:
                 if not self.context.ok():
                     return Babble.Result(success=False, message='node shut down',

@@ -84,7 +84,7 @@ class LoopRunner:
     def show(self, pose):
         """Pose the face and return what the camera saw (an Observed)."""
         if self.current is None:
-            self.current = self.probe.wait_for_joints(self.frame_timeout)
+            self.current = self.probe.wait_for_mirror()
         if self.current is None or not np.all(np.isfinite(self.current)):
             self.current = np.array([a.neutral for a in self.face.actuators])
         self.probe.move(self.current, pose,

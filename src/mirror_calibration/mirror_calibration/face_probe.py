@@ -24,10 +24,11 @@ from sensor_msgs.msg import Image, JointState
 
 from face_msgs.msg import FaceCommand, FaceLandmarks
 from mirror_calibration.babbling import SettleDetector, nearest_in_time, ramped_move
-from mirror_calibration.qos import COMMAND_QOS, LANDMARK_QOS
+from mirror_calibration.qos import COMMAND_QOS, landmark_reader_qos
 
 JOINT_HISTORY = 2000  # joint states kept for pairing with frames (20 s at 100 Hz)
 FRAME_HISTORY = 50    # image and landmark stamps kept (1.7 s at 30 Hz)
+STARTUP_TIMEOUT = 60.0  # [s] for a just-started mirror graph's first joints, image, landmarks
 _LOST = object()      # observation(): the observer skipped the frame
 
 
@@ -91,7 +92,7 @@ class FaceProbe:
         node.create_subscription(Image, 'camera/image_raw', self._on_image,
                                  qos_profile_sensor_data, callback_group=group)
         node.create_subscription(FaceLandmarks, 'face/landmarks', self._on_landmarks,
-                                 LANDMARK_QOS, callback_group=group)
+                                 landmark_reader_qos(FRAME_HISTORY), callback_group=group)
 
     def now(self):
         return self.node.get_clock().now().nanoseconds * 1e-9
@@ -126,18 +127,32 @@ class FaceProbe:
         with self._lock:
             return self._joints[-1][1].copy() if self._joints else None
 
-    def wait_for_joints(self, timeout, should_stop=lambda: False):
-        """Latest measured positions (A,) [rad], waiting up to timeout for the first ones."""
+    def wait_for_mirror(self, timeout=STARTUP_TIMEOUT, should_stop=lambda: False):
+        """Latest measured positions (A,) [rad] once the whole mirror is up: joint states, a
+        camera image and the observer's landmarks have all arrived (a graph just started on
+        a busy machine can take seconds to render its first frame). Waits up to timeout [s];
+        ProbeError names what is missing. None if should_stop() turned true."""
+        def up():
+            with self._lock:
+                return bool(self._joints) and bool(self._images) and bool(self._landmarks)
+
         deadline = time.monotonic() + timeout
         while not should_stop():
-            joints = self.latest_joints()
-            if joints is not None:
-                return joints
+            if up():
+                return self.latest_joints()
             if time.monotonic() > deadline:
-                raise ProbeError(f'no joint states on face/joint_states within {timeout:g} s; '
-                                 'start face_motor_driver_node (port:=sim for the emulated '
-                                 'bus)')
-            time.sleep(self.period)
+                with self._lock:
+                    missing = [what for what, seen in (
+                        ('joint states on face/joint_states (start face_motor_driver_node, '
+                         'port:=sim for the emulated bus)', self._joints),
+                        ('images on camera/image_raw (start camera_node or face_sim_node)',
+                         self._images),
+                        ('landmarks on face/landmarks (start observer_node)',
+                         self._landmarks)) if not seen]
+                raise ProbeError(f'the mirror is not up after {timeout:g} s: no '
+                                 + '; no '.join(missing))
+            with self._lock:
+                self._news.wait(self.period)
         return None
 
     # --- outgoing ------------------------------------------------------------------------

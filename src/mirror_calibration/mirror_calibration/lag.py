@@ -124,7 +124,7 @@ class LagProbe:
         from sensor_msgs.msg import JointState
 
         from face_msgs.msg import FaceCommand, FaceLandmarks
-        from mirror_calibration.qos import COMMAND_QOS, LANDMARK_QOS
+        from mirror_calibration.qos import COMMAND_QOS, landmark_reader_qos
 
         self.node = rclpy.create_node('mirror_lag')
         self.names, self.neutral = list(actuator_names), np.asarray(neutral, float)
@@ -137,7 +137,7 @@ class LagProbe:
         self.node.create_subscription(JointState, 'face/joint_states', self._on_joints,
                                       qos_profile_sensor_data)
         self.node.create_subscription(FaceLandmarks, 'face/landmarks', self._on_landmarks,
-                                      LANDMARK_QOS)
+                                      landmark_reader_qos(300))   # 10 s at 30 Hz
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)

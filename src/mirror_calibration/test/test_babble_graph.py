@@ -32,14 +32,15 @@ class Recorder:
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import JointState
 
-        from mirror_calibration.qos import LANDMARK_QOS
+        from mirror_calibration.qos import landmark_reader_qos
 
         self.joints, self.landmarks = [], {}
+        self.heard = threading.Event()   # the observer's landmarks reach this recorder
         self.node = Node('babble_recorder', context=context)
         self.node.create_subscription(JointState, 'face/joint_states', self._on_joints,
                                       qos_profile_sensor_data)
         self.node.create_subscription(FaceLandmarks, 'face/landmarks', self._on_landmarks,
-                                      LANDMARK_QOS)
+                                      landmark_reader_qos(5000))
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -49,6 +50,7 @@ class Recorder:
         self.joints.append((_seconds(msg.header.stamp), dict(zip(msg.name, msg.position))))
 
     def _on_landmarks(self, msg):
+        self.heard.set()
         self.landmarks.setdefault(_seconds(msg.header.stamp), np.array(
             [[p.x, p.y, p.z] for p in msg.points]) if msg.detected else None)
 
@@ -77,6 +79,7 @@ def test_tiny_babbling_session_learns_the_face(ros_context, tmp_path):
     recorder = Recorder(ros_context)
     try:
         with mirror_graph(calibration={'transition_time': 0.1, 'settle_window': 0.04}) as graph:
+            assert recorder.heard.wait(60), 'the recorder never heard the observer'
             result = run_babble(ros_context, dataset, SAMPLES, seed=11,
                                 groups=['jaw', 'lips'], timeout=400)
             for node in graph:
@@ -96,6 +99,9 @@ def test_tiny_babbling_session_learns_the_face(ros_context, tmp_path):
                                         'lower_lip_right_lower')]
     seen = 0
     for k in range(SAMPLES):
+        assert data.image_time[k] in recorder.landmarks, (
+            f'sample {k}: the recorder has no landmarks stamped {data.image_time[k]:.4f} '
+            f'({len(recorder.landmarks)} frames recorded)')
         published = recorder.landmarks[data.image_time[k]]
         if data.detected[k]:
             np.testing.assert_array_equal(data.landmarks[k], published)
