@@ -36,6 +36,10 @@ def test_well_formed_samples_pass():
     (lambda m: setattr(m, 'name', ['jaw_open', 'jaw_open']), 'twice'),
     (lambda m: setattr(m, 'name', ['jaw_open', 'tail_wag']), 'unknown actuator'),
     (lambda m: setattr(m, 'max_velocity', [-1.0, 0.0]), 'positive'),
+    # rclpy's Time.from_msg raises on these: a driver that used it went down on one message
+    (lambda m: setattr(m.reach_time, 'sec', -5), 'reach_time is sec=-5'),
+    (lambda m: setattr(m.reach_time, 'nanosec', 1_500_000_000), 'nanosec < 1e9'),
+    (lambda m: setattr(m.header.stamp, 'sec', -1), 'header.stamp is sec=-1'),
 ])
 def test_malformed_face_command_is_rejected(mutate, words):
     msg = peer.sample_face_command()

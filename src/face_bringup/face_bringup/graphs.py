@@ -41,6 +41,8 @@ def graph(name, use_sim=False, lip_model='', self_model='', audio_topic='audio')
     observer = NodeSpec('mirror_calibration', 'observer_node', 'mirror_calibration.yaml',
                         node_class='mirror_calibration.observer_node:ObserverNode')
     if name == 'calibrate':
+        driver = dataclasses.replace(driver, parameters=driver.parameters
+                                     + (('calibration_mode', True),))
         return [driver, eyes, observer,
                 NodeSpec('mirror_calibration', 'calibration_node', 'mirror_calibration.yaml',
                          node_class='mirror_calibration.calibration_node:CalibrationNode')]

@@ -19,7 +19,6 @@ from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.time import Time
 from sensor_msgs.msg import JointState
 
 from face_msgs.checks import MessageError, check_face_command
@@ -27,6 +26,7 @@ from face_msgs.msg import FaceCommand
 from face_msgs.srv import GoNeutral, SetTorque
 
 from . import scheduling
+from .arbitration import CommandArbiter, CommandRefusedError, StaleCommandError
 from .bus import BusError, FaceBus
 from .driver import DriverSettings, FaceDriver
 from .emulator import DEFAULT_LAG
@@ -43,6 +43,11 @@ def _between(low, high):
 
 
 _ANY = (lambda v: True, '')
+
+
+def _seconds(stamp):
+    """builtin_interfaces/Time (checked valid) as seconds; 0 for an unset time."""
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class ParameterError(ValueError):
@@ -68,6 +73,12 @@ PARAMETERS = {
     'gaze_priority': (10, 'priority of gaze commands [1..255]', _between(1, 255)),
     'calibration_priority': (30, 'priority of calibration (babbling) commands [1..255]',
                              _between(1, 255)),
+    'calibration_mode': (False, 'take calibration commands (babbling moves every actuator at '
+                         'calibration_priority); off on a face in service', _ANY),
+    'max_command_age': (0.5, 'drop commands whose header.stamp is further than this from now '
+                        '(unstamped commands are taken) [s]', _positive(60.0)),
+    'max_reach_ahead': (2.0, 'refuse commands whose reach_time is further ahead than this [s]',
+                        _positive(60.0)),
     'health_rate': (5.0, 'reads of error bits, voltage and temperature per second [Hz]',
                     _positive(100.0)),
     'diagnostics_rate': (2.0, '/diagnostics messages per second [Hz]', _positive(50.0)),
@@ -151,12 +162,14 @@ class FaceMotorDriverNode(Node):
         except BusError:
             self._stop_emulator()
             raise
-        self.source_priority = {
-            FaceCommand.SOURCE_LIP: self.p['lip_priority'],
-            FaceCommand.SOURCE_EXPRESSION: self.p['expression_priority'],
-            FaceCommand.SOURCE_GAZE: self.p['gaze_priority'],
-            FaceCommand.SOURCE_CALIBRATION: self.p['calibration_priority'],
-        }
+        self.arbiter = CommandArbiter(
+            {FaceCommand.SOURCE_LIP: self.p['lip_priority'],
+             FaceCommand.SOURCE_EXPRESSION: self.p['expression_priority'],
+             FaceCommand.SOURCE_GAZE: self.p['gaze_priority'],
+             FaceCommand.SOURCE_CALIBRATION: self.p['calibration_priority']},
+            [a.name for a in self.config.lip_actuators], self.p['calibration_mode'],
+            self.p['max_command_age'], self.p['max_reach_ahead'])
+        self.refused = {'malformed': 0, 'refused': 0, 'stale': 0}   # commands not taken
         self.lock = threading.Lock()
         self._last_warned = {}
         commands = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -166,12 +179,9 @@ class FaceMotorDriverNode(Node):
         self._system_time = not self.get_parameter('use_sim_time').value
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_subscription(FaceCommand, 'face/lip_command',
-                                 lambda m: self._on_command(m, 'lip', 'lip_priority'),
-                                 commands)
+                                 lambda m: self._on_command(m, 'lip'), commands)
         self.create_subscription(FaceCommand, 'face/expression_command',
-                                 lambda m: self._on_command(m, 'expression',
-                                                            'expression_priority'),
-                                 commands)
+                                 lambda m: self._on_command(m, 'expression'), commands)
         self.create_service(SetTorque, 'face/set_torque', self._on_set_torque)
         self.create_service(GoNeutral, 'face/go_neutral', self._on_go_neutral)
         self.cycle_hz = 0.0
@@ -189,22 +199,40 @@ class FaceMotorDriverNode(Node):
             'with the new values'))
 
     # -- commands and services ------------------------------------------------------------
-    def _on_command(self, msg, topic, priority_param):
+    def _on_command(self, msg, topic):
+        # No message may stop the face: whatever goes wrong with one command is logged and
+        # that command dropped; the node and its control thread carry on.
+        try:
+            self._take_command(msg, topic)
+        except Exception as exc:   # noqa: BLE001 - a bug here must not take the face down
+            self.refused['malformed'] += 1
+            self._warn_once_a_second(f'face/{topic}_command dropped: {type(exc).__name__}: '
+                                     f'{exc}')
+
+    def _take_command(self, msg, topic):
         try:
             check_face_command(msg, self.known_names)
         except MessageError as exc:
+            self.refused['malformed'] += 1
             self._warn_once_a_second(f'face/{topic}_command rejected: {exc}')
             return
-        priority = msg.priority or self.source_priority.get(msg.source,
-                                                            self.p[priority_param])
-        reach_in = 0.0
-        if msg.reach_time.sec or msg.reach_time.nanosec:
-            reach_in = (Time.from_msg(msg.reach_time)
-                        - self.get_clock().now()).nanoseconds * 1e-9
+        now = self.get_clock().now().nanoseconds * 1e-9
+        try:
+            admitted = self.arbiter.admit(topic, msg.source, msg.priority, msg.name,
+                                          _seconds(msg.header.stamp), _seconds(msg.reach_time),
+                                          now)
+        except StaleCommandError as exc:
+            self.refused['stale'] += 1
+            self._warn_once_a_second(f'face/{topic}_command {exc}')
+            return
+        except CommandRefusedError as exc:
+            self.refused['refused'] += 1
+            self._warn_once_a_second(f'face/{topic}_command refused: {exc}')
+            return
         with self.lock:
             _, clamped, refusal = self.driver.submit(list(msg.name), list(msg.position),
-                                                     list(msg.max_velocity), priority,
-                                                     time.monotonic(), reach_in)
+                                                     list(msg.max_velocity), admitted.priority,
+                                                     time.monotonic(), admitted.reach_in)
         if refusal:
             self.get_logger().info(f'face/{topic}_command not applied: {refusal}',
                                    throttle_duration_sec=1.0)
@@ -292,6 +320,7 @@ class FaceMotorDriverNode(Node):
             online = len(self.driver.bus.online)
             failed = self.driver.failed_reads
             torque = self.driver.torque_enabled
+        refused = dict(self.refused)
         for s in statuses:
             msg.status.append(DiagnosticStatus(
                 level=bytes([s.level]), name=f'face_motor_driver: {s.name}',
@@ -304,6 +333,8 @@ class FaceMotorDriverNode(Node):
             message=f'{online}/{total} servos answering',
             values=[KeyValue(key='cycle_hz', value=f'{self.cycle_hz:.1f}'),
                     KeyValue(key='retried_reads', value=str(failed)),
+                    *[KeyValue(key=f'commands_{why}', value=str(count))
+                      for why, count in refused.items()],
                     KeyValue(key='torque', value='on' if torque else 'off')]))
         self.diag_pub.publish(msg)
 

@@ -176,6 +176,70 @@ def test_face_command_in_joint_state_out(ros_context, driver_node, fault_file):
     assert "unknown actuator 'no_such_actuator'" in output
 
 
+def test_no_command_stops_the_face_and_none_outranks_the_speaking_lip_policy(
+        ros_context, driver_node):
+    probe = Probe(ros_context)
+    try:
+        assert probe.spin(30.0, until=lambda: len(probe.states) > 5), 'no joint states'
+
+        def holds_jaw(position, seconds):
+            # the lip policy keeps speaking (commands every 20 ms) while others try
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                probe.command(probe.lip, ['jaw_open'], [position], FaceCommand.SOURCE_LIP)
+                yield
+                probe.spin(0.02)
+
+        for _ in holds_jaw(0.3, 1.0):
+            pass
+        assert probe.position('jaw_open') == pytest.approx(0.3, abs=0.01)
+        now = probe.node.get_clock().now()
+        tries = 0
+        for _ in holds_jaw(0.3, 1.0):
+            tries += 1
+            grab = FaceCommand(name=['jaw_open'], position=[0.0], priority=255,
+                               source=FaceCommand.SOURCE_EXPRESSION)
+            probe.expression.publish(grab)
+            # a lip source on the expression topic, calibration outside calibration mode,
+            # a negative reach time (rclpy's Time.from_msg raises on it), a stale stamp
+            probe.command(probe.expression, ['jaw_open'], [0.0], FaceCommand.SOURCE_LIP)
+            probe.command(probe.expression, ['jaw_open'], [0.0],
+                          FaceCommand.SOURCE_CALIBRATION)
+            bad = FaceCommand(name=['jaw_open'], position=[0.0])
+            bad.reach_time.sec = -5
+            probe.lip.publish(bad)
+            stale = FaceCommand(name=['jaw_open'], position=[0.0])
+            stale.header.stamp = (now - rclpy.duration.Duration(seconds=5)).to_msg()
+            probe.lip.publish(stale)
+            assert probe.position('jaw_open') == pytest.approx(0.3, abs=0.01)
+        assert driver_node.poll() is None, 'a command took the driver down'
+        count = len(probe.states)
+        assert probe.spin(2.0, until=lambda: len(probe.states) > count + 20), \
+            'the control cycle stopped'
+
+        def counts():
+            bus = probe.status('bus')
+            return {v.key: int(v.value) for v in bus.values if v.key.startswith('commands_')}
+        # each counted by why (a reliable keep-last-10 queue may overflow on a busy machine)
+        wanted = {'commands_refused': 2 * tries, 'commands_malformed': tries,
+                  'commands_stale': tries}
+        assert probe.spin(3.0, until=lambda: probe.diagnostics and all(
+            0.8 * n <= counts()[key] <= n for key, n in wanted.items())), (counts(), wanted)
+
+        # once the lip policy falls silent, its claim expires and expressions may move the jaw
+        assert probe.spin(5.0, until=lambda: probe.command(
+            probe.expression, ['jaw_open'], [0.1]) or abs(
+            probe.position('jaw_open') - 0.1) < 0.01)
+    finally:
+        probe.node.destroy_node()
+    driver_node.send_signal(signal.SIGINT)
+    output, _ = driver_node.communicate(timeout=15)
+    assert driver_node.returncode == 0, output
+    for words in ('does not belong on face/expression_command', 'calibration_mode:=true',
+                  'reach_time is sec=-5', 'dropped as stale'):
+        assert words in output
+
+
 def test_missing_servo_at_start_exits_with_a_clear_error(fault_file):
     write_faults(fault_file, absent=[4])
     command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',

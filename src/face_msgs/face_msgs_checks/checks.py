@@ -54,6 +54,17 @@ def check_face_command(msg, known_names=None):
             raise MessageError(
                 f'FaceCommand max_velocity for {name!r} is {limit}; use a positive '
                 'limit in rad/s, or 0/NaN for the driver default')
+    check_time(msg.header.stamp, 'FaceCommand header.stamp')
+    check_time(msg.reach_time, 'FaceCommand reach_time')
+
+
+def check_time(stamp, what):
+    """Raise MessageError unless a builtin_interfaces/Time is a valid time (sec >= 0,
+    nanosec < 1e9); rclpy's Time.from_msg raises on anything else."""
+    if stamp.sec < 0 or stamp.nanosec >= 1_000_000_000:
+        raise MessageError(
+            f'{what} is sec={stamp.sec}, nanosec={stamp.nanosec}; a time needs sec >= 0 and '
+            'nanosec < 1e9 (zero = unset)')
 
 
 def check_face_landmarks(msg, expected_count=None):

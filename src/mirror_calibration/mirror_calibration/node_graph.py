@@ -164,7 +164,7 @@ def mirror_graph_specs(calibration=None, face_sim=None):
     calibration (its parameters) is not None. face_sim: face_sim_node parameters
     (default SIM_IMAGE).
     """
-    specs = [('face_motor_driver_node', {'port': 'sim'}),
+    specs = [('face_motor_driver_node', {'port': 'sim', 'calibration_mode': True}),
              ('face_sim_node', dict(SIM_IMAGE if face_sim is None else face_sim)),
              # Detection in every frame makes the landmarks a pure function of the image;
              # tracking would carry ~1% of mouth width of jitter from the previous pose.
