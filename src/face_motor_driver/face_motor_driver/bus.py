@@ -26,11 +26,15 @@ from .control_table import (
     STATE_BLOCK_LAYOUT,
     STATE_BLOCK_SIZE,
     VOLT_PER_UNIT,
+    WATCHDOG_TRIPPED,
+    WATCHDOG_UNIT,
     current_to_amps,
     encode,
+    error_bits,
     error_names,
     joint_to_ticks,
     model_spec,
+    position_limit_ticks,
     ticks_to_joint,
     to_signed,
     velocity_to_joint,
@@ -84,6 +88,10 @@ class ServoRefusedError(BusError):
     def __init__(self, actuator, what, error_text):
         super().__init__(f'{actuator.name} (id {actuator.id}) refused {what}: {error_text}')
         self.actuator = actuator
+
+
+class ServoSettingError(BusError):
+    """A fail-safe setting written to a servo did not read back as written."""
 
 
 class ServoHardwareError(BusError):
@@ -207,6 +215,12 @@ class ServoHealth:
     hardware_error: int   # Hardware Error Status bits
     voltage: float        # [V]
     temperature: float    # [deg C]
+    watchdog: int = 0     # Bus Watchdog register: armed value [20 ms], 0 off, -1 tripped
+
+    @property
+    def watchdog_tripped(self):
+        """Stopped by its Bus Watchdog: it ignores goals until re-armed."""
+        return self.watchdog == WATCHDOG_TRIPPED
 
     @property
     def error_names(self):
@@ -235,6 +249,12 @@ class FaceBus:
                                                error.size)
         self._health_reader = sdk.GroupSyncRead(self.port, self.packet, HEALTH_BLOCK_ADDRESS,
                                                 HEALTH_BLOCK_SIZE)
+        watchdog = FIELDS['bus_watchdog']
+        self._watchdog_reader = sdk.GroupSyncRead(self.port, self.packet, watchdog.address,
+                                                  watchdog.size)
+        # Servo-side fail-safes (config bus section): register values written at configure
+        self.watchdog_units = round(config.bus.watchdog / WATCHDOG_UNIT)
+        self.shutdown_bits = error_bits(config.bus.shutdown)
         self.online = set()
         self._opened = False
 
@@ -297,6 +317,62 @@ class FaceBus:
                    int(round(profile_velocity / RAD_S_PER_VELOCITY_UNIT)))
         self.write(actuator, 'profile_acceleration',
                    int(round(profile_acceleration / RAD_S2_PER_ACCELERATION_UNIT)))
+        self.write_fail_safes(actuator)
+
+    def write_fail_safes(self, actuator):
+        """Min/Max Position Limit (the joint limits) and Shutdown, written and read back in
+        one block; ServoSettingError if they did not stick. Also clears a Bus Watchdog trip
+        (left by a driver that died) and disarms it: arm_watchdogs arms every servo at once
+        once torque is on, so none trips while the others are configured. Needs torque
+        off (EEPROM fields)."""
+        low, high = position_limit_ticks(actuator)
+        self.write(actuator, 'bus_watchdog', 0)
+        limits = FIELDS['max_position_limit']          # Max (48) then Min (52): one write
+        data = list(encode(high, 4) + encode(low, 4))
+        result, error = self._call(self.packet.writeTxRx, self.port, actuator.id,
+                                   limits.address, len(data), data)
+        self._check(result, error, actuator, f'write of position limits {low}..{high}',
+                    raise_on_alert=False)
+        self.write(actuator, 'shutdown', self.shutdown_bits)
+        shutdown = FIELDS['shutdown']
+        block, result, error = self._call(self.packet.readTxRx, self.port, actuator.id,
+                                          limits.address, shutdown.address + 1 - limits.address)
+        self._check(result, error, actuator, 'read of position limits and shutdown',
+                    raise_on_alert=False)
+        block = bytes(block)
+        found = {'max_position_limit': int.from_bytes(block[0:4], 'little'),
+                 'min_position_limit': int.from_bytes(block[4:8], 'little'),
+                 'shutdown': block[shutdown.address - limits.address]}
+        wanted = {'max_position_limit': high, 'min_position_limit': low,
+                  'shutdown': self.shutdown_bits}
+        if found != wanted:
+            raise ServoSettingError(
+                f'{actuator.name} (id {actuator.id}): fail-safe registers read {found} after '
+                f'writing {wanted}; check the servo model in config/face_motors.yaml and its '
+                'firmware')
+
+    def arm_watchdogs(self):
+        """Arm the Bus Watchdog of every online servo in one sync write (after clearing any
+        trip) and read it back; ServoSettingError names servos where it did not stick."""
+        if not self.watchdog_units or not self.online:
+            return
+        field = FIELDS['bus_watchdog']
+        for value in (0, self.watchdog_units):
+            body = struct.pack('<HH', field.address, field.size) + b''.join(
+                bytes([i]) + encode(value, field.size) for i in sorted(self.online))
+            self._send(build_packet(BROADCAST_ID, SYNC_WRITE, body),
+                       'sync write of bus watchdog')
+        self._group_read(self._watchdog_reader, 'sync read of bus watchdog')
+        wrong = [i for i in sorted(self.online)
+                 if self._get(self._watchdog_reader, i, 'bus_watchdog') != self.watchdog_units]
+        if wrong:
+            raise ServoSettingError(f'Bus Watchdog did not stick on ids {wrong}; check their '
+                                    'firmware (it needs Bus Watchdog, address 98)')
+
+    def rearm_watchdog(self, actuator):
+        """After a Bus Watchdog trip: clear it (goals are taken again) and arm it."""
+        self.write(actuator, 'bus_watchdog', 0)
+        self.write(actuator, 'bus_watchdog', self.watchdog_units)
 
     def set_torque(self, actuator, enable):
         self.write(actuator, 'torque_enable', 1 if enable else 0)
@@ -324,7 +400,8 @@ class FaceBus:
     # -- group membership -----------------------------------------------------------------
     def set_online(self, servo_id, online):
         """Add or remove a servo from the per-cycle sync read/write groups."""
-        readers = (self._state_reader, self._error_reader, self._health_reader)
+        readers = (self._state_reader, self._error_reader, self._health_reader,
+                   self._watchdog_reader)
         if online and servo_id not in self.online:
             self.online.add(servo_id)
             for reader in readers:
@@ -459,12 +536,17 @@ class FaceBus:
         """Hardware error bits, input voltage and temperature of every online servo."""
         self._group_read(self._error_reader, 'sync read of hardware error status')
         self._group_read(self._health_reader, 'sync read of voltage and temperature')
+        if self.watchdog_units:
+            self._group_read(self._watchdog_reader, 'sync read of bus watchdog')
         health = {}
         for servo_id in self.online:
             errors = self._get(self._error_reader, servo_id, 'hardware_error_status')
             voltage = self._get(self._health_reader, servo_id, 'present_input_voltage')
             temperature = self._get(self._health_reader, servo_id, 'present_temperature')
-            health[servo_id] = ServoHealth(errors, voltage * VOLT_PER_UNIT, float(temperature))
+            watchdog = self._get(self._watchdog_reader, servo_id, 'bus_watchdog') \
+                if self.watchdog_units else 0
+            health[servo_id] = ServoHealth(errors, voltage * VOLT_PER_UNIT, float(temperature),
+                                           watchdog)
         return health
 
     @staticmethod

@@ -55,6 +55,7 @@ FIELDS = {
     'led': Field(65, 1, False),
     'status_return_level': Field(68, 1, False),
     'hardware_error_status': Field(70, 1, False),
+    'bus_watchdog': Field(98, 1, False, signed=True),  # [20 ms]; 0 = off, -1 = tripped
     'profile_acceleration': Field(108, 4, False),    # [214.577 rev/min^2]
     'profile_velocity': Field(112, 4, False),        # [0.229 rpm]; 0 = unlimited
     'goal_position': Field(116, 4, False, signed=True),
@@ -87,6 +88,12 @@ ERROR_BITS = {
 }
 ERROR_OVERHEATING = 1 << 2
 ERROR_OVERLOAD = 1 << 5
+
+# Bus Watchdog (98): with torque on, a servo that hears no instruction for value x 20 ms
+# stops where it is and sets the register to -1; Goal Position is then read-only until the
+# register is written 0 (which also disarms it).
+WATCHDOG_UNIT = 0.02   # [s]
+WATCHDOG_TRIPPED = -1
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,24 @@ def encode(value, size):
 def decode(data, field):
     value = int.from_bytes(bytes(data[:field.size]), 'little')
     return to_signed(value, field.size) if field.signed else value
+
+
+def error_bits(names):
+    """Hardware Error Status bits of error names (ERROR_BITS values); KeyError names the
+    unknown one."""
+    by_name = {name: bit for bit, name in ERROR_BITS.items()}
+    bits = 0
+    for name in names:
+        if name not in by_name:
+            raise KeyError(f'no hardware error named {name!r}; known: {", ".join(by_name)}')
+        bits |= 1 << by_name[name]
+    return bits
+
+
+def position_limit_ticks(actuator):
+    """(Min, Max Position Limit) register values [tick] of an actuator's joint limits."""
+    ends = joint_to_ticks(actuator, actuator.min), joint_to_ticks(actuator, actuator.max)
+    return min(ends), max(ends)
 
 
 def error_names(status):

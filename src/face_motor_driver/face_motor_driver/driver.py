@@ -62,6 +62,7 @@ class FaceDriver:
         self.torque_enabled = False
         self.cycles = 0
         self.failed_reads = 0                  # sync reads that needed a retry
+        self.watchdog_trips = 0                # servos found stopped by their Bus Watchdog
         self._index_by_id = {a.id: i for i, a in enumerate(self.actuators)}
         self._next_health = 0.0
         self._next_retry = 0.0
@@ -80,6 +81,7 @@ class FaceDriver:
             self.torque_enabled = True
             for a in self.actuators:
                 self.bus.set_torque(a, True)
+            self.bus.arm_watchdogs()
         except BusError:
             self.bus.close()
             raise
@@ -147,6 +149,10 @@ class FaceDriver:
         if enable:
             # No command is pending after torque comes on: ease from here to neutral.
             self.shaper.reset(self.shaper.goal.copy(), time.monotonic())
+            try:
+                self.bus.arm_watchdogs()   # clears trips of the loop above on a busy host
+            except BusError as exc:
+                failed.append(f'bus watchdog: {exc}')
         self.torque_enabled = enable
         state = 'on' if enable else 'off'
         if failed:
@@ -236,6 +242,9 @@ class FaceDriver:
         for servo_id, h in health.items():
             before = self.health.get(servo_id)
             self.health[servo_id] = h
+            if h.watchdog != self.bus.watchdog_units and self.torque_enabled and \
+                    not h.hardware_error:
+                self._rearm(servo_id, h.watchdog_tripped)
             if before and before.hardware_error and not h.hardware_error and \
                     self.torque_enabled:
                 # The error is gone (servo rebooted/cooled): re-enable it from where it is.
@@ -246,6 +255,19 @@ class FaceDriver:
                     self.log(f'{self._name(servo_id)} hardware error cleared; torque on again')
                 except BusError as exc:
                     self.log(f'{self._name(servo_id)} could not be re-enabled: {exc}')
+
+    def _rearm(self, servo_id, tripped):
+        # Tripped: the cycle fell silent longer than the watchdog (a stalled host), so the
+        # servo stopped and ignores goals; re-armed, it takes the next cycle's goal.
+        # Not tripped: a servo that rejoined (configure disarms it) or was reset.
+        self.watchdog_trips += int(tripped)
+        try:
+            self.bus.rearm_watchdog(self.actuators[self._index_by_id[servo_id]])
+            if tripped:
+                self.log(f'{self._name(servo_id)} was stopped by its bus watchdog (the cycle '
+                         'stalled); re-armed')
+        except BusError as exc:
+            self.log(f'{self._name(servo_id)} bus watchdog could not be armed: {exc}')
 
     # -- reporting ------------------------------------------------------------------------
     def _name(self, servo_id):

@@ -319,6 +319,7 @@ class FaceMotorDriverNode(Node):
             statuses = self.driver.statuses()
             online = len(self.driver.bus.online)
             failed = self.driver.failed_reads
+            trips = self.driver.watchdog_trips
             torque = self.driver.torque_enabled
         refused = dict(self.refused)
         for s in statuses:
@@ -333,6 +334,7 @@ class FaceMotorDriverNode(Node):
             message=f'{online}/{total} servos answering',
             values=[KeyValue(key='cycle_hz', value=f'{self.cycle_hz:.1f}'),
                     KeyValue(key='retried_reads', value=str(failed)),
+                    KeyValue(key='watchdog_trips', value=str(trips)),
                     *[KeyValue(key=f'commands_{why}', value=str(count))
                       for why, count in refused.items()],
                     KeyValue(key='torque', value='on' if torque else 'off')]))

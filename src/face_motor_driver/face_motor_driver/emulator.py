@@ -100,7 +100,7 @@ class BusEmulator:
     def _dispatch(self, servo_id, instruction, params, now):
         if instruction == p.PING:
             ids = sorted(self.servos) if servo_id == p.BROADCAST_ID else [servo_id]
-            replies = [self._reply_ping(i) for i in ids if self._present(i)]
+            replies = [self._reply_ping(i, now) for i in ids if self._present(i)]
             return self._join(replies, ids)
         if instruction == p.READ:
             if not self._present(servo_id) or len(params) != 4:
@@ -151,8 +151,9 @@ class BusEmulator:
         delay = max((self.faults.delay_for(i) for i in ids), default=0.0)
         return b''.join(self._maybe_corrupt(r) for r in replies), delay, len(replies)
 
-    def _reply_ping(self, servo_id):
+    def _reply_ping(self, servo_id, now):
         servo = self.servos[servo_id]
+        servo.heard(now)
         model = servo.spec.model_number
         return self._status(servo, 0, bytes([model & 0xFF, model >> 8, servo.get(
             'firmware_version')]))

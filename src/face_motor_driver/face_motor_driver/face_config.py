@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from .control_table import ERROR_BITS
+
 # Models with a control table in face_motor_driver.control_table.
 KNOWN_MODELS = ('XL330-M077', 'XL330-M288', 'XC330-M181', 'XC330-M288', 'XC330-T181',
                 'XC330-T288', 'XM430-W210', 'XM430-W350')
@@ -42,11 +44,20 @@ class Actuator:
         return min(max(position, self.min), self.max)
 
 
+# Hardware errors that cut a servo's torque when bus.shutdown is not given (factory setting).
+DEFAULT_SHUTDOWN = ('overheating', 'electrical shock', 'overload')
+WATCHDOG_RANGE = (0.02, 2.54)   # [s] what Bus Watchdog (1..127 x 20 ms) can hold
+
+
 @dataclass(frozen=True)
 class BusConfig:
     port: str            # serial device path, or 'sim' for the emulator
     baud_rate: int       # [bit/s]
     protocol: float      # always 2.0
+    # [s] servos stop where they are when no instruction reaches them for this long (Bus
+    # Watchdog); 0 = off. Rounded to 20 ms.
+    watchdog: float = 0.1
+    shutdown: tuple = DEFAULT_SHUTDOWN   # hardware errors that cut torque (Shutdown register)
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,15 @@ def parse_face_config(data, source='face config'):
         raise ConfigError(f'{source}: bus.baud_rate must be a positive integer [bit/s]')
     if float(protocol) != 2.0:
         raise ConfigError(f'{source}: bus.protocol {protocol} is not supported; use 2.0')
+    watchdog = bus.get('watchdog', 0.1)
+    if isinstance(watchdog, bool) or not isinstance(watchdog, (int, float)) or not (
+            watchdog == 0 or WATCHDOG_RANGE[0] <= watchdog <= WATCHDOG_RANGE[1]):
+        raise ConfigError(f'{source}: bus.watchdog {watchdog!r} must be 0 (off) or '
+                          f'{WATCHDOG_RANGE[0]}..{WATCHDOG_RANGE[1]} s')
+    shutdown = bus.get('shutdown', list(DEFAULT_SHUTDOWN))
+    if not isinstance(shutdown, list) or not all(n in ERROR_BITS.values() for n in shutdown):
+        raise ConfigError(f'{source}: bus.shutdown {shutdown!r} must be a list of hardware '
+                          f'errors from: {", ".join(ERROR_BITS.values())}')
     entries = data.get('actuators')
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f'{source}: actuators must be a non-empty list')
@@ -150,7 +170,8 @@ def parse_face_config(data, source='face config'):
             raise ConfigError(f'{source}: bus id {a.id} is used by both '
                               f'{seen_ids[a.id]!r} and {a.name!r}')
         seen_names[a.name], seen_ids[a.id] = a, a.name
-    return FaceConfig(BusConfig(port, baud, float(protocol)), actuators)
+    return FaceConfig(BusConfig(port, baud, float(protocol), float(watchdog), tuple(shutdown)),
+                      actuators)
 
 
 def load_face_config(path):

@@ -15,6 +15,13 @@ Present Current is modelled as a proportional effort on the tracking error (half
 current limit at 0.35 rad error), Present Temperature as a first-order rise with
 current squared (60 s time constant), Present Input Voltage as the nominal supply.
 With torque off the joint stays where the skin left it.
+
+Bus Watchdog (98) as the X-series firmware has it: armed with a value of 1..127 [20 ms] and
+torque on, a servo that hears no instruction addressed to it for that long stops where it
+is (its goal becomes its position at that moment) and the register reads -1; goal writes
+are refused until the register is written 0. Checked lazily: whenever the servo is next
+touched, the silence since the last instruction is looked at, and motion up to the trip is
+integrated towards the old goal, after it towards the stop.
 """
 
 import functools
@@ -29,6 +36,8 @@ from .control_table import (
     RAD_PER_TICK,
     RAD_S2_PER_ACCELERATION_UNIT,
     RAD_S_PER_VELOCITY_UNIT,
+    WATCHDOG_TRIPPED,
+    WATCHDOG_UNIT,
     decode,
     model_spec,
 )
@@ -99,6 +108,7 @@ class EmulatedServo:
         self._current_units = 0.0
         self._set('goal_position', position_ticks)
         self._last_update = now
+        self.last_heard = now                      # last instruction addressed to it
         self._publish_state()
 
     # -- memory ---------------------------------------------------------------------------
@@ -118,13 +128,19 @@ class EmulatedServo:
     def hardware_error(self):
         return self.memory[FIELDS['hardware_error_status'].address]
 
+    def heard(self, now):
+        """An instruction addressed to this servo arrived (resets the bus watchdog)."""
+        self.update(now)
+        self.last_heard = now
+
     def read(self, address, length, now):
+        self.heard(now)
         if length < 1 or address + length > CONTROL_TABLE_SIZE:
             raise AccessError(ERR_ACCESS)
-        self.update(now)
         return bytes(self.memory[address:address + length])
 
     def write(self, address, data, now):
+        self.heard(now)
         end = address + len(data)
         if not data or end > CONTROL_TABLE_SIZE:
             raise AccessError(ERR_ACCESS)
@@ -133,9 +149,10 @@ class EmulatedServo:
             raise AccessError(ERR_ACCESS)       # EEPROM is locked while torque is on
         if read_only:
             raise AccessError(ERR_ACCESS)       # read-only fields
-        self.update(now)
         goal = FIELDS['goal_position']
         if address <= goal.address and goal.address + goal.size <= end:
+            if self.get('bus_watchdog') == WATCHDOG_TRIPPED:
+                raise AccessError(ERR_ACCESS)   # goals are read-only after a watchdog trip
             value = decode(data[goal.address - address:], goal)
             if not self.get('min_position_limit') <= value <= self.get('max_position_limit'):
                 raise AccessError(ERR_DATA_LIMIT)
@@ -164,6 +181,17 @@ class EmulatedServo:
 
     # -- motion ---------------------------------------------------------------------------
     def update(self, now):
+        """Advance the motion to now, tripping the bus watchdog on the way if it is due."""
+        watchdog = self.get('bus_watchdog')
+        if watchdog > 0 and self.torque_on:
+            trip = self.last_heard + watchdog * WATCHDOG_UNIT
+            if trip < now:
+                self._advance(max(trip, self._last_update))
+                self._set('goal_position', int(round(self.position)))   # stop here
+                self._set('bus_watchdog', WATCHDOG_TRIPPED)
+        self._advance(now)
+
+    def _advance(self, now):
         dt = now - self._last_update
         if dt <= 0.0:
             return
