@@ -9,6 +9,7 @@ rad/s, A); ticks stay inside.
 import os
 import select
 import struct
+import termios
 from dataclasses import dataclass
 
 import dynamixel_sdk as sdk
@@ -50,6 +51,9 @@ from .protocol import (
 )
 
 ALERT_BIT = 0x80
+# What a port that went away raises: pyserial's SerialException is an OSError; termios calls
+# (tcflush in clearPort, tcsetattr) raise termios.error, which is not.
+PORT_FAILURES = (OSError, termios.error)
 
 
 class BusError(RuntimeError):
@@ -142,6 +146,10 @@ class FacePortHandler(sdk.PortHandler):
             raise serial.SerialException('device reports readiness to read but returned no '
                                          'data (device disconnected?)')
         self._received += chunk
+
+    def drop_received(self):
+        """Forget bytes read but not taken (the port is being closed)."""
+        self._received.clear()
 
     def getBytesAvailable(self):
         return len(self._received) + self.ser.in_waiting
@@ -272,8 +280,13 @@ class FaceBus:
 
     def close(self):
         if self._opened:
-            self.port.closePort()
             self._opened = False
+            try:
+                self.port.closePort()
+            except PORT_FAILURES:
+                pass   # a port that went away cannot be closed cleanly; it is closed enough
+            self.port.is_using = False
+            self.port.drop_received()
 
     # -- start-up -------------------------------------------------------------------------
     def ping(self, actuator):
@@ -447,10 +460,10 @@ class FaceBus:
         return build_packet(BROADCAST_ID, SYNC_WRITE, body)
 
     def _send(self, data, what):
-        self.port.clearPort()   # nothing left over from an exchange that timed out
         try:
+            self.port.clearPort()   # nothing left over from an exchange that timed out
             written = self.port.writePort(data)
-        except OSError as exc:
+        except PORT_FAILURES as exc:
             raise self._port_failed(exc) from exc
         if written != len(data):
             raise CommError(what, f'the port took {written} of {len(data)} bytes')
@@ -528,7 +541,7 @@ class FaceBus:
                 elif port.isPacketTimeout():
                     result = sdk.COMM_RX_CORRUPT if reply else sdk.COMM_RX_TIMEOUT
                     raise CommError(what, self.packet.getTxRxResult(result), ids)
-        except OSError as exc:
+        except (*PORT_FAILURES, ValueError) as exc:   # ValueError: select() on a closed fd
             raise self._port_failed(exc) from exc
         return reply
 
@@ -565,7 +578,7 @@ class FaceBus:
         """
         try:
             return sdk_function(*args)
-        except OSError as exc:
+        except PORT_FAILURES as exc:
             self.port.is_using = False
             raise self._port_failed(exc) from exc
         except (IndexError, ValueError) as exc:

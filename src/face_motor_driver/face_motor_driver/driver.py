@@ -1,5 +1,12 @@
 """The face driver without ROS: start-up, the control cycle, fault handling, diagnostics.
 
+Port loss (a USB adapter pulled, a cable, a hub resetting): any failure of the port itself
+(PortError) in a cycle closes it, clears every reading (NaN: nothing stale goes out),
+reports the port as lost, and reopens it with back-off (RECONNECT_BACKOFF, doubling up to
+RECONNECT_BACKOFF_MAX); when it opens and servos answer, each is configured again, torque
+comes back if it was on, the watchdogs are armed and the goals start from where the servos
+are. Servos that do not answer then are retried like any silent servo.
+
 One cycle = shape goals -> one sync write + one sync read, sent together. A servo that
 stops answering is taken out of the sync groups (the others keep running), reported as
 ERROR and pinged again every `retry_interval`; when it answers it is configured again, its
@@ -15,11 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bus import BusError, CommError
+from .bus import BusError, CommError, PortError
 from .command_shaper import CommandShaper
 from .control_table import model_spec
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3  # diagnostic_msgs/DiagnosticStatus levels
+RECONNECT_BACKOFF = 0.05       # [s] first wait before reopening a lost port
+RECONNECT_BACKOFF_MAX = 0.4    # [s] longest wait between attempts (recovery within ~0.5 s)
 
 
 @dataclass
@@ -67,6 +76,11 @@ class FaceDriver:
         self._next_health = 0.0
         self._next_retry = 0.0
         self._retry_turn = 0
+        self.port_lost = ''                    # why the port was lost; '' while it works
+        self.port_lost_since = None            # [s] time.monotonic() of the loss
+        self.port_losses = 0
+        self._backoff = RECONNECT_BACKOFF
+        self._next_reconnect = 0.0
 
     # -- start-up and shutdown ------------------------------------------------------------
     def start(self, now=None):
@@ -86,12 +100,23 @@ class FaceDriver:
             self.bus.close()
             raise
 
-    def _bring_up(self, actuator):
-        """Configure one servo with torque off, read where it is and add it to the groups."""
-        self.bus.configure(actuator, self.settings.profile_velocity,
-                           self.settings.profile_acceleration)
+    def _bring_up(self, actuator, attempts=2):
+        """Configure one servo with torque off, read where it is and add it to the groups.
+
+        A reply lost on the way (a busy host misses the reply timeout) costs one more try
+        of the whole sequence, which only writes settings, before the servo counts as failed.
+        """
+        for attempt in range(attempts):
+            try:
+                self.bus.configure(actuator, self.settings.profile_velocity,
+                                   self.settings.profile_acceleration)
+                position = self.bus.read_position(actuator)
+                break
+            except CommError:
+                if attempt == attempts - 1:
+                    raise
         i = self._index_by_id[actuator.id]
-        self.position[i] = self.bus.read_position(actuator)
+        self.position[i] = position
         self.shaper.hold(i, self.position[i])
         self.bus.set_online(actuator.id, True)
 
@@ -164,6 +189,62 @@ class FaceDriver:
     # -- the cycle ------------------------------------------------------------------------
     def cycle(self, now):
         """One control cycle; returns True when fresh states were read."""
+        if self.port_lost:
+            self._reconnect(now)
+            return False
+        try:
+            return self._cycle(now)
+        except PortError as exc:
+            self._lose_port(now, exc)
+            return False
+
+    def _lose_port(self, now, exc):
+        self.port_lost, self.port_lost_since = str(exc), now
+        self.port_losses += 1
+        self._backoff, self._next_reconnect = RECONNECT_BACKOFF, now + RECONNECT_BACKOFF
+        for servo_id in list(self.bus.online):
+            self.bus.set_online(servo_id, False)
+        self.position[:] = self.velocity[:] = self.effort[:] = math.nan
+        self.health.clear()
+        self.bus.close()
+        self.log(f'bus port lost ({exc}); reopening it every {RECONNECT_BACKOFF_MAX:g} s at '
+                 'most')
+
+    def _reconnect(self, now):
+        if now < self._next_reconnect:
+            return
+        try:
+            self.bus.open()
+            answering = []
+            for a in self.actuators:
+                try:
+                    self.bus.ping(a)
+                    answering.append(a)
+                except CommError:
+                    self.offline[a.id] = 'no answer after the port came back'
+            if not answering:
+                raise CommError('ping after reopening the port', 'no servo answers')
+            for a in answering:
+                self.offline.pop(a.id, None)
+                self._bring_up(a)
+            self.shaper.reset(self.position, now)
+            if self.torque_enabled:
+                for a in answering:
+                    self.bus.set_torque(a, True)
+                self.bus.arm_watchdogs()
+        except BusError as exc:
+            for servo_id in list(self.bus.online):
+                self.bus.set_online(servo_id, False)
+            self.bus.close()
+            self._backoff = min(2 * self._backoff, RECONNECT_BACKOFF_MAX)
+            self._next_reconnect = time.monotonic() + self._backoff
+            self.port_lost = f'{self.port_lost.split("; still")[0]}; still failing: {exc}'
+            return
+        self.log(f'bus port back after {now - self.port_lost_since:.2f} s; '
+                 f'{len(answering)}/{len(self.actuators)} servos answer and run again')
+        self.port_lost, self.port_lost_since = '', None
+
+    def _cycle(self, now):
         self.cycles += 1
         goals = None
         if self.torque_enabled:
@@ -281,6 +362,10 @@ class FaceDriver:
             spec = model_spec(a.model)
             values = {'position_rad': f'{self.position[i]:.4f}',
                       'goal_rad': f'{self.shaper.goal[i]:.4f}'}
+            if self.port_lost:
+                result.append(ActuatorStatus(a.name, a.id, ERROR, 'the bus port is lost; '
+                                             'reconnecting', values))
+                continue
             if a.id in self.offline:
                 result.append(ActuatorStatus(
                     a.name, a.id, ERROR, f'not answering; retrying every {s.retry_interval} s. '

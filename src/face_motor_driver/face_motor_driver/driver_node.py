@@ -272,21 +272,27 @@ class FaceMotorDriverNode(Node):
         next_cycle = time.monotonic()
         next_diagnostics = next_cycle
         window_start, window_cycles = next_cycle, 0
+        port_was_lost = False
         while self._running:
             now = time.monotonic()
             try:
                 with self.lock:
                     self.driver.cycle(now)
-            except (BusError, OSError) as exc:
-                self.get_logger().error(f'bus cycle failed: {exc}', throttle_duration_sec=1.0)
+            except Exception as exc:   # noqa: BLE001 - the control thread must never die
+                self.get_logger().error(f'bus cycle failed: {type(exc).__name__}: {exc}',
+                                        throttle_duration_sec=1.0)
                 time.sleep(0.05)
             if not self.context.ok():
                 break   # rclpy is shutting down; stop() takes the face to neutral
-            self._publish_joint_states()
+            port_lost = bool(self.driver.port_lost)
+            if not port_lost:   # no joint states without fresh readings behind them
+                self._publish_joint_states()
             window_cycles += 1
             if now - window_start >= 1.0:
                 self.cycle_hz = window_cycles / (now - window_start)
                 window_start, window_cycles = now, 0
+            if port_lost != port_was_lost:   # say so now, not at the next diagnostics tick
+                port_was_lost, next_diagnostics = port_lost, now
             if now >= next_diagnostics:
                 next_diagnostics = now + 1.0 / self.p['diagnostics_rate']
                 self._publish_diagnostics()
@@ -320,6 +326,7 @@ class FaceMotorDriverNode(Node):
             online = len(self.driver.bus.online)
             failed = self.driver.failed_reads
             trips = self.driver.watchdog_trips
+            lost, losses = self.driver.port_lost, self.driver.port_losses
             torque = self.driver.torque_enabled
         refused = dict(self.refused)
         for s in statuses:
@@ -329,12 +336,16 @@ class FaceMotorDriverNode(Node):
                 values=[KeyValue(key=k, value=v) for k, v in s.values.items()]))
         total = len(self.config.actuators)
         level = DiagnosticStatus.OK if online == total else DiagnosticStatus.ERROR
+        message = f'{online}/{total} servos answering'
+        if lost:
+            level, message = DiagnosticStatus.ERROR, f'port lost, reconnecting: {lost}'
         msg.status.append(DiagnosticStatus(
             level=level, name='face_motor_driver: bus', hardware_id=self.driver.bus.port_name,
-            message=f'{online}/{total} servos answering',
+            message=message,
             values=[KeyValue(key='cycle_hz', value=f'{self.cycle_hz:.1f}'),
                     KeyValue(key='retried_reads', value=str(failed)),
                     KeyValue(key='watchdog_trips', value=str(trips)),
+                    KeyValue(key='port_losses', value=str(losses)),
                     *[KeyValue(key=f'commands_{why}', value=str(count))
                       for why, count in refused.items()],
                     KeyValue(key='torque', value='on' if torque else 'off')]))

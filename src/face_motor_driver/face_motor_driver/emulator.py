@@ -16,8 +16,13 @@ Fault injection comes from a JSON file (--fault-file), re-read whenever it chang
      "delay_ms": 50,            extra delay before replies of ...
      "delay_ids": [ids],        ... these servos (empty or missing = all)
      "overheating": [ids],      latch the overheating error bit (torque drops)
-     "overload": [ids]}         latch the overload error bit (torque drops)
+     "overload": [ids],         latch the overload error bit (torque drops)
+     "port_down_s": 2.0}        the port disappears for this long (a USB adapter pulled
+                                out and put back), once per change of the file
 Removing a servo from overheating/overload clears the bit, as a reboot would.
+
+With --link PATH the port is also a symlink at PATH (like /dev/serial/by-id/...): when the
+port comes back after port_down_s it is a new pseudo-terminal, and the link follows it.
 
 Wire time (--wire-time): each reply is held back until the instruction and the reply would
 have crossed the wire at the bus baud rate (10 bits per byte) plus each answering servo's
@@ -25,6 +30,7 @@ Return Delay Time, so cycle timing matches a real bus at that rate.
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -52,6 +58,7 @@ class Faults:
         self.delay_ids = set(int(i) for i in data.get('delay_ids', []))
         self.overheating = set(int(i) for i in data.get('overheating', []))
         self.overload = set(int(i) for i in data.get('overload', []))
+        self.port_down = float(data.get('port_down_s', 0.0))   # [s]
 
     def delay_for(self, servo_id):
         if self.delay and (not self.delay_ids or servo_id in self.delay_ids):
@@ -68,9 +75,11 @@ class BusEmulator:
         self.wire_time = wire_time
         self.faults = Faults()
         self._random = random.Random(seed)
+        self.pending_port_down = 0.0   # [s] of port loss the serving loop still owes
 
     def set_faults(self, faults):
         self.faults = faults
+        self.pending_port_down = faults.port_down
         for servo_id, servo in self.servos.items():
             bits = ((ERROR_OVERHEATING if servo_id in faults.overheating else 0)
                     | (ERROR_OVERLOAD if servo_id in faults.overload else 0))
@@ -292,12 +301,35 @@ class FaultFileWatcher:
             self.log(f'cannot acknowledge the fault file in {ack}: {exc}')
 
 
-def open_pty():
-    """(master fd, slave fd, slave path); the slave stays open so the SDK can reopen it."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    tty.setraw(master)
-    return master, slave, os.ttyname(slave)
+class Port:
+    """The emulator's pseudo-terminal, optionally behind a stable symlink."""
+
+    def __init__(self, link=''):
+        self.link = link
+        self.master = self.slave = None
+        self.open()
+
+    @property
+    def path(self):
+        return self.link or os.ttyname(self.slave)
+
+    def open(self):
+        # The slave stays open here too, so the SDK can close and reopen it.
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        tty.setraw(self.master)
+        if self.link:
+            tmp = f'{self.link}.tmp{os.getpid()}'
+            os.symlink(os.ttyname(self.slave), tmp)
+            os.replace(tmp, self.link)
+
+    def close(self):
+        """The adapter is gone: the link disappears and the driver's end hangs up."""
+        if self.link:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.link)
+        for fd in (self.master, self.slave):
+            os.close(fd)
 
 
 def _wait_until(due):
@@ -309,8 +341,16 @@ def _wait_until(due):
         time.sleep(rest)
 
 
-def serve(emulator, master, watcher, stop):
-    """Answer instructions on the pty master until stop() is true."""
+def _port_down(port, seconds, stop):
+    port.close()
+    back = time.monotonic() + seconds
+    while not stop() and time.monotonic() < back:
+        time.sleep(0.01)
+    port.open()
+
+
+def serve(emulator, port, watcher, stop):
+    """Answer instructions on the port's pty master until stop() is true."""
     reader = p.PacketReader()
     last_poll = 0.0
     wire_free = 0.0   # when the last exchange is off the wire [time.monotonic()]
@@ -319,6 +359,11 @@ def serve(emulator, master, watcher, stop):
         if now - last_poll > 0.02:
             watcher.poll()
             last_poll = now
+            if emulator.pending_port_down:
+                seconds, emulator.pending_port_down = emulator.pending_port_down, 0.0
+                _port_down(port, seconds, stop)
+                reader = p.PacketReader()
+        master = port.master
         ready, _, _ = select.select([master], [], [], 0.02)
         if not ready:
             continue
@@ -361,6 +406,9 @@ def main(argv=None):
     parser.add_argument('--fault-file', default='',
                         help='JSON file with injected faults, re-read when it changes')
     parser.add_argument('--seed', type=int, default=0, help='seed of the corruption draws')
+    parser.add_argument('--link', default='',
+                        help='also offer the port as a symlink at this path, which follows '
+                             'the port when it comes back after a port_down_s fault')
     parser.add_argument('--parent-pid', type=int, default=0,
                         help='exit when our parent is no longer this process (the driver died)')
     args = parser.parse_args(argv)
@@ -376,18 +424,17 @@ def main(argv=None):
     watcher = FaultFileWatcher(args.fault_file, emulator,
                                lambda m: print(m, file=sys.stderr, flush=True))
     watcher.poll()
-    master, slave, path = open_pty()
+    port = Port(args.link)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
-    print(f'PORT {path}', flush=True)
+    print(f'PORT {port.path}', flush=True)
     try:
         parent = args.parent_pid
-        serve(emulator, master, watcher,
+        serve(emulator, port, watcher,
               lambda: bool(stopping) or (parent and os.getppid() != parent))
     finally:
-        os.close(master)
-        os.close(slave)
+        port.close()
     return 0
 
 

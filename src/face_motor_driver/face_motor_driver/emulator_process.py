@@ -6,6 +6,7 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 import time
 
 from .emulator import acknowledgement_path, fault_digest
@@ -16,13 +17,16 @@ class EmulatorError(RuntimeError):
 
 
 class EmulatorProcess:
-    """A running `face_motor_driver.emulator`; .port is the pty path to open."""
+    """A running `face_motor_driver.emulator`; .port is the path to open: a symlink to its
+    pty that follows the port when it comes back after a port_down_s fault."""
 
     def __init__(self, config_path, wire_time=False, baud=None, lag=None, fault_file='',
                  seed=0, startup_timeout=15.0):
+        self._folder = tempfile.TemporaryDirectory(prefix='face_bus_')
         command = [sys.executable, '-m', 'face_motor_driver.emulator',
                    '--config', str(config_path), '--seed', str(seed),
-                   '--parent-pid', str(os.getpid())]
+                   '--parent-pid', str(os.getpid()),
+                   '--link', os.path.join(self._folder.name, 'ttyFACE')]
         if wire_time:
             command.append('--wire-time')
         if baud:
@@ -61,6 +65,7 @@ class EmulatorProcess:
                 self.process.kill()
                 self.process.wait()
         self.process.stdout.close()
+        self._folder.cleanup()
 
     def __enter__(self):
         return self
