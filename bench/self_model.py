@@ -47,10 +47,19 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGET_ERROR, TARGET_SAMPLES, TARGET_FIT_SECONDS = 0.03, 3000, 120.0
 SEED = 0
 GROUPS = ('jaw', 'lips')
+# face_sim's free-running rate while babbling [Hz]: each sample's frame is asked for on
+# camera/trigger once the joints settled; the free-running frames only show a skipped frame
+# up (its pose is babbled again). At 30 Hz the observer ran MediaPipe on 30 frames a second
+# to use 3 of them, and on 2 shared cores that starved the rest of the graph.
+BABBLE_CAMERA_RATE = 10.0
 
 
 def _calibration(transition):
     return {'transition_time': transition, 'settle_window': 0.04}
+
+
+def _babble_camera(face_sim):
+    return {**face_sim, 'rate_hz': BABBLE_CAMERA_RATE}
 
 
 def _babble(dataset, total, bar):
@@ -88,7 +97,8 @@ def collect(cache, total, transition, face_sim):
     started = time.perf_counter()
     bar = tqdm(total=total, initial=have, desc='babbling', unit='sample', file=sys.stderr)
     try:
-        with mirror_graph(calibration=_calibration(transition), face_sim=face_sim):
+        with mirror_graph(calibration=_calibration(transition),
+                          face_sim=_babble_camera(face_sim)):
             _, rate = _babble(dataset, total, bar)
     finally:
         bar.close()
@@ -101,7 +111,8 @@ def babble_rate(samples, transition, face_sim, warm_up=5):
         dataset = pathlib.Path(directory) / 'babble'
         bar = tqdm(total=warm_up + samples, desc='babbling', unit='sample', file=sys.stderr)
         try:
-            with mirror_graph(calibration=_calibration(transition), face_sim=face_sim):
+            with mirror_graph(calibration=_calibration(transition),
+                          face_sim=_babble_camera(face_sim)):
                 _babble(dataset, warm_up, bar)
                 _, rate = _babble(dataset, warm_up + samples, bar)
         finally:

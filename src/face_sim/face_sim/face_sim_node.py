@@ -5,6 +5,12 @@ Subscribes face/joint_states (sensor_msgs/JointState, the driver's measured posi
 (sensor_msgs/Image, rgb8) at a fixed rate. Each image is stamped with the time the face
 looked like that: the stamp of the joint states it renders (the capture time before any
 arrived). Actuators the joint states have not mentioned yet rest at neutral.
+
+With `trigger` on it also captures a frame on request, as a machine-vision camera's software
+trigger does: a std_msgs/Header on camera/trigger asks for a frame of the face as it is at
+or after the header's stamp, rendered from the first joint states stamped then or later
+(at once if those have arrived). Babbling asks so once the joints have settled, instead of
+waiting up to a frame period for the next free-running frame.
 """
 
 import math
@@ -15,9 +21,10 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.time import Time
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header
 
 from face_motor_driver.face_config import (
     ConfigError,
@@ -29,6 +36,7 @@ from face_sim.photo import PhotoError
 from face_sim.render import FaceRenderer
 
 POSE_STALE = 0.1  # [s] joint states older than this no longer date the image
+TRIGGER_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 
 PARAMETERS = (
     # name, default, description, check (returns an error message or None)
@@ -46,6 +54,8 @@ PARAMETERS = (
     ('lighting', False, 'add slow brightness change and a left-right light gradient', None),
     ('noise', False, 'add Gaussian sensor noise', None),
     ('latency', False, 'delay every frame by one frame period', None),
+    ('trigger', True, 'also capture a frame when asked on camera/trigger (std_msgs/Header: '
+     'a frame of the face at or after its stamp)', None),
     ('face_config', '', "path of face_motors.yaml; '' = the workspace's config/face_motors.yaml",
      None),
     ('frame_id', 'camera', 'frame_id written into every image header',
@@ -78,12 +88,17 @@ class FaceSimNode(Node):
         self._frame_id = values['frame_id']
         self._positions = {}
         self._pose_stamp = None  # stamp of the joint states the face is rendered from
+        self._last_stamp = None  # stamp of the last published frame
+        self._wanted = None      # requested on camera/trigger: a frame at or after this Time
         self._warned = set()
         self._publisher = self.create_publisher(Image, 'camera/image_raw',
                                                 qos_profile_sensor_data)
         # Best effort accepts both best-effort and reliable joint state publishers.
         self.create_subscription(JointState, 'face/joint_states', self._on_joint_states,
                                  qos_profile_sensor_data)
+        if values['trigger']:
+            self.create_subscription(Header, 'camera/trigger', self._on_trigger,
+                                     TRIGGER_QOS)
         self.create_timer(1.0 / values['rate_hz'], self._capture)
         self.get_logger().info(
             f'rendering {values["width"]}x{values["height"]} at {values["rate_hz"]} Hz '
@@ -111,6 +126,14 @@ class FaceSimNode(Node):
                 self._positions[name] = position
         if msg.header.stamp.sec or msg.header.stamp.nanosec:
             self._pose_stamp = Time.from_msg(msg.header.stamp)
+        if self._wanted is not None and self._pose_stamp is not None and \
+                self._pose_stamp >= self._wanted:
+            self._capture()
+
+    def _on_trigger(self, msg):
+        self._wanted = Time.from_msg(msg.stamp)
+        if self._pose_stamp is not None and self._pose_stamp >= self._wanted:
+            self._capture()
 
     def _capture(self):
         # The image shows the face as the newest joint states measured it, so it is stamped
@@ -122,7 +145,13 @@ class FaceSimNode(Node):
         now = self.get_clock().now()
         fresh = self._pose_stamp is not None and \
             (now - self._pose_stamp).nanoseconds < POSE_STALE * 1e9
-        stamp = (self._pose_stamp if fresh else now).to_msg()
+        stamp = self._pose_stamp if fresh else now
+        if self._wanted is not None and stamp >= self._wanted:
+            self._wanted = None
+        if stamp == self._last_stamp:
+            return   # the face of that stamp is out already (asked for, then the timer)
+        self._last_stamp = stamp
+        stamp = stamp.to_msg()
         frame = self._camera.capture(self._positions)
         msg = Image()
         msg.header.stamp = stamp

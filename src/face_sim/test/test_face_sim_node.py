@@ -143,3 +143,40 @@ def test_bad_parameters_fail_clearly(tmp_path, argument, message):
     assert code == 2, sim.output()
     assert message in sim.output()
     assert 'Traceback' not in sim.output()
+
+
+def test_a_trigger_captures_the_face_of_the_first_joint_states_at_its_stamp(ros_context,
+                                                                               tmp_path):
+    from rclpy.duration import Duration
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import Header
+
+    # Free-running at 1 Hz: three requests 0.4 s apart can only be answered by the trigger.
+    with FaceSimProcess(tmp_path, '-p', f'width:={WIDTH}', '-p', f'height:={HEIGHT}',
+                        '-p', 'rate_hz:=1.0') as sim:
+        probe = Probe(ros_context)
+        trigger = probe.node.create_publisher(
+            Header, 'camera/trigger', QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        try:
+            assert probe.spin_until(lambda: probe.images and trigger.get_subscription_count(),
+                                    60), sim.output()
+            for _ in range(3):
+                clock = probe.node.get_clock()
+                wanted = clock.now() + Duration(seconds=0.1)
+                trigger.publish(Header(stamp=wanted.to_msg()))
+                sent = []   # stamps of the joint states published [ns]
+                deadline = time.monotonic() + 0.4
+                while time.monotonic() < deadline:
+                    msg = probe.JointState(name=['jaw_open'], position=[0.2])
+                    msg.header.stamp = clock.now().to_msg()
+                    probe.joints.publish(msg)
+                    sent.append(clock.now().from_msg(msg.header.stamp).nanoseconds)
+                    probe.executor.spin_once(timeout_sec=0.02)
+                first = min(s for s in sent if s >= wanted.nanoseconds)
+                got = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
+                       for m in probe.images]
+                assert first in got, (f'no image of the joint states stamped {first} ns '
+                                      f'(asked for {wanted.nanoseconds}); images: {got[-5:]}')
+            assert sim.process.poll() is None, sim.output()
+        finally:
+            probe.close()

@@ -85,7 +85,7 @@ class CalibrationNode(Node):
                             'time constant of the servos\' first-order position lag [s], led '
                             'during moves so joints stop when the commands do; 0 = no lead',
                             _short_time, 'a time in [0, 0.5) s')
-        latency = declare(self, 'command_latency', 0.02,
+        latency = declare(self, 'command_latency', 0.04,
                           'time from publishing a command to the servos acting on it [s]; '
                           'moves are commanded that far ahead',
                           _short_time, 'a time in [0, 0.5) s')

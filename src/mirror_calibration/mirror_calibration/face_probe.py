@@ -7,6 +7,9 @@ pairs that frame's landmarks with the joint state measured nearest to its captur
 Capture and landmarks are separate steps (capture, observation) so that a caller may move
 on to the next pose as soon as the frame is captured: the frame already shows the face as
 it was, and its landmarks are matched by the frame's stamp when the observer gets to them.
+Once the joints have settled the probe asks for that frame on camera/trigger (std_msgs/Header
+stamped with the earliest capture time that counts): face_sim_node renders it at once, a
+free-running camera ignores the request and its next frame is taken.
 Subscriptions run on the executor's other threads; the blocking calls here run on the
 caller's thread and wake on every joint state, image and landmark message, so no wait lasts
 a polling period longer than the face needs.
@@ -19,8 +22,9 @@ import time
 
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header
 
 from face_msgs.msg import FaceCommand, FaceLandmarks
 from mirror_calibration.babbling import SettleDetector, nearest_in_time, ramped_move
@@ -30,6 +34,7 @@ JOINT_HISTORY = 2000  # joint states kept for pairing with frames (20 s at 100 H
 FRAME_HISTORY = 50    # image and landmark stamps kept (1.7 s at 30 Hz)
 STARTUP_TIMEOUT = 60.0  # [s] for a just-started mirror graph's first joints, image, landmarks
 _LOST = object()      # observation(): the observer skipped the frame
+TRIGGER_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class ProbeError(RuntimeError):
@@ -84,6 +89,7 @@ class FaceProbe:
         self._images = collections.deque(maxlen=FRAME_HISTORY)   # capture stamps [s]
         self._landmarks = collections.deque(maxlen=FRAME_HISTORY)  # (time [s], FaceLandmarks)
         self._commands = node.create_publisher(FaceCommand, command_topic, COMMAND_QOS)
+        self._trigger = node.create_publisher(Header, 'camera/trigger', TRIGGER_QOS)
         group = MutuallyExclusiveCallbackGroup()
         node.create_subscription(JointState, 'face/joint_states', self._on_joints,
                                  qos_profile_sensor_data, callback_group=group)
@@ -233,6 +239,7 @@ class FaceProbe:
         settled = still_since is not None
         settled_time = still_since if settled else self.now()
         wanted_after = settled_time + self.frame_delay
+        self._request_frame(wanted_after)
         image_time = self._hold_until(
             pose, lambda: next((t for t in self._images if t >= wanted_after), None),
             time.monotonic() + frame_timeout, should_stop)
@@ -243,6 +250,13 @@ class FaceProbe:
         raise ProbeError(f'no image on camera/image_raw captured after the pose within '
                          f'{frame_timeout:g} s; start the camera (camera_node or '
                          'face_sim_node), stamping its images with their capture time')
+
+    def _request_frame(self, after):
+        """Ask a camera that takes requests for a frame of the face at or after after [s]."""
+        msg = Header()
+        msg.stamp.sec = math.floor(after)
+        msg.stamp.nanosec = min(math.ceil((after - msg.stamp.sec) * 1e9), 999_999_999)
+        self._trigger.publish(msg)
 
     def observation(self, capture, timeout, pose=None, should_stop=lambda: False):
         """The landmarks of capture's frame, paired with the joints measured then.

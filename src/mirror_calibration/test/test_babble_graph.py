@@ -78,7 +78,10 @@ def test_tiny_babbling_session_learns_the_face(ros_context, tmp_path):
     dataset = tmp_path / 'babble'
     recorder = Recorder(ros_context)
     try:
-        with mirror_graph(calibration={'transition_time': 0.1, 'settle_window': 0.04}) as graph:
+        # As bench/self_model.py babbles: each sample's frame asked for on camera/trigger,
+        # the free-running camera at 10 Hz.
+        with mirror_graph(calibration={'transition_time': 0.1, 'settle_window': 0.04},
+                          face_sim={'rate_hz': 10.0}) as graph:
             assert recorder.heard.wait(60), 'the recorder never heard the observer'
             result = run_babble(ros_context, dataset, SAMPLES, seed=11,
                                 groups=['jaw', 'lips'], timeout=400)
