@@ -9,6 +9,7 @@ in its own process and stops it on shutdown.
 """
 
 import math
+import re
 import threading
 import time
 from array import array
@@ -43,6 +44,9 @@ def _between(low, high):
 
 
 _ANY = (lambda v: True, '')
+
+
+_VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|[-+]?\d[\w.+-]*")
 
 
 def _seconds(stamp):
@@ -241,12 +245,15 @@ class FaceMotorDriverNode(Node):
                                      f'{", ".join(clamped)}')
 
     def _warn_once_a_second(self, text):
-        # Per distinct text, so one flooding publisher cannot hide a different problem.
+        # Once a second per kind of problem (the text with its quoted names and numbers
+        # left out), so one flooding publisher cannot hide a different problem, and a
+        # publisher of endlessly varied bad commands cannot flood the log (and the CPU).
+        kind = _VARYING.sub('_', text)
         now = time.monotonic()
         if len(self._last_warned) > 1000:
             self._last_warned.clear()
-        if now - self._last_warned.get(text, -math.inf) >= 1.0:
-            self._last_warned[text] = now
+        if now - self._last_warned.get(kind, -math.inf) >= 1.0:
+            self._last_warned[kind] = now
             self.get_logger().warning(text)
 
     def _on_set_torque(self, request, response):
