@@ -101,3 +101,60 @@ class LipModel(nn.Module):
     def coefficients(self, normalised):
         """Normalised outputs -> lip-space coefficients (same shape)."""
         return normalised * self.coefficient_std
+
+
+class FrozenLipModel:
+    """A trained LipModel's arithmetic for inference, one stream at a time: the same numbers
+    (up to float rounding) from fewer tensor operations, which on the one or two frames of a
+    streamed chunk is what the cost is.
+
+    Built once from the model's weights (later training does not reach it). Folded in:
+    the feature normalisation into the input layer, the 1 / sqrt(2) of GELU's erf into each
+    dilated convolution (and its inverse into the 1x1 mix), the output scale
+    (coefficient_std) into the output layer, and the mix biases into a shifted residual
+    stream (each block's state starts at minus the biases added before it, which is the
+    zero padding of the unshifted stream). Tensors are time-major without a batch:
+    step(features (time, mels), state) -> (lip-space coefficients (time, coeffs), state).
+    """
+
+    def __init__(self, model):
+        with torch.no_grad():
+            std = model.feature_std
+            self.inp_weight_t = (model.inp.weight.flatten(1) / std).T.contiguous()
+            self.inp_bias = model.inp.bias - self.inp_weight_t.T @ model.feature_mean
+            self.blocks, self.starts = [], []
+            shift = torch.zeros(model.config.channels)  # mix biases added so far
+            root_half = 0.5 ** 0.5
+            for block in model.blocks:
+                conv = block.conv
+                # (out, in, kernel) -> rows ordered (kernel, in), as the taps are gathered
+                weight = conv.weight.permute(0, 2, 1).flatten(1)
+                bias = conv.bias + conv.weight.sum(dim=2) @ shift
+                self.blocks.append((conv.dilation[0], conv.kernel_size[0],
+                                    (weight * root_half).T.contiguous(), bias * root_half,
+                                    (block.mix.weight.flatten(1) * root_half).T.contiguous()))
+                self.starts.append(-shift.expand(block.context, -1).clone())
+                shift = shift + block.mix.bias
+            scale = model.coefficient_std[:, None]
+            out = model.out.weight.flatten(1)
+            self.out_weight_t = (out * scale).T.contiguous()
+            self.out_bias = (model.out.bias + out @ shift) * scale[:, 0]
+
+    def initial_state(self):
+        """Each block's left context before any audio (the zero padding, shifted)."""
+        return list(self.starts)
+
+    def step(self, features, state):
+        x = torch.addmm(self.inp_bias, features, self.inp_weight_t)  # (time, channels)
+        time, channels = x.shape
+        new_state = []
+        for (dilation, kernel, weight_t, bias, mix_t), past in zip(self.blocks, state):
+            full = torch.cat([past, x])  # (context + time, channels), contiguous
+            # row t: full[t], full[t + dilation], ... (the kernel's taps), without copies
+            taps = full.as_strided((time, kernel, channels), (channels, dilation * channels, 1),
+                                   0)
+            z = torch.addmm(bias, taps.reshape(time, kernel * channels), weight_t)
+            # sqrt(2) GELU(sqrt(2) z), the sqrt(2)s being in the weights
+            x = torch.addmm(x, torch.addcmul(z, z, torch.erf(z)), mix_t)
+            new_state.append(full[time:])
+        return torch.addmm(self.out_bias, x, self.out_weight_t), new_state

@@ -25,7 +25,7 @@ import torch
 
 from lip_policy.features import HOP, FeatureConfig, LogMel
 from lip_policy.lip_space import LipBasis
-from lip_policy.model import LipModel, LipModelConfig
+from lip_policy.model import FrozenLipModel, LipModel, LipModelConfig
 
 FORMAT = 'lip_policy.lip_model/1'
 
@@ -127,7 +127,9 @@ class LipPredictor:
     """Audio (16 kHz) -> lip coefficients / lip points with a trained model."""
 
     def __init__(self, model, basis, feature_config):
+        """model: a trained LipModel; its weights are read here, once (FrozenLipModel)."""
         self.model, self.basis = model, basis
+        self.frozen = FrozenLipModel(model)
         self.log_mel = LogMel(feature_config)
         self.lookahead_frames = model.config.lookahead_frames
 
@@ -147,9 +149,9 @@ class LipPredictor:
         tail = np.zeros(self.lookahead_frames * HOP)
         features = self.log_mel(np.concatenate([np.asarray(audio, np.float64), tail]))
         with torch.inference_mode():
-            out = self.model(torch.from_numpy(features)[None])[0]  # (time, coeffs)
-            out = self.model.coefficients(out).double().numpy()
-        return out[self.lookahead_frames:]
+            frozen = self.frozen
+            out = frozen.step(torch.from_numpy(features), frozen.initial_state())[0]
+        return out.double().numpy()[self.lookahead_frames:]
 
     def predict(self, audio):
         """(samples,) -> (samples // HOP, 40, 3) lip points."""
@@ -168,7 +170,7 @@ class LipStream:
     def __init__(self, predictor):
         self.predictor = predictor
         self.features = predictor.log_mel.stream()
-        self.state = predictor.model.initial_state()
+        self.state = predictor.frozen.initial_state()
         self.delay_left = predictor.lookahead_frames  # outputs still before lip frame 0
 
     def push(self, samples):
@@ -177,10 +179,9 @@ class LipStream:
         features = self.features.push(samples)
         if len(features) == 0:
             return np.zeros((0, self.predictor.model.config.n_coefficients))
-        model = self.predictor.model
         with torch.inference_mode():
-            out, self.state = model.step(torch.from_numpy(features)[None], self.state)
-            out = model.coefficients(out[0]).double().numpy()
+            out, self.state = self.predictor.frozen.step(torch.from_numpy(features), self.state)
+            out = out.double().numpy()
         skip = min(self.delay_left, len(out))
         self.delay_left -= skip
         return out[skip:]

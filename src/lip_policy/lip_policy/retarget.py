@@ -154,13 +154,43 @@ class Retargeting:
         return cls(**arrays)
 
 
+class _FoldedInverse:
+    """The self-model's inverse network in unit form, (n, 40, 3) robot lips -> (n, L) in
+    [-1, 1] across the lip actuators' limits (SelfModel.inverse before its last mapping),
+    with the lips' standardisation folded into the first layer: fewer tensor operations for
+    the same numbers up to float rounding."""
+
+    def __init__(self, self_model):
+        import torch
+
+        layers = list(self_model.inverse_net)
+        lips = self_model._lip_slice()
+        mean = self_model.landmark_mean[lips].flatten()
+        std = self_model.landmark_std[lips].flatten()
+        with torch.no_grad():
+            first = layers[0]
+            self._layers = [((first.weight / std).T.contiguous(),
+                             first.bias - (first.weight / std) @ mean)]
+            self._layers += [(x.weight.T.contiguous(), x.bias.clone()) for x in layers[2::2]]
+        self._torch = torch
+
+    def __call__(self, lips):
+        torch = self._torch
+        hidden = lips.flatten(1)
+        for weight_t, bias in self._layers[:-1]:
+            hidden = torch.nn.functional.silu(torch.addmm(bias, hidden, weight_t))
+        weight_t, bias = self._layers[-1]
+        return torch.tanh(torch.addmm(bias, hidden, weight_t))
+
+
 class LipsToActuators:
     """Human lips -> lip actuator positions [rad]: retargeting, then the inverse self-model.
 
-    The inverse network's answer is refined by refine_steps Adam steps on the actuator
-    positions (kept inside their limits through a tanh) that bring the forward model's lips
-    closer to the target: the inverse network averages, and shapes at the edge of what the
-    face can do, such as lips pressed shut for /p b m/, are where averaging hurts most.
+    The inverse network's answer is refined by refine_steps damped Gauss-Newton
+    (Levenberg-Marquardt with a fixed damping) steps on the actuator positions, kept inside
+    their limits through a tanh, that bring the forward model's lips closer to the target:
+    the inverse network averages, and shapes at the edge of what the face can do, such as
+    lips pressed shut for /p b m/, are where averaging hurts most.
     The refinement's error is the standardised distance of all 40 lip points plus GAP_WEIGHT
     times the squared error of each of the 9 vertical gaps along the inner lip contour
     (face_layout.INNER_LIP_PAIRS, in units of their typical spread): where the lips part or
@@ -169,17 +199,19 @@ class LipsToActuators:
     names are the lip actuators in the self-model's order; neutral their rest positions.
     """
 
-    REFINE_RATE = 0.2  # Adam step on the tanh-unbounded positions
     # Measured through the forward model against the teacher on six held-out languages
-    # (nl sv pl tr ro sk, one sentence each, with the policy's pose smoothing): mouth-opening
-    # r 0.869 (mean), bilabial closure recall 0.25-0.57 with the point distance alone and 2
-    # steps; with the gap term (weight 3), best-so-far and 5 steps r 0.911, recall 0.57-1.0
-    # (3 steps: 0.908; 8 steps: 0.910). With 5 steps lip_policy_node computes 3.3 ms per
-    # 10 ms frame on this shared 2-core AMD EPYC at load 1 (bench/policy_latency.py,
-    # reference_ms 14-17; 5.0-5.3 ms before refine and the lip model were cut to fewer
-    # tensor operations); the target is 2 ms.
-    DEFAULT_REFINE_STEPS = 5
-    GAP_WEIGHT = 3.0
+    # (nl sv pl tr ro sk, one sentence each, the policy's smoothing and pacing; without
+    # pacing in brackets): 5 Adam steps with GAP_WEIGHT 3 gave mouth-opening r 0.886
+    # (0.896), bilabial closure recall 0.29-0.58 (0.71-1.0), lip error 0.057 (0.055);
+    # 2 Gauss-Newton steps with GAP_WEIGHT 300 and DAMPING 30 give r 0.904 (0.910), recall
+    # 0.29-0.86 (0.70-1.0), lip error 0.056 (0.055). With GAP_WEIGHT 3 the Gauss-Newton
+    # steps fitted the points better (lip error 0.051) and closed the lips less (recall
+    # 0.10-0.57): a closure is a small part of the error unless the gaps weigh that much
+    # more. Weights 100 and 1000 and damping 10-100 were measured too (retarget figures in
+    # the commit that set these).
+    DEFAULT_REFINE_STEPS = 2
+    GAP_WEIGHT = 300.0
+    DAMPING = 30.0  # added to J^T J's diagonal, J with respect to the tanh-unbounded values
     _GAPS = np.array(face_layout.INNER_LIP_PAIRS) - face_layout.LIPS.start  # (9, 2) lip points
 
     def __init__(self, retargeting, self_model, actuator_names,
@@ -199,21 +231,24 @@ class LipsToActuators:
         self.lower = self_model.lower[self_model.lip_index].double().numpy()
         self.upper = self_model.upper[self_model.lip_index].double().numpy()
         self.neutral = self_model.neutral[self_model.lip_index].double().numpy()
-        self._lower_t = self_model.lower[self_model.lip_index]
-        self._upper_t = self_model.upper[self_model.lip_index]
-        self._response = LipResponse(self_model)
-        # Inner-lip gaps [typical spreads] are linear in the flattened standardised lips:
-        # gaps = lips @ G.T + constant, G (9, 120) holding each gap's two y coordinates'
-        # scales. So the gap term of the error is (miss @ G.T)^2 = miss @ G.T G @ miss.
+        lower, upper = (self_model.lower[self_model.lip_index],
+                        self_model.upper[self_model.lip_index])
+        self._centre, self._half = (upper + lower) / 2, (upper - lower) / 2
+        self._inverse = _FoldedInverse(self_model)
+        # The error as one sum of squares: the standardised lips stacked with the inner-lip
+        # gaps [typical spreads] times sqrt(GAP_WEIGHT), a linear readout of the lips that
+        # the self-model's LipResponse folds into its last layer.
         upper_lip, lower_lip = self._GAPS[:, 0].tolist(), self._GAPS[:, 1].tolist()
         lip_std = self_model.lips_of(self_model.landmark_std[None])[0]  # (40, 3)
         spread = lip_std[upper_lip + lower_lip, 1].mean()
-        gap_matrix = torch.zeros(len(self._GAPS), LIP_POINTS * 3, dtype=torch.float64)
+        gaps = torch.zeros(len(self._GAPS), LIP_POINTS * 3)
         rows = torch.arange(len(self._GAPS))
-        gap_matrix[rows, self._GAPS[:, 0] * 3 + 1] = (lip_std[upper_lip, 1] / spread).double()
-        gap_matrix[rows, self._GAPS[:, 1] * 3 + 1] = (-lip_std[lower_lip, 1] / spread).double()
-        self._gap_gram = (gap_matrix.T @ gap_matrix).float()  # (120, 120)
-        self._identity = torch.eye(LIP_POINTS * 3)
+        gaps[rows, self._GAPS[:, 0] * 3 + 1] = lip_std[upper_lip, 1] / spread
+        gaps[rows, self._GAPS[:, 1] * 3 + 1] = -lip_std[lower_lip, 1] / spread
+        readout = torch.cat([torch.eye(LIP_POINTS * 3), self.GAP_WEIGHT ** 0.5 * gaps])
+        self._response = LipResponse(self_model, readout)
+        self._damping = self.DAMPING * torch.eye(len(index))
+        self._one = torch.ones(1)
         # torch's first calls are slow: pay them here, not on the first chunk of speech.
         self.robot_lips_to_actuators(
             self_model.lips_of(self_model(self_model.neutral[None])).detach().numpy())
@@ -226,59 +261,60 @@ class LipsToActuators:
         return cls(Retargeting.load(retarget_path), model, checkpoint['actuator_names'],
                    cls.DEFAULT_REFINE_STEPS if refine_steps is None else refine_steps)
 
+    def error(self, target, positions):
+        """(n,) the refinement's error of positions (n, L) for robot lips target (n, 40, 3),
+        both torch tensors."""
+        torch = self._torch
+        with torch.inference_mode():
+            unit = (positions - self._centre) / self._half
+            miss = self._response.miss(unit, self._response.offset(target))
+            return torch.linalg.vecdot(miss, miss)
+
     def refine(self, target, positions, steps=None):
         """Better positions (n, L) for robot lips target (n, 40, 3) from a first guess (both
-        torch tensors): `steps` (default refine_steps) Adam steps on the error of the class
-        docstring, each frame keeping the best positions it passed through (never worse than
-        the guess).
+        torch tensors): `steps` (default refine_steps) damped Gauss-Newton steps on the error
+        of the class docstring, each frame keeping the best positions it passed through
+        (never worse than the guess)."""
+        with self._torch.inference_mode():
+            unit = self._refine_unit(target, (positions - self._centre) / self._half,
+                                     self.refine_steps if steps is None else steps)
+            return self._torch.addcmul(self._centre, unit, self._half)
 
-        The positions move as tanh of free values, the limits mapped to -1..1 (so no step
-        can leave them); gradients come from the self-model's LipResponse, not autograd.
-        The error is one quadratic form, miss @ metric @ miss with miss = lips - goal (point
-        distance plus GAP_WEIGHT x the gap term, see __init__), and the Adam update runs in
-        place: on the one or two frames of a streamed chunk the cost is the count of tensor
-        operations, not their size, and this needs about half as many as the terms spelt
-        out separately, for the same numbers up to float rounding.
+    def _refine_unit(self, target, unit, steps):
+        """refine() on positions in unit form (n, L), the limits at -1 and 1.
+
+        The positions move as tanh of free values (so no step can leave the limits). Each
+        step solves (J^T J + DAMPING I) step = -J^T miss for every frame, an L x L system,
+        with J the Jacobian of the miss (the error's residuals, from the self-model's
+        LipResponse) with respect to the free values.
         """
         torch = self._torch
-        steps = self.refine_steps if steps is None else steps
-        errors = None
-
-        def gradient_of(lips):  # d error / d lips; keeps the error of each frame
-            nonlocal errors
-            miss = lips - goal
-            weighted = miss @ metric
-            errors = torch.linalg.vecdot(miss, weighted)
-            return weighted + weighted
-
-        lower, upper = self._lower_t, self._upper_t
-        # inference_mode, not no_grad: no version counters or view tracking on each of the
-        # few hundred small operations below.
-        with torch.inference_mode():
-            goal = self.model.standardise_lips(target).reshape(len(target), -1)
-            metric = torch.add(self._identity, self._gap_gram, alpha=self.GAP_WEIGHT)
-            unit = ((positions - lower) / (upper - lower) * 2 - 1).clamp(-0.999, 0.999)
-            free = torch.atanh(unit)  # (n, L) unbounded
-            best, best_error = free, torch.full((len(target),), float('inf'))
-            mean, square = torch.zeros_like(free), torch.zeros_like(free)
-            for step in range(1, steps + 2):
-                unit = torch.tanh(free)
-                if step > steps:  # the last evaluation only scores the last step
-                    gradient_of(self._response.lips(unit))
-                else:
-                    _, gradient = self._response.evaluate(unit, gradient_of)
-                better = errors < best_error
-                best = torch.where(better[:, None], free, best)
-                best_error = torch.minimum(errors, best_error)
-                if step > steps:
-                    break
-                # through the tanh: d unit / d free = 1 - unit^2
-                gradient = torch.addcmul(gradient, gradient * unit, unit, value=-1)
-                mean.mul_(0.9).add_(gradient, alpha=0.1)
-                square.mul_(0.999).addcmul_(gradient, gradient, value=0.001)
-                rate = self.REFINE_RATE * (1 - 0.999 ** step) ** 0.5 / (1 - 0.9 ** step)
-                free = torch.addcdiv(free, mean, square.sqrt().add_(1e-8), value=-rate)
-            return lower + (torch.tanh(best) + 1) * (upper - lower) / 2
+        response = self._response
+        offset = response.offset(target)
+        inside = unit.clamp(-0.999, 0.999)  # tanh(free) of the free values below
+        free = torch.atanh(inside)  # (n, L) unbounded
+        best, best_error = unit, None  # the guess is scored as it is
+        for step in range(steps + 1):
+            if step < steps:
+                miss, jacobian = response.linearise(unit, offset)
+            else:  # the last evaluation only scores the last step
+                miss = response.miss(unit, offset)
+            error = torch.linalg.vecdot(miss, miss)
+            if best_error is None:
+                best_error = error
+            else:
+                better = error < best_error
+                best = torch.where(better[:, None], unit, best)
+                best_error = torch.minimum(error, best_error)
+            if step == steps:
+                return best
+            # through the tanh: d unit / d free = 1 - tanh(free)^2
+            slope = torch.addcmul(self._one, inside, inside, value=-1)
+            jacobian = jacobian * slope[:, :, None]  # (n, L, R)
+            normal = torch.baddbmm(self._damping, jacobian, jacobian.mT)
+            free = free - torch.linalg.solve_ex(
+                normal, torch.linalg.vecdot(jacobian, miss[:, None]))[0]
+            unit = inside = torch.tanh(free)
 
     def robot_lips_to_actuators(self, robot_lips, refine_steps=None):
         """(n, 40, 3) robot lips -> (n, L) positions within the actuator limits; refine_steps
@@ -286,11 +322,12 @@ class LipsToActuators:
         self._follow_torch_threads()
         torch = self._torch
         target = torch.as_tensor(np.asarray(robot_lips), dtype=torch.float32)
-        with torch.inference_mode():
-            positions = self.model.inverse(target)
         steps = self.refine_steps if refine_steps is None else int(refine_steps)
-        if steps > 0 and len(target):
-            positions = self.refine(target, positions, steps)
+        with torch.inference_mode():
+            unit = self._inverse(target)
+            if steps > 0 and len(target):
+                unit = self._refine_unit(target, unit, steps)
+            positions = torch.addcmul(self._centre, unit, self._half)
         return np.clip(positions.double().numpy(), self.lower, self.upper)
 
     def __call__(self, human_lips, refine_steps=None):

@@ -8,7 +8,7 @@ import torch
 
 from lip_policy.features import FeatureConfig, LogMel
 from lip_policy.lip_space import LipBasis
-from lip_policy.model import LipModel, LipModelConfig
+from lip_policy.model import FrozenLipModel, LipModel, LipModelConfig
 from lip_policy.predictor import CheckpointError, LipPredictor, load_checkpoint, save_checkpoint
 
 
@@ -54,6 +54,32 @@ def test_chunked_inference_equals_whole_clip(lookahead):
     chunked = np.concatenate(pieces)
     assert chunked.shape == whole.shape == (len(audio) // 160, 12)
     np.testing.assert_allclose(chunked, whole, atol=1e-4)
+
+
+def test_frozen_model_computes_what_the_model_does():
+    """FrozenLipModel (folded weights, shifted residual stream) gives the LipModel's lip
+    coefficients, whole and in chunks of one or two frames."""
+    torch.manual_seed(4)
+    model = LipModel(LipModelConfig(channels=32)).eval()
+    with torch.no_grad():  # statistics and biases away from their defaults
+        model.feature_mean.normal_()
+        model.feature_std.uniform_(0.5, 2.0)
+        model.coefficient_std.uniform_(0.5, 2.0)
+        for block in model.blocks:
+            block.mix.bias.normal_(std=0.3)
+    frozen = FrozenLipModel(model)
+    features = torch.randn(120, model.config.n_mels) * 2
+    with torch.inference_mode():
+        expected = model.coefficients(model(features[None])[0])
+        whole = frozen.step(features, frozen.initial_state())[0]
+        state, pieces, i = frozen.initial_state(), [], 0
+        while i < len(features):
+            out, state = frozen.step(features[i:i + 1 + i % 2], state)
+            pieces.append(out)
+            i += 1 + i % 2
+    scale = float(expected.abs().max())
+    torch.testing.assert_close(whole, expected, atol=1e-5 * scale, rtol=1e-4)
+    torch.testing.assert_close(torch.cat(pieces), expected, atol=1e-5 * scale, rtol=1e-4)
 
 
 def test_model_is_causal_up_to_its_lookahead():

@@ -116,9 +116,11 @@ def test_a_policy_that_hurries_skips_the_refinement_and_says_so(parts, speech, m
     plain.push_many(arrivals(plain, speech))
     refined = make_policy(parts)
     refined.push_many(arrivals(refined, speech))
-    poses = finished(hurried)[1]
-    assert np.abs(poses - finished(plain)[1]).max() < 1e-6
-    assert np.abs(poses - finished(refined)[1]).max() > 1e-3
+    # The poses scheduled so far (the stream's end, pushed later and not hurried, is refined).
+    poses = hurried.poses.copy()
+    assert len(poses) > 50
+    assert np.abs(poses - plain.poses).max() < 1e-6
+    assert np.abs(poses - refined.poses).max() > 1e-3
     assert refined.counts['hurried_frames'] == 0
 
 

@@ -110,10 +110,12 @@ def test_fit_cli_writes_the_file_and_its_plot(models, tmp_path):
     assert result.returncode == 2 and 'does not exist' in result.stderr
 
 
-def test_refinement_reaches_for_the_inner_lip_gaps_and_never_makes_a_frame_worse(chain):
+def test_refinement_reaches_for_the_inner_lip_gaps_and_never_makes_a_frame_worse(chain,
+                                                                                  models):
     """From a poor first guess (every frame at neutral), the refinement with the gap term
     brings the inner-lip gaps nearer the wanted ones than the point distance alone does;
-    from the exact answer it stays there (each frame keeps the best positions it saw)."""
+    every frame's error ends at or below its guess's, each step's too; from the exact answer
+    it stays there (each frame keeps the best positions it saw)."""
     import torch
 
     model = chain.model
@@ -132,14 +134,43 @@ def test_refinement_reaches_for_the_inner_lip_gaps_and_never_makes_a_frame_worse
 
     target = lips(exact)
     start = torch.as_tensor(chain.neutral, dtype=torch.float32).expand(len(exact), -1)
+    no_gaps = type('PointsOnly', (LipsToActuators,), {'GAP_WEIGHT': 0.0}).load(
+        models.retarget, models.self_model)
     errors = {}
-    for weight in (0.0, LipsToActuators.GAP_WEIGHT):
-        chain.GAP_WEIGHT = weight
-        try:
-            refined = chain.refine(target, start.clone())
-            np.testing.assert_allclose(chain.refine(target, exact.clone()), exact, atol=1e-6)
-        finally:
-            del chain.GAP_WEIGHT
-        errors[weight] = float((gaps(lips(refined)) - gaps(target)).abs().mean())
+    for refiner in (no_gaps, chain):
+        previous = refiner.error(target, start)
+        for steps in (1, 2, 3):
+            refined = refiner.refine(target, start.clone(), steps)
+            error = refiner.error(target, refined)
+            assert bool((error <= previous + 1e-4 * previous.abs().max()).all())
+            previous = error
+        assert float(error.mean()) < 0.5 * float(refiner.error(target, start).mean())
+        np.testing.assert_allclose(refiner.refine(target, exact.clone()), exact, atol=1e-5)
+        errors[refiner.GAP_WEIGHT] = float((gaps(lips(refined)) - gaps(target)).abs().mean())
     untouched = float((gaps(lips(start)) - gaps(target)).abs().mean())
     assert errors[LipsToActuators.GAP_WEIGHT] < errors[0.0] < untouched
+
+
+def test_inverse_network_alone_and_refined(chain):
+    """refine_steps=0 gives the self-model's inverse network's answer; the default refines
+    it, never to a larger error, and a batch gives each frame what it gets alone."""
+    import torch
+
+    model = chain.model
+    rng = np.random.default_rng(3)
+    lower, upper = torch.as_tensor(chain.lower), torch.as_tensor(chain.upper)
+    pose = (lower + (upper - lower) * torch.as_tensor(rng.uniform(0, 1, (40, len(
+        chain.names))))).float()
+    with torch.no_grad():
+        target = model.lips_of(model(model.full_pose(pose)))
+        network = model.inverse(target)
+    plain = chain.robot_lips_to_actuators(target.numpy(), refine_steps=0)
+    np.testing.assert_allclose(plain, network.double().numpy(), atol=1e-5)
+    refined = chain.robot_lips_to_actuators(target.numpy())
+    guess_error = chain.error(target, network)
+    refined_error = chain.error(target, torch.as_tensor(refined, dtype=torch.float32))
+    assert bool((refined_error <= guess_error + 1e-4 * guess_error.abs().max()).all())
+    assert float(refined_error.mean()) < float(guess_error.mean())
+    one_by_one = np.concatenate([chain.robot_lips_to_actuators(target[i:i + 1].numpy())
+                                 for i in range(len(target))])
+    np.testing.assert_allclose(one_by_one, refined, atol=1e-4)

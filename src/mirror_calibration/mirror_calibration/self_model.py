@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional
+
+silu_backward = torch.ops.aten.silu_backward  # (gradient, x) -> gradient * d silu(x) / dx
 
 CHECKPOINT_FORMAT = 'mirror_self_model_v1'
 
@@ -112,20 +115,23 @@ class SelfModel(nn.Module):
 
 class LipResponse:
     """The forward model's lips as a function of the lip joints alone, every other joint at
-    neutral, with its gradient written out: for the many small per-frame optimisations of
-    the lip policy, where autograd's bookkeeping costs several times the arithmetic.
+    neutral, and its Jacobian by forward-mode differentiation: for the many small per-frame
+    least-squares fits of the lip policy, where autograd's bookkeeping (and one backward
+    pass per output) would cost many times the arithmetic.
 
     Input: lip joints in unit form (B, L), [-1, 1] across their limits (joints_to_unit of
-    the lip columns). evaluate(unit, gradient_of) -> (standardised lips (B, Pl * 3),
-    d error / d unit (B, L)), where gradient_of(lips) gives d error / d lips; lips(unit)
-    is the forward half alone.
+    the lip columns). Output: readout @ standardised lips, (B, R); readout (R, Pl * 3) is a
+    fixed linear map chosen by the caller (default the identity), folded into the last layer.
+    A fit compares it with a target through offset(target) (B, R), so that
+    miss(unit, offset) = readout @ (standardise(shown lips) - standardise(target)).
+    linearise(unit, offset) also gives d miss / d unit (B, L, R): the L tangent directions
+    go through each Linear layer in one product, and through SiLU by its derivative.
 
     On a frame or two every tensor operation costs a few microseconds whatever its size, so
-    both halves use as few as the arithmetic allows: the forward pass keeps each hidden
-    layer's sigmoid and SiLU, and the backward pass builds SiLU's derivative from them.
+    both use as few as the arithmetic allows.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, readout=None):
         layers = list(model.forward_net)
         linear = layers[0::2]
         if not (all(isinstance(x, nn.Linear) for x in linear)
@@ -135,42 +141,54 @@ class LipResponse:
                                  'LipResponse cannot differentiate it')
         lip = model.lip_index
         lips = model._lip_slice()
+        rows = torch.arange(lips.start * 3, lips.stop * 3)
+        if readout is None:
+            readout = torch.eye(len(rows))
+        readout = torch.as_tensor(readout, dtype=torch.float32)
         with torch.no_grad():
             rest = model.joints_to_unit(model.neutral[None])[0]
             first = linear[0]
-            first_weight = first.weight[:, lip].clone()                       # (H, L)
-            self.weights = [first_weight] + [x.weight.clone() for x in linear[1:-1]]
+            first_weight = first.weight[:, lip]                                 # (H, L)
+            weights = [first_weight] + [x.weight for x in linear[1:-1]]
             self.biases = [first.bias + first.weight @ rest - first_weight @ rest[lip]] + [
                 x.bias.clone() for x in linear[1:-1]]
-            rows = torch.arange(lips.start * 3, lips.stop * 3)
-            self.last_weight = linear[-1].weight[rows].clone()             # (Pl * 3, H)
-            self.last_bias = linear[-1].bias[rows].clone()
-        # Transposed views made once, not per product.
-        self.weights_t = [w.T for w in self.weights]
-        self.last_weight_t = self.last_weight.T
+            # Transposed once, not per product.
+            self.weights_t = [w.T.contiguous() for w in weights]
+            self.last_weight_t = (readout @ linear[-1].weight[rows]).T.contiguous()  # (H, R)
+            self.last_bias = readout @ linear[-1].bias[rows]                   # (R,)
+            # offset(target) = last_bias - readout @ standardise(target), as one product
+            std = model.landmark_std[lips].flatten()
+            self._target_weight_t = -(readout / std).T.contiguous()           # (Pl * 3, R)
+            self._target_bias = self.last_bias + readout @ (model.landmark_mean[lips].flatten()
+                                                            / std)
 
-    def _forward(self, unit):
-        """(lips, [(sigmoid, silu) of each hidden layer's pre-activation])."""
-        hidden, layers = unit, []
+    def offset(self, target):
+        """(B, R) for lips target (B, Pl, 3) [eye spans]: see the class docstring."""
+        return torch.addmm(self._target_bias, target.flatten(1), self._target_weight_t)
+
+    def _hidden(self, unit):
         for weight_t, bias in zip(self.weights_t, self.biases):
-            pre = torch.addmm(bias, hidden, weight_t)
-            sigmoid = torch.sigmoid(pre)
-            hidden = pre * sigmoid  # SiLU
-            layers.append((sigmoid, hidden))
-        return torch.addmm(self.last_bias, hidden, self.last_weight_t), layers
+            unit = functional.silu(torch.addmm(bias, unit, weight_t))
+        return unit
 
     def lips(self, unit):
-        """Standardised lips (B, Pl * 3) of lip joints in unit form (B, L)."""
-        return self._forward(unit)[0]
+        """readout @ standardised lips (B, R) of lip joints in unit form (B, L)."""
+        return torch.addmm(self.last_bias, self._hidden(unit), self.last_weight_t)
 
-    def evaluate(self, unit, gradient_of):
-        lips, layers = self._forward(unit)
-        gradient = gradient_of(lips) @ self.last_weight
-        for (sigmoid, silu), weight in zip(reversed(layers), reversed(self.weights)):
-            # d silu(x) / dx = s (1 + x (1 - s)) = s + silu - silu s, with s = sigmoid(x)
-            slope = torch.addcmul(sigmoid + silu, silu, sigmoid, value=-1)
-            gradient = (gradient * slope) @ weight
-        return lips, gradient
+    def miss(self, unit, offset):
+        return torch.addmm(offset, self._hidden(unit), self.last_weight_t)
+
+    def linearise(self, unit, offset):
+        """(miss (B, R), d miss / d unit (B, L, R)) at lip joints in unit form (B, L)."""
+        hidden, tangent = unit, None
+        for weight_t, bias in zip(self.weights_t, self.biases):
+            pre = torch.addmm(bias, hidden, weight_t)
+            # the L unit directions: the first layer's rows, then each product moves them on
+            tangent = weight_t if tangent is None else tangent @ weight_t
+            tangent = silu_backward(tangent, pre[:, None])  # tangent * silu'(pre)
+            hidden = functional.silu(pre)
+        return (torch.addmm(offset, hidden, self.last_weight_t),
+                tangent @ self.last_weight_t)
 
 
 def save_checkpoint(path, model, actuator_names, layout, metadata=None):

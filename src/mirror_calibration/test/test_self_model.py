@@ -94,25 +94,41 @@ def test_inverse_reaches_targets_of_the_forward_model(fitted):
     assert error < 0.35 * spread.mean()
 
 
-def test_lip_response_is_the_forward_model_and_its_gradient(fitted):
-    """LipResponse (hand-written forward and backward for lip-only poses) agrees with the
-    model run through autograd."""
+def test_lip_response_is_the_forward_model_and_its_jacobian(fitted):
+    """LipResponse (forward and forward-mode Jacobian written out for lip-only poses, with a
+    readout folded in) agrees with the model run through autograd."""
     model, _ = load_checkpoint(fitted[0])
-    response = LipResponse(model)
+    generator = torch.Generator().manual_seed(5)
+    readout = torch.randn(50, face_layout.LIP_POINT_COUNT * 3, generator=generator)
+    response = LipResponse(model, readout)
     lip = model.lip_index
-    unit = (torch.rand(7, len(lip), generator=torch.Generator().manual_seed(5)) * 2 - 1)
-    weights = torch.randn(7, face_layout.LIP_POINT_COUNT * 3)
-    with torch.no_grad():
-        lips, gradient = response.evaluate(unit, lambda shown: 2 * weights * shown)
-    unit_autograd = unit.clone().requires_grad_(True)
+    unit = torch.rand(7, len(lip), generator=generator) * 2 - 1
+    target = torch.randn(7, face_layout.LIP_POINT_COUNT, 3, generator=generator)
     lower, upper = model.lower[lip], model.upper[lip]
-    pose = model.full_pose(lower + (unit_autograd + 1) * (upper - lower) / 2)
-    shown = model.standardise_lips(model.lips_of(model(pose))).flatten(1)
-    (expected,) = torch.autograd.grad((weights * shown ** 2).sum(), unit_autograd)
-    torch.testing.assert_close(lips, shown.detach(), atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(gradient, expected, atol=1e-4 * float(expected.abs().max()),
+
+    def miss_of(unit_form):  # readout @ (standardised shown lips - standardised target)
+        pose = model.full_pose(lower + (unit_form + 1) * (upper - lower) / 2)
+        shown = model.standardise_lips(model.lips_of(model(pose))).flatten(1)
+        return (shown - model.standardise_lips(target).flatten(1)) @ readout.T
+
+    with torch.inference_mode():
+        offset = response.offset(target)
+        miss, jacobian = response.linearise(unit, offset)
+        lips = response.lips(unit)
+        alone = response.miss(unit, offset)
+    with torch.no_grad():
+        expected_miss = miss_of(unit)
+        expected_lips = expected_miss + model.standardise_lips(target).flatten(1) @ readout.T
+    # d miss / d unit per frame, (7, L, R), from autograd
+    full = torch.autograd.functional.jacobian(miss_of, unit)  # (7, R, 7, L)
+    expected = torch.stack([full[i, :, i] for i in range(len(unit))]).transpose(1, 2)
+    scale = float(expected_miss.abs().max())
+    torch.testing.assert_close(miss, expected_miss, atol=1e-5 * scale, rtol=1e-4)
+    torch.testing.assert_close(alone, expected_miss, atol=1e-5 * scale, rtol=1e-4)
+    torch.testing.assert_close(lips, expected_lips, atol=1e-5 * scale, rtol=1e-4)
+    torch.testing.assert_close(jacobian, expected, atol=1e-4 * float(expected.abs().max()),
                                rtol=1e-3)
-    assert float(gradient.abs().max()) > 0
+    assert float(jacobian.abs().max()) > 0
 
 
 def test_inverse_never_leaves_actuator_limits(fitted):
