@@ -224,6 +224,7 @@ class ServoHealth:
     voltage: float        # [V]
     temperature: float    # [deg C]
     watchdog: int = 0     # Bus Watchdog register: armed value [20 ms], 0 off, -1 tripped
+    torque_on: bool = True
 
     @property
     def watchdog_tripped(self):
@@ -252,9 +253,11 @@ class FaceBus:
         self._servo_tables = {}   # servo ids -> their _ServoTable
         self._state_reader = sdk.GroupSyncRead(self.port, self.packet, STATE_BLOCK_ADDRESS,
                                                STATE_BLOCK_SIZE)
-        error = FIELDS['hardware_error_status']
-        self._error_reader = sdk.GroupSyncRead(self.port, self.packet, error.address,
-                                               error.size)
+        # Torque Enable (64) .. Hardware Error Status (70) in one read: a servo that lost
+        # torque without an error has been reset (brown-out, reboot) behind our back.
+        torque, error = FIELDS['torque_enable'], FIELDS['hardware_error_status']
+        self._error_reader = sdk.GroupSyncRead(self.port, self.packet, torque.address,
+                                               error.address + error.size - torque.address)
         self._health_reader = sdk.GroupSyncRead(self.port, self.packet, HEALTH_BLOCK_ADDRESS,
                                                 HEALTH_BLOCK_SIZE)
         watchdog = FIELDS['bus_watchdog']
@@ -386,6 +389,12 @@ class FaceBus:
         """After a Bus Watchdog trip: clear it (goals are taken again) and arm it."""
         self.write(actuator, 'bus_watchdog', 0)
         self.write(actuator, 'bus_watchdog', self.watchdog_units)
+
+    def reboot(self, actuator):
+        """REBOOT one servo: it answers, restarts with torque off and its hardware errors
+        cleared (configure it again before use)."""
+        result, error = self._call(self.packet.reboot, self.port, actuator.id)
+        self._check(result, error, actuator, 'reboot', raise_on_alert=False)
 
     def set_torque(self, actuator, enable):
         self.write(actuator, 'torque_enable', 1 if enable else 0)
@@ -558,8 +567,9 @@ class FaceBus:
             temperature = self._get(self._health_reader, servo_id, 'present_temperature')
             watchdog = self._get(self._watchdog_reader, servo_id, 'bus_watchdog') \
                 if self.watchdog_units else 0
+            torque = self._get(self._error_reader, servo_id, 'torque_enable')
             health[servo_id] = ServoHealth(errors, voltage * VOLT_PER_UNIT, float(temperature),
-                                           watchdog)
+                                           watchdog, bool(torque))
         return health
 
     @staticmethod

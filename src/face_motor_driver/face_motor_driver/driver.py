@@ -42,6 +42,10 @@ class DriverSettings:
     profile_velocity: float = 0.0         # [rad/s] servo-side speed cap; 0 = none
     profile_acceleration: float = 0.0     # [rad/s^2] servo-side acceleration cap; 0 = none
     shutdown_timeout: float = 3.0         # [s] longest wait for neutral at shutdown
+    # Hardware errors the driver clears with a REBOOT (then configures the servo again and
+    # restores torque); overheating only once cooled temperature_warn_margin below the limit.
+    reboot_on: tuple = ('overload', 'overheating')
+    reboot_interval: float = 5.0          # [s] at least this long between reboots of a servo
 
 
 @dataclass
@@ -72,6 +76,9 @@ class FaceDriver:
         self.cycles = 0
         self.failed_reads = 0                  # sync reads that needed a retry
         self.watchdog_trips = 0                # servos found stopped by their Bus Watchdog
+        self.reboots = 0                       # REBOOTs sent to clear hardware errors
+        self.resets = 0                        # servos found with torque off on their own
+        self._next_reboot = {}                 # servo id -> earliest next reboot [s]
         self._index_by_id = {a.id: i for i, a in enumerate(self.actuators)}
         self._next_health = 0.0
         self._next_retry = 0.0
@@ -253,7 +260,7 @@ class FaceDriver:
         fresh = self._read_states(goals)
         if now >= self._next_health:
             self._next_health = now + 1.0 / self.settings.health_rate
-            self._read_health()
+            self._read_health(now)
         if self.offline and now >= self._next_retry:
             self._next_retry = now + self.settings.retry_interval
             self._retry_one()
@@ -315,7 +322,7 @@ class FaceDriver:
         del self.offline[servo_id]
         self.log(f'{self._name(servo_id)} answers again and rejoined the cycle')
 
-    def _read_health(self):
+    def _read_health(self, now):
         try:
             health = self.bus.read_health()
         except CommError:
@@ -323,19 +330,54 @@ class FaceDriver:
         for servo_id, h in health.items():
             before = self.health.get(servo_id)
             self.health[servo_id] = h
-            if h.watchdog != self.bus.watchdog_units and self.torque_enabled and \
-                    not h.hardware_error:
+            if h.hardware_error:
+                self._maybe_reboot(servo_id, h, now)
+                continue
+            if not self.torque_enabled:
+                continue
+            if before and before.hardware_error:
+                # The error is gone (it cleared by itself): re-enable from where it is.
+                self._restore(servo_id, 'hardware error cleared; torque on again')
+            elif not h.torque_on:
+                # No error, yet torque is off: the servo restarted (brown-out, reboot).
+                self.resets += 1
+                self._restore(servo_id, 'came back with torque off (power dip or restart); '
+                              'configured again, torque on')
+            elif h.watchdog != self.bus.watchdog_units:
                 self._rearm(servo_id, h.watchdog_tripped)
-            if before and before.hardware_error and not h.hardware_error and \
-                    self.torque_enabled:
-                # The error is gone (servo rebooted/cooled): re-enable it from where it is.
-                a = self.actuators[self._index_by_id[servo_id]]
-                try:
-                    self.shaper.hold(self._index_by_id[servo_id], self.bus.read_position(a))
-                    self.bus.set_torque(a, True)
-                    self.log(f'{self._name(servo_id)} hardware error cleared; torque on again')
-                except BusError as exc:
-                    self.log(f'{self._name(servo_id)} could not be re-enabled: {exc}')
+
+    def _maybe_reboot(self, servo_id, health, now):
+        a = self.actuators[self._index_by_id[servo_id]]
+        if not set(health.error_names) <= set(self.settings.reboot_on) or \
+                now < self._next_reboot.get(servo_id, 0.0):
+            return
+        limit = model_spec(a.model).temperature_limit
+        if 'overheating' in health.error_names and \
+                health.temperature > limit - self.settings.temperature_warn_margin:
+            return   # let it cool first
+        self._next_reboot[servo_id] = now + self.settings.reboot_interval
+        self.reboots += 1
+        try:
+            self.bus.reboot(a)
+        except BusError as exc:
+            self.log(f'{self._name(servo_id)} REBOOT failed: {exc}')
+            return
+        self._restore(servo_id, f'rebooted to clear {", ".join(health.error_names)}; '
+                      'configured again' + (', torque on' if self.torque_enabled else ''))
+
+    def _restore(self, servo_id, what):
+        """Configure a servo again (it lost its settings or was rebooted), hold it where it
+        is and put torque and its watchdog back as the driver has them."""
+        a = self.actuators[self._index_by_id[servo_id]]
+        try:
+            self._bring_up(a)
+            if self.torque_enabled:
+                self.bus.set_torque(a, True)
+                self.bus.rearm_watchdog(a)
+            self.health.pop(servo_id, None)
+            self.log(f'{self._name(servo_id)} {what}')
+        except BusError as exc:
+            self.log(f'{self._name(servo_id)} could not be restored ({what}): {exc}')
 
     def _rearm(self, servo_id, tripped):
         # Tripped: the cycle fell silent longer than the watchdog (a stalled host), so the

@@ -29,6 +29,7 @@ from face_msgs.srv import GoNeutral, SetTorque
 from . import scheduling
 from .arbitration import CommandArbiter, CommandRefusedError, StaleCommandError
 from .bus import BusError, FaceBus
+from .control_table import ERROR_BITS
 from .driver import DriverSettings, FaceDriver
 from .emulator import DEFAULT_LAG
 from .emulator_process import EmulatorError, EmulatorProcess
@@ -101,6 +102,13 @@ PARAMETERS = {
                   _positive(1.0)),
     'shutdown_timeout': (3.0, 'longest wait for the neutral pose at shutdown [s]',
                          _between(0.0, 60.0)),
+    'reboot_on_errors': (['overload', 'overheating'], 'hardware errors cleared by rebooting '
+                         'the servo (overheating once cooled temperature_warn_margin below its '
+                         'limit), then configured again with torque restored; [] = never',
+                         (lambda v: all(e in ERROR_BITS.values() for e in v),
+                          f'must name hardware errors among: {", ".join(ERROR_BITS.values())}')),
+    'reboot_interval': (5.0, 'at least this long between reboots of one servo [s]',
+                        _positive(3600.0)),
     'frame_id': ('', 'frame_id stamped on face/joint_states', _ANY),
     'sim_wire_time': (False, "emulator only (port 'sim'): simulate wire time at the baud rate",
                       _ANY),
@@ -156,7 +164,8 @@ class FaceMotorDriverNode(Node):
         settings = DriverSettings(**{k: self.p[k] for k in (
             'command_timeout', 'neutral_duration', 'health_rate', 'retry_interval',
             'temperature_warn_margin', 'load_warn', 'profile_velocity',
-            'profile_acceleration', 'shutdown_timeout')})
+            'profile_acceleration', 'shutdown_timeout', 'reboot_interval')},
+            reboot_on=tuple(self.p['reboot_on_errors']))
         bus = FaceBus(self.config, port=port, baud_rate=baud,
                       latency_timer_ms=self.p['latency_timer_ms'],
                       fast_sync_read=self.p['fast_sync_read'])
@@ -333,6 +342,7 @@ class FaceMotorDriverNode(Node):
             online = len(self.driver.bus.online)
             failed = self.driver.failed_reads
             trips = self.driver.watchdog_trips
+            reboots, resets = self.driver.reboots, self.driver.resets
             lost, losses = self.driver.port_lost, self.driver.port_losses
             torque = self.driver.torque_enabled
         refused = dict(self.refused)
@@ -353,6 +363,8 @@ class FaceMotorDriverNode(Node):
                     KeyValue(key='retried_reads', value=str(failed)),
                     KeyValue(key='watchdog_trips', value=str(trips)),
                     KeyValue(key='port_losses', value=str(losses)),
+                    KeyValue(key='reboots', value=str(reboots)),
+                    KeyValue(key='servo_resets', value=str(resets)),
                     *[KeyValue(key=f'commands_{why}', value=str(count))
                       for why, count in refused.items()],
                     KeyValue(key='torque', value='on' if torque else 'off')]))

@@ -4,9 +4,9 @@ Run as `face-bus-emulator` (its own process, so the servos answer while the driv
 thread computes, as on a real bus). It prints `PORT <path>` on its
 first stdout line; point the real dynamixel-sdk (or the driver with that port) at the path.
 
-Instructions: PING (also broadcast), READ, WRITE, SYNC_READ, SYNC_WRITE, FAST_SYNC_READ,
-BULK_READ; byte stuffing both ways; CRC checked on every instruction (a bad CRC is dropped
-silently, as a real servo does). Fast-sync-read replies are one packet of
+Instructions: PING (also broadcast), READ, WRITE, REBOOT, SYNC_READ, SYNC_WRITE,
+FAST_SYNC_READ, BULK_READ; byte stuffing both ways; CRC checked on every instruction (a bad
+CRC is dropped silently, as a real servo does). Fast-sync-read replies are one packet of
 ERR ID DATA CRC segments, not byte-stuffed (each segment CRC is the running CRC of the
 packet so far, the last one is the packet CRC).
 
@@ -19,7 +19,8 @@ Fault injection comes from a JSON file (--fault-file), re-read whenever it chang
      "overload": [ids],         latch the overload error bit (torque drops)
      "port_down_s": 2.0}        the port disappears for this long (a USB adapter pulled
                                 out and put back), once per change of the file
-Removing a servo from overheating/overload clears the bit, as a reboot would.
+Removing a servo from overheating/overload removes the cause (it has cooled, the joint is
+free); the error bit stays latched until the servo gets a REBOOT, as on X-series servos.
 
 With --link PATH the port is also a symlink at PATH (like /dev/serial/by-id/...): when the
 port comes back after port_down_s it is a new pseudo-terminal, and the link follows it.
@@ -118,6 +119,13 @@ class BusEmulator:
             return self._join([self._reply_read(servo_id, address, length, now)], [servo_id])
         if instruction == p.WRITE:
             return self._write(servo_id, _u16(params, 0), params[2:], now)
+        if instruction == p.REBOOT:
+            if not self._present(servo_id) or servo_id == p.BROADCAST_ID:
+                return b'', 0.0, 0
+            servo = self.servos[servo_id]
+            reply = self._status(servo)    # the status goes out before the servo restarts
+            servo.reboot(now)
+            return self._join([reply], [servo_id])
         if instruction == p.SYNC_WRITE:
             address, length = _u16(params, 0), _u16(params, 2)
             body = params[4:]

@@ -168,15 +168,36 @@ class EmulatedServo:
 
     # -- faults -------------------------------------------------------------------------
     def inject_errors(self, bits):
-        """Latch hardware error bits (overheating/overload); torque drops like a real servo."""
+        """Set the causes of hardware errors (overheating/overload). A new cause latches its
+        bit and drops torque, like a real servo; a cause that goes away (the servo cooled,
+        the joint was freed) leaves the bit latched: only a REBOOT clears it."""
         if self.injected_errors & ERROR_OVERHEATING and not bits & ERROR_OVERHEATING:
-            self.temperature = AMBIENT_TEMPERATURE  # cleared = cooled down and rebooted
+            self.temperature = AMBIENT_TEMPERATURE  # the cause is gone: it has cooled down
+        new = bits & ~self.injected_errors
         self.injected_errors = bits
-        self._set('hardware_error_status', bits)
-        if bits:
-            self._set('torque_enable', 0)
         if bits & ERROR_OVERHEATING:
             self.temperature = max(self.temperature, self.spec.temperature_limit + 5.0)
+        if new:
+            self._latch(new)
+        self._publish_state()
+
+    def _latch(self, bits):
+        self._set('hardware_error_status', self.hardware_error | bits)
+        self._set('torque_enable', 0)
+
+    def reboot(self, now):
+        """REBOOT: torque off, hardware errors cleared (latched again at once when their
+        cause persists), RAM settings back to their power-on values."""
+        self.heard(now)
+        self._set('hardware_error_status', 0)
+        self._set('torque_enable', 0)
+        self._set('bus_watchdog', 0)
+        self._set('profile_velocity', 0)
+        self._set('profile_acceleration', 0)
+        self._set('goal_position', int(round(self.position)))
+        self.velocity = 0.0
+        if self.injected_errors:
+            self._latch(self.injected_errors)
         self._publish_state()
 
     # -- motion ---------------------------------------------------------------------------

@@ -97,14 +97,21 @@ def test_one_percent_corrupted_replies_are_survived(driver, fault_file):
     assert not driver.offline
 
 
-def test_overheating_is_an_error_and_torque_returns_when_it_clears(driver, fault_file):
+def test_overheating_is_an_error_and_a_reboot_once_cooled_brings_torque_back(
+        driver, fault_file):
+    lid = driver.config.actuator('eyelid_left_lower_close')
     apply_faults(fault_file, overheating=[20])
     assert _run_until(driver, lambda: _status(driver, 'eyelid_left_lower_close').level == ERROR)
     assert 'overheating' in _status(driver, 'eyelid_left_lower_close').message
-    apply_faults(fault_file)
+    _run(driver, 0.5)
+    assert driver.reboots == 0, 'rebooted while still hot'
+    assert driver.bus.read(lid, 'hardware_error_status') != 0
+    apply_faults(fault_file)   # it has cooled; the bit stays latched until a REBOOT
     assert _run_until(driver, lambda: _status(driver, 'eyelid_left_lower_close').level != ERROR)
-    assert driver.bus.read(driver.config.actuator('eyelid_left_lower_close'),
-                           'torque_enable') == 1
+    assert driver.reboots == 1
+    assert driver.bus.read(lid, 'torque_enable') == 1
+    assert driver.bus.read(lid, 'bus_watchdog') == 5
+    assert any('rebooted to clear overheating' in line for line in driver.logs)
 
 
 def test_torque_off_ignores_commands(driver):
@@ -129,12 +136,29 @@ def test_replies_delayed_within_the_timeout_are_survived_and_longer_ones_reporte
     assert _run_until(driver, lambda: 7 not in driver.offline)
 
 
-def test_overload_is_an_error(driver, fault_file):
+def test_overload_is_an_error_cleared_by_a_reboot(driver, fault_file):
+    driver.settings.reboot_interval = 0.3
     apply_faults(fault_file, overload=[1])
     assert _run_until(driver, lambda: _status(driver, 'jaw_open').level == ERROR)
     status = _status(driver, 'jaw_open')
     assert 'overload' in status.message
     assert status.values['hardware_error'] == 'overload'
+    apply_faults(fault_file)   # the joint is free again
+    assert _run_until(driver, lambda: _status(driver, 'jaw_open').level == OK)
+    assert driver.reboots >= 1
+    jaw = driver.config.names.index('jaw_open')
+    assert _run_until(driver, lambda: driver.submit(['jaw_open'], [0.2], [], 10,
+                                                    time.monotonic())
+                      and abs(driver.position[jaw] - 0.2) < 0.01), 'the jaw does not obey'
+
+
+def test_a_servo_that_lost_torque_on_its_own_is_configured_again(driver):
+    lip = driver.config.actuator('lip_corner_left_raise')
+    _run(driver, 0.2)
+    driver.bus.write(lip, 'torque_enable', 0)    # as after a brown-out
+    assert _run_until(driver, lambda: driver.resets == 1)
+    assert _run_until(driver, lambda: driver.bus.read(lip, 'torque_enable') == 1)
+    assert any('came back with torque off' in line for line in driver.logs)
 
 
 def test_shutdown_leaves_the_face_neutral_with_torque_off(face_config, emulator):
