@@ -44,8 +44,11 @@ from .protocol import (
     BROADCAST_ID,
     FAST_SYNC_READ,
     HEADER,
+    PING,
     STATUS,
     SYNC_WRITE,
+    PacketError,
+    PacketReader,
     build_packet,
     crc16,
 )
@@ -146,6 +149,18 @@ class FacePortHandler(sdk.PortHandler):
             raise serial.SerialException('device reports readiness to read but returned no '
                                          'data (device disconnected?)')
         self._received += chunk
+
+    def take_ready(self):
+        """Every byte that has arrived by now, without waiting for more."""
+        fd = self.ser.fileno()
+        while select.select([fd], [], [], 0)[0]:
+            before = len(self._received)
+            self._receive(fd)
+            if len(self._received) == before:
+                break
+        taken = bytes(self._received)
+        self._received.clear()
+        return taken
 
     def drop_received(self):
         """Forget bytes read but not taken (the port is being closed)."""
@@ -301,6 +316,32 @@ class FaceBus:
             raise ServoModelError(f'{actuator.name} (id {actuator.id}) is model number {model}, '
                                   f'config says {actuator.model} ({expected}); fix the model '
                                   'in config/face_motors.yaml or the servo id')
+
+    def send_ping(self, actuator):
+        """Send a PING and return at once; ping_answered, called before the next exchange,
+        looks at what came back. A silent servo so costs no reply timeout."""
+        self._send(build_packet(actuator.id, PING), f'ping of {actuator.name}')
+
+    def ping_answered(self, actuator):
+        """True if actuator answered the last send_ping (its status packet has arrived),
+        looking only at bytes already received. ServoModelError if it is another model."""
+        try:
+            reader = PacketReader()
+            reader.feed(self.port.take_ready())
+            for servo_id, instruction, params in reader.packets():
+                if servo_id == actuator.id and instruction == STATUS and len(params) >= 3:
+                    model = params[1] | params[2] << 8
+                    expected = model_spec(actuator.model).model_number
+                    if model != expected:
+                        raise ServoModelError(
+                            f'{actuator.name} (id {actuator.id}) answers as model number '
+                            f'{model}, config says {actuator.model} ({expected})')
+                    return True
+        except PacketError:
+            pass   # a garbled reply counts as none; the next retry asks again
+        except PORT_FAILURES as exc:
+            raise self._port_failed(exc) from exc
+        return False
 
     def ping_all(self, attempts=3):
         """Ping every configured servo; ServoMissingError names all that did not answer.

@@ -83,6 +83,7 @@ class FaceDriver:
         self._next_health = 0.0
         self._next_retry = 0.0
         self._retry_turn = 0
+        self._pinged = None                    # offline servo pinged at the end of a cycle
         self.port_lost = ''                    # why the port was lost; '' while it works
         self.port_lost_since = None            # [s] time.monotonic() of the loss
         self.port_losses = 0
@@ -209,6 +210,7 @@ class FaceDriver:
         self.port_lost, self.port_lost_since = str(exc), now
         self.port_losses += 1
         self._backoff, self._next_reconnect = RECONNECT_BACKOFF, now + RECONNECT_BACKOFF
+        self._pinged = None
         for servo_id in list(self.bus.online):
             self.bus.set_online(servo_id, False)
         self.position[:] = self.velocity[:] = self.effort[:] = math.nan
@@ -253,6 +255,8 @@ class FaceDriver:
 
     def _cycle(self, now):
         self.cycles += 1
+        if self._pinged is not None:
+            self._take_retry_answer()
         goals = None
         if self.torque_enabled:
             # Python floats: arithmetic on numpy scalars costs several times more per goal.
@@ -263,7 +267,7 @@ class FaceDriver:
             self._read_health(now)
         if self.offline and now >= self._next_retry:
             self._next_retry = now + self.settings.retry_interval
-            self._retry_one()
+            self._send_retry_ping()
         return fresh
 
     def _read_states(self, goals=None):
@@ -305,22 +309,32 @@ class FaceDriver:
         self.log(f'{self._name(servo_id)} stopped answering ({reason}); retrying every '
                  f'{self.settings.retry_interval} s while the others keep running')
 
-    def _retry_one(self):
+    def _send_retry_ping(self):
+        # The last thing in a cycle: its answer has until the next cycle to arrive and is
+        # looked at then, so a silent servo never stalls the cycle for a reply timeout.
         ids = sorted(self.offline)
         servo_id = ids[self._retry_turn % len(ids)]
         self._retry_turn += 1
-        a = self.actuators[self._index_by_id[servo_id]]
+        self._pinged = self.actuators[self._index_by_id[servo_id]]
+        self.bus.send_ping(self._pinged)
+
+    def _take_retry_answer(self):
+        a, self._pinged = self._pinged, None
         try:
-            self.bus.ping(a)
+            if not self.bus.ping_answered(a):
+                return
             self._bring_up(a)
             if self.torque_enabled:
                 self.bus.set_torque(a, True)
+                self.bus.rearm_watchdog(a)
+        except PortError:
+            raise
         except BusError as exc:
-            self.offline[servo_id] = f'no answer: {exc}'
-            self.bus.set_online(servo_id, False)
+            self.offline[a.id] = f'no answer: {exc}'
+            self.bus.set_online(a.id, False)
             return
-        del self.offline[servo_id]
-        self.log(f'{self._name(servo_id)} answers again and rejoined the cycle')
+        del self.offline[a.id]
+        self.log(f'{self._name(a.id)} answers again and rejoined the cycle')
 
     def _read_health(self, now):
         try:

@@ -87,6 +87,26 @@ def test_servo_dropping_out_is_reported_and_recovers(driver, fault_file):
     assert any('answers again' in line for line in driver.logs)
 
 
+def test_a_silent_servo_is_retried_without_waiting_for_its_reply(driver, fault_file,
+                                                                 monkeypatch):
+    driver.settings.retry_interval = 0.02
+    apply_faults(fault_file, absent=[12])
+    assert _run_until(driver, lambda: 12 in driver.offline)
+
+    def blocking_ping(actuator):
+        raise AssertionError('a blocking ping (a reply timeout) inside the cycle')
+    monkeypatch.setattr(driver.bus, 'ping', blocking_ping)
+    sent = []
+    send_ping = driver.bus.send_ping
+    monkeypatch.setattr(driver.bus, 'send_ping', lambda a: sent.append(a.id) or send_ping(a))
+    _run(driver, 0.5)
+    assert sent and set(sent) == {12}, 'the silent servo was not retried'
+    assert 12 in driver.offline
+    apply_faults(fault_file)
+    assert _run_until(driver, lambda: 12 not in driver.offline)
+    assert driver.bus.read(driver.config.actuators[11], 'torque_enable') == 1
+
+
 def test_one_percent_corrupted_replies_are_survived(driver, fault_file):
     apply_faults(fault_file, corrupt_rate=0.01)
     fresh = 0
