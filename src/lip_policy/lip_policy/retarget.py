@@ -288,6 +288,8 @@ class LipsToActuators:
         with J the Jacobian of the miss (the error's residuals, from the self-model's
         LipResponse) with respect to the free values.
         """
+        if steps <= 0:
+            return unit
         torch = self._torch
         response = self._response
         offset = response.offset(target)
@@ -305,9 +307,9 @@ class LipsToActuators:
             else:
                 better = error < best_error
                 best = torch.where(better[:, None], unit, best)
+                if step == steps:
+                    return best
                 best_error = torch.minimum(error, best_error)
-            if step == steps:
-                return best
             # through the tanh: d unit / d free = 1 - tanh(free)^2
             slope = torch.addcmul(self._one, inside, inside, value=-1)
             jacobian = jacobian * slope[:, :, None]  # (n, L, R)
@@ -325,7 +327,7 @@ class LipsToActuators:
         steps = self.refine_steps if refine_steps is None else int(refine_steps)
         with torch.inference_mode():
             unit = self._inverse(target)
-            if steps > 0 and len(target):
+            if len(target):
                 unit = self._refine_unit(target, unit, steps)
             positions = torch.addcmul(self._centre, unit, self._half)
         return np.clip(positions.double().numpy(), self.lower, self.upper)
