@@ -87,3 +87,44 @@ def test_bag_without_the_topic_names_what_it_holds(tmp_path):
         read_messages(tmp_path / 'b', ['/audio'])
     with pytest.raises(BagError, match='never overwritten'):
         BagWriter(tmp_path / 'b')
+
+
+@pytest.mark.ros
+def test_a_recording_killed_after_10_s_opens_with_at_least_9_s(ros_context, tmp_path):
+    """kill -9 runs no cleanup: the bag is what the segments already closed hold."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+
+    node = rclpy.create_node('record_killed_source', context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    joints = node.create_publisher(JointState, 'face/joint_states', 10)
+    bag = tmp_path / 'killed'
+    recorder = subprocess.Popen([shutil.which('face-record') or '.venv/bin/face-record',
+                                 '--topics', '/face/joint_states', '--out', str(bag)],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while joints.get_subscription_count() == 0 and time.monotonic() < deadline:
+            _spin_for(executor, 0.05)
+        _spin_for(executor, 0.3)
+        started, sent = time.monotonic(), 0
+        while time.monotonic() - started < 10.0:
+            joints.publish(JointState(name=['jaw_open'], position=[float(sent)]))
+            sent += 1
+            _spin_for(executor, 0.02)
+        recorder.send_signal(signal.SIGKILL)
+        recorder.wait(timeout=10)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+        recorder.stdout.close()
+        node.destroy_node()
+    got = read_messages(bag, ['/face/joint_states'])['/face/joint_states']
+    stamps = [t for t, _ in got]
+    assert (stamps[-1] - stamps[0]) * 1e-9 >= 9.0
+    assert len(got) >= 0.9 * sent
+    received = [int(m.position[0]) for _, m in got]
+    assert received == list(range(received[0], received[0] + len(received))), 'gaps inside'
+    assert (bag / 'metadata.yaml').is_file()   # joined in place: ros2 bag play reads it now
