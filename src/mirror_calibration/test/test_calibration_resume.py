@@ -50,7 +50,7 @@ def _wait_for_samples(directory, count, timeout):
 
 def test_killed_session_resumes_without_loss(ros_context, photo_video, tmp_path):
     dataset = tmp_path / 'babble'
-    specs = [('face_motor_driver_node', {'port': 'sim'}),
+    specs = [('face_motor_driver_node', {'port': 'sim', 'calibration_mode': True}),
              ('camera_node', {'device': str(photo_video), 'width': 192, 'height': 192,
                               'rate': 30.0}),
              ('observer_node', {})]
