@@ -207,8 +207,11 @@ class LipsToActuators:
     # 0.29-0.86 (0.70-1.0), lip error 0.056 (0.055). With GAP_WEIGHT 3 the Gauss-Newton
     # steps fitted the points better (lip error 0.051) and closed the lips less (recall
     # 0.10-0.57): a closure is a small part of the error unless the gaps weigh that much
-    # more. Weights 100 and 1000 and damping 10-100 were measured too (retarget figures in
-    # the commit that set these).
+    # more. Weights 100 and 1000 and damping 10-100 were measured too; 1 step closed fewer
+    # /p b m/ (recall from 0.14) or fitted the points worse (lip error 0.059). Time per
+    # 10 ms frame in lip_policy_node (bench/policy_latency.py, run alternately with the 5
+    # Adam steps on this shared 2-core AMD EPYC at load 5-8): 1.7-2.5 ms against 2.8-3.7
+    # ms, 0.59-0.73 of it, with the lip model's FrozenLipModel; the target is 2 ms.
     DEFAULT_REFINE_STEPS = 2
     GAP_WEIGHT = 300.0
     DAMPING = 30.0  # added to J^T J's diagonal, J with respect to the tanh-unbounded values
