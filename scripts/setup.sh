@@ -10,7 +10,7 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 STAMPS="$VENV/.stamps"
 BUILD="$ROOT/build"
-PYTHON_PACKAGES=(face_motor_driver mirror_calibration lip_policy face_sim face_bringup)
+PYTHON_PACKAGES=(face_common face_motor_driver mirror_calibration lip_policy face_sim face_bringup)
 
 step_name=""
 fail() {

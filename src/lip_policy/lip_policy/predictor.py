@@ -23,6 +23,7 @@ import threading
 import numpy as np
 import torch
 
+from face_common.files import replace_atomically
 from lip_policy.features import HOP, FeatureConfig, LogMel
 from lip_policy.lip_space import LipBasis
 from lip_policy.model import FrozenLipModel, LipModel, LipModelConfig
@@ -89,7 +90,7 @@ def save_checkpoint(path, model, basis, feature_config, training):
     path.parent.mkdir(parents=True, exist_ok=True)
     config = dataclasses.asdict(model.config)
     config['dilations'] = list(config['dilations'])
-    torch.save({
+    checkpoint = {
         'format': FORMAT,
         'config': config,
         'features': dataclasses.asdict(feature_config),
@@ -97,7 +98,9 @@ def save_checkpoint(path, model, basis, feature_config, training):
         'basis_mean': torch.as_tensor(basis.mean, dtype=torch.float32),
         'basis_components': torch.as_tensor(basis.components, dtype=torch.float32),
         'training': training,
-    }, path)
+    }
+    with replace_atomically(path) as f:   # a crash keeps the previous model whole
+        torch.save(checkpoint, f)
 
 
 def load_checkpoint(path):

@@ -36,6 +36,7 @@ import sys
 
 import numpy as np
 
+from face_common.files import replace_atomically
 from lip_policy.lip_space import LIP_POINTS, LipBasis
 from mirror_calibration import face_layout
 
@@ -121,7 +122,7 @@ class Retargeting:
     def save(self, path):
         path = pathlib.Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, 'wb') as out:
+        with replace_atomically(path) as out:   # a crash keeps the previous file whole
             np.savez(out, format=np.array(FORMAT),
                      **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 

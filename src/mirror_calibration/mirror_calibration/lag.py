@@ -25,7 +25,6 @@ graph up (driver, camera, observer), or with --graph on the simulated head:
 import argparse
 import contextlib
 import json
-import os
 import pathlib
 import sys
 import threading
@@ -33,6 +32,7 @@ import time
 
 import numpy as np
 
+from face_common.files import replace_atomically
 from mirror_calibration import face_layout
 
 GRID = 0.005  # [s] resampling step of the lag estimate
@@ -258,10 +258,8 @@ def write_lag(checkpoint_path, figures):
                               # plain numbers only: the file must load with weights_only
                               'actuator_lag_measurement': json.loads(
                                   json.dumps(figures, default=float))}
-    path = pathlib.Path(checkpoint_path)
-    temporary = path.with_name(path.name + '.writing')
-    torch.save(checkpoint, temporary)
-    os.replace(temporary, path)
+    with replace_atomically(checkpoint_path) as f:
+        torch.save(checkpoint, f)
 
 
 def plot(path, series, figures):

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from face_common.files import replace_atomically
+
 silu_backward = torch.ops.aten.silu_backward  # (gradient, x) -> gradient * d silu(x) / dx
 
 CHECKPOINT_FORMAT = 'mirror_self_model_v1'
@@ -192,8 +194,9 @@ class LipResponse:
 
 
 def save_checkpoint(path, model, actuator_names, layout, metadata=None):
-    """Write a self-describing checkpoint: weights, config, limits, statistics, metadata."""
-    torch.save({
+    """Write a self-describing checkpoint: weights, config, limits, statistics, metadata.
+    Crash-safe: the file at path is the old checkpoint or the new one, whole."""
+    checkpoint = {
         'format': CHECKPOINT_FORMAT,
         'config': {k: list(v) if isinstance(v, tuple) else v
                    for k, v in asdict(model.config).items()},
@@ -201,7 +204,9 @@ def save_checkpoint(path, model, actuator_names, layout, metadata=None):
         'actuator_names': list(actuator_names),
         'layout': layout,
         'metadata': dict(metadata or {}),
-    }, path)
+    }
+    with replace_atomically(path) as f:
+        torch.save(checkpoint, f)
 
 
 def require_actuators(checkpoint, names):

@@ -1,0 +1,1 @@
+"""Plain-Python parts every face package shares; no rclpy."""

@@ -1,0 +1,19 @@
+from setuptools import find_packages, setup
+
+package_name = 'face_common'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='Face team',
+    maintainer_email='dev@face-robot.invalid',
+    description='Plain-Python parts every face package shares (no rclpy): crash-safe files.',
+    license='Apache-2.0',
+)
