@@ -31,6 +31,7 @@ from face_motor_driver.face_config import (
     default_face_config_path,
     load_face_config,
 )
+from face_msgs.checks import MessageError, check_time
 from face_sim.camera import Nuisances, SimCamera
 from face_sim.photo import PhotoError
 from face_sim.render import FaceRenderer
@@ -110,6 +111,11 @@ class FaceSimNode(Node):
             self.get_logger().warning(text)
 
     def _on_joint_states(self, msg):
+        try:
+            check_time(msg.header.stamp, 'JointState header.stamp')
+        except MessageError as error:
+            self._warn_once('stamp', f'dropped a JointState: {error}')
+            return
         if len(msg.position) != len(msg.name):
             self._warn_once('length', f'dropped a JointState with {len(msg.name)} names but '
                             f'{len(msg.position)} positions; they must be parallel arrays')
@@ -131,6 +137,11 @@ class FaceSimNode(Node):
             self._capture()
 
     def _on_trigger(self, msg):
+        try:
+            check_time(msg.stamp, 'camera/trigger stamp')
+        except MessageError as error:
+            self._warn_once('trigger', f'ignored a frame request: {error}')
+            return
         self._wanted = Time.from_msg(msg.stamp)
         if self._pose_stamp is not None and self._pose_stamp >= self._wanted:
             self._capture()

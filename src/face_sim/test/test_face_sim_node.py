@@ -120,8 +120,12 @@ def test_images_follow_joint_states(ros_context, tmp_path):
 
             open_jaw = {'jaw_open': 0.4, 'lip_corner_left_raise': 0.3}
             assert probe.spin_until(latest_differs, 20, open_jaw), sim.output()
-            # A malformed message is dropped with a warning, not a crash.
+            # A malformed message is dropped with a warning, not a crash; so is an invalid
+            # stamp, on which rclpy's Time.from_msg raises.
             probe.publish(['jaw_open', 'chin_raise'], [0.1])
+            bad = probe.JointState(name=['jaw_open'], position=[0.2])
+            bad.header.stamp.sec = -3
+            probe.joints.publish(bad)
             back = {'jaw_open': 0.0, 'lip_corner_left_raise': 0.0}
             assert probe.spin_until(lambda: not latest_differs(), 20, back), \
                 'the neutral face must come back exactly (no nuisances: deterministic)'
@@ -129,6 +133,7 @@ def test_images_follow_joint_states(ros_context, tmp_path):
         finally:
             probe.close()
     assert 'parallel arrays' in sim.output()
+    assert 'JointState header.stamp is sec=-3' in sim.output()
 
 
 @pytest.mark.parametrize('argument, message', [
