@@ -238,13 +238,7 @@ class ServoHealth:
     hardware_error: int   # Hardware Error Status bits
     voltage: float        # [V]
     temperature: float    # [deg C]
-    watchdog: int = 0     # Bus Watchdog register: armed value [20 ms], 0 off, -1 tripped
     torque_on: bool = True
-
-    @property
-    def watchdog_tripped(self):
-        """Stopped by its Bus Watchdog: it ignores goals until re-armed."""
-        return self.watchdog == WATCHDOG_TRIPPED
 
     @property
     def error_names(self):
@@ -426,6 +420,14 @@ class FaceBus:
             raise ServoSettingError(f'Bus Watchdog did not stick on ids {wrong}; check their '
                                     'firmware (it needs Bus Watchdog, address 98)')
 
+    def tripped_watchdogs(self):
+        """Ids of the online servos whose Bus Watchdog has stopped them (one sync read)."""
+        if not self.watchdog_units or not self.online:
+            return []
+        self._group_read(self._watchdog_reader, 'sync read of bus watchdog')
+        return [i for i in sorted(self.online)
+                if self._get(self._watchdog_reader, i, 'bus_watchdog') == WATCHDOG_TRIPPED]
+
     def rearm_watchdog(self, actuator):
         """After a Bus Watchdog trip: clear it (goals are taken again) and arm it."""
         self.write(actuator, 'bus_watchdog', 0)
@@ -599,18 +601,14 @@ class FaceBus:
         """Hardware error bits, input voltage and temperature of every online servo."""
         self._group_read(self._error_reader, 'sync read of hardware error status')
         self._group_read(self._health_reader, 'sync read of voltage and temperature')
-        if self.watchdog_units:
-            self._group_read(self._watchdog_reader, 'sync read of bus watchdog')
         health = {}
         for servo_id in self.online:
             errors = self._get(self._error_reader, servo_id, 'hardware_error_status')
             voltage = self._get(self._health_reader, servo_id, 'present_input_voltage')
             temperature = self._get(self._health_reader, servo_id, 'present_temperature')
-            watchdog = self._get(self._watchdog_reader, servo_id, 'bus_watchdog') \
-                if self.watchdog_units else 0
             torque = self._get(self._error_reader, servo_id, 'torque_enable')
             health[servo_id] = ServoHealth(errors, voltage * VOLT_PER_UNIT, float(temperature),
-                                           watchdog, bool(torque))
+                                           bool(torque))
         return health
 
     @staticmethod

@@ -24,7 +24,7 @@ import numpy as np
 
 from .bus import BusError, CommError, PortError
 from .command_shaper import CommandShaper
-from .control_table import model_spec
+from .control_table import WATCHDOG_UNIT, model_spec
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3  # diagnostic_msgs/DiagnosticStatus levels
 RECONNECT_BACKOFF = 0.05       # [s] first wait before reopening a lost port
@@ -76,6 +76,7 @@ class FaceDriver:
         self.cycles = 0
         self.failed_reads = 0                  # sync reads that needed a retry
         self.watchdog_trips = 0                # servos found stopped by their Bus Watchdog
+        self._last_cycle = None                # [s] when the last cycle ran
         self.reboots = 0                       # REBOOTs sent to clear hardware errors
         self.resets = 0                        # servos found with torque off on their own
         self._next_reboot = {}                 # servo id -> earliest next reboot [s]
@@ -255,6 +256,13 @@ class FaceDriver:
 
     def _cycle(self, now):
         self.cycles += 1
+        silent = self._last_cycle is not None and \
+            now - self._last_cycle > 0.8 * self.bus.watchdog_units * WATCHDOG_UNIT
+        self._last_cycle = now
+        if silent and self.torque_enabled:
+            # The host stalled about as long as the servos' watchdog: look, re-arm.
+            for servo_id in self.bus.tripped_watchdogs():
+                self._rearm(servo_id)
         if self._pinged is not None:
             self._take_retry_answer()
         goals = None
@@ -357,8 +365,6 @@ class FaceDriver:
                 self.resets += 1
                 self._restore(servo_id, 'came back with torque off (power dip or restart); '
                               'configured again, torque on')
-            elif h.watchdog != self.bus.watchdog_units:
-                self._rearm(servo_id, h.watchdog_tripped)
 
     def _maybe_reboot(self, servo_id, health, now):
         a = self.actuators[self._index_by_id[servo_id]]
@@ -393,16 +399,14 @@ class FaceDriver:
         except BusError as exc:
             self.log(f'{self._name(servo_id)} could not be restored ({what}): {exc}')
 
-    def _rearm(self, servo_id, tripped):
-        # Tripped: the cycle fell silent longer than the watchdog (a stalled host), so the
-        # servo stopped and ignores goals; re-armed, it takes the next cycle's goal.
-        # Not tripped: a servo that rejoined (configure disarms it) or was reset.
-        self.watchdog_trips += int(tripped)
+    def _rearm(self, servo_id):
+        # The cycle fell silent longer than the watchdog (a stalled host), so the servo
+        # stopped and ignores goals; re-armed, it takes the next cycle's goal.
+        self.watchdog_trips += 1
         try:
             self.bus.rearm_watchdog(self.actuators[self._index_by_id[servo_id]])
-            if tripped:
-                self.log(f'{self._name(servo_id)} was stopped by its bus watchdog (the cycle '
-                         'stalled); re-armed')
+            self.log(f'{self._name(servo_id)} was stopped by its bus watchdog (the cycle '
+                     'stalled); re-armed')
         except BusError as exc:
             self.log(f'{self._name(servo_id)} bus watchdog could not be armed: {exc}')
 

@@ -70,6 +70,9 @@ def _write_range(address, end):
     return eeprom, read_only
 
 
+_WATCHDOG_ADDRESS = FIELDS['bus_watchdog'].address
+
+
 class AccessError(Exception):
     """A read or write the servo refuses (range or EEPROM lock); carries the status error."""
 
@@ -203,8 +206,8 @@ class EmulatedServo:
     # -- motion ---------------------------------------------------------------------------
     def update(self, now):
         """Advance the motion to now, tripping the bus watchdog on the way if it is due."""
-        watchdog = self.get('bus_watchdog')
-        if watchdog > 0 and self.torque_on:
+        watchdog = self.memory[_WATCHDOG_ADDRESS]   # unsigned here: -1 reads 255
+        if 0 < watchdog < 128 and self.torque_on:
             trip = self.last_heard + watchdog * WATCHDOG_UNIT
             if trip < now:
                 self._advance(max(trip, self._last_update))
