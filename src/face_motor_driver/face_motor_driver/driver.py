@@ -29,6 +29,7 @@ from .control_table import WATCHDOG_UNIT, model_spec
 OK, WARN, ERROR, STALE = 0, 1, 2, 3  # diagnostic_msgs/DiagnosticStatus levels
 RECONNECT_BACKOFF = 0.05       # [s] first wait before reopening a lost port
 RECONNECT_BACKOFF_MAX = 0.4    # [s] longest wait between attempts (recovery within ~0.5 s)
+WATCHDOG_CHECK_INTERVAL = 0.5  # [s] between reads of the servos' Bus Watchdog state
 
 
 @dataclass
@@ -77,6 +78,7 @@ class FaceDriver:
         self.failed_reads = 0                  # sync reads that needed a retry
         self.watchdog_trips = 0                # servos found stopped by their Bus Watchdog
         self._last_cycle = None                # [s] when the last cycle ran
+        self._next_watchdog_check = 0.0
         self.reboots = 0                       # REBOOTs sent to clear hardware errors
         self.resets = 0                        # servos found with torque off on their own
         self._next_reboot = {}                 # servo id -> earliest next reboot [s]
@@ -256,12 +258,19 @@ class FaceDriver:
 
     def _cycle(self, now):
         self.cycles += 1
-        silent = self._last_cycle is not None and \
+        # Look for servos stopped by their watchdog (and re-arm them) after any silence that
+        # may have tripped it: the first cycle after start, a cycle that came late (a stalled
+        # host), and at least every WATCHDOG_CHECK_INTERVAL (a bus or servo that stalled).
+        silent = self._last_cycle is None or \
             now - self._last_cycle > 0.8 * self.bus.watchdog_units * WATCHDOG_UNIT
         self._last_cycle = now
-        if silent and self.torque_enabled:
-            # The host stalled about as long as the servos' watchdog: look, re-arm.
-            for servo_id in self.bus.tripped_watchdogs():
+        if (silent or now >= self._next_watchdog_check) and self.torque_enabled:
+            self._next_watchdog_check = now + WATCHDOG_CHECK_INTERVAL
+            try:
+                tripped = self.bus.tripped_watchdogs()
+            except CommError:
+                tripped = []   # a silent servo: the state read finds it; look again later
+            for servo_id in tripped:
                 self._rearm(servo_id)
         if self._pinged is not None:
             self._take_retry_answer()
@@ -405,8 +414,8 @@ class FaceDriver:
         self.watchdog_trips += 1
         try:
             self.bus.rearm_watchdog(self.actuators[self._index_by_id[servo_id]])
-            self.log(f'{self._name(servo_id)} was stopped by its bus watchdog (the cycle '
-                     'stalled); re-armed')
+            self.log(f'{self._name(servo_id)} was stopped by its bus watchdog (the bus was '
+                     'silent too long for it); re-armed')
         except BusError as exc:
             self.log(f'{self._name(servo_id)} bus watchdog could not be armed: {exc}')
 

@@ -48,6 +48,7 @@ from .face_config import ConfigError, default_face_config_path, load_face_config
 from .servo_model import AccessError, EmulatedServo
 
 DEFAULT_LAG = 0.03  # [s] servo position lag time constant, see servo_model
+EMULATOR_STALL = 0.06  # [s] a serving loop this late means the emulator itself was held up
 
 
 class Faults:
@@ -362,8 +363,15 @@ def serve(emulator, port, watcher, stop):
     reader = p.PacketReader()
     last_poll = 0.0
     wire_free = 0.0   # when the last exchange is off the wire [time.monotonic()]
+    last_loop = time.monotonic()
     while not stop():
         now = time.monotonic()
+        if now - last_loop > EMULATOR_STALL:
+            # This process was not scheduled for a while: the instructions waiting in the
+            # pty reached the servos on time on a real bus, so no watchdog may trip for it.
+            for servo in emulator.servos.values():
+                servo.last_heard = max(servo.last_heard, now)
+        last_loop = now
         if now - last_poll > 0.02:
             watcher.poll()
             last_poll = now

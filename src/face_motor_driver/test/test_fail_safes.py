@@ -101,11 +101,14 @@ def test_a_stalled_cycle_trips_the_watchdog_and_the_driver_rearms_it(face_config
             driver.cycle(time.monotonic())
             time.sleep(0.005)
     try:
-        run(0.3)
+        time.sleep(0.3)        # a node taking its time between start() and its first cycle
+        run(0.5, goal=0.1)
+        assert driver.watchdog_trips == 26, 'the first cycle re-arms what tripped meanwhile'
+        assert driver.position[jaw] == pytest.approx(0.1, abs=0.01), 'goals ignored'
         time.sleep(0.3)                          # the host stalls: no instruction at all
         assert bus.read(actuator, 'bus_watchdog') == WATCHDOG_TRIPPED
-        run(1.0, goal=0.3)                       # the health read finds it and re-arms it
-        assert driver.watchdog_trips >= 1
+        run(1.0, goal=0.3)                       # the late cycle finds it and re-arms it
+        assert driver.watchdog_trips >= 27
         assert any('bus watchdog' in line for line in logs)
         assert bus.read(actuator, 'bus_watchdog') == 5
         assert driver.position[jaw] == pytest.approx(0.3, abs=0.01), 'goals ignored'
