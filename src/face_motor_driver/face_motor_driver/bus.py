@@ -407,12 +407,7 @@ class FaceBus:
         trip) and read it back; ServoSettingError names servos where it did not stick."""
         if not self.watchdog_units or not self.online:
             return
-        field = FIELDS['bus_watchdog']
-        for value in (0, self.watchdog_units):
-            body = struct.pack('<HH', field.address, field.size) + b''.join(
-                bytes([i]) + encode(value, field.size) for i in sorted(self.online))
-            self._send(build_packet(BROADCAST_ID, SYNC_WRITE, body),
-                       'sync write of bus watchdog')
+        self.rearm_watchdogs(self.online)
         self._group_read(self._watchdog_reader, 'sync read of bus watchdog')
         wrong = [i for i in sorted(self.online)
                  if self._get(self._watchdog_reader, i, 'bus_watchdog') != self.watchdog_units]
@@ -427,6 +422,16 @@ class FaceBus:
         self._group_read(self._watchdog_reader, 'sync read of bus watchdog')
         return [i for i in sorted(self.online)
                 if self._get(self._watchdog_reader, i, 'bus_watchdog') == WATCHDOG_TRIPPED]
+
+    def rearm_watchdogs(self, ids):
+        """Clear and arm the Bus Watchdog of these servos: two sync writes, no replies to
+        wait for, so re-arming after a stall does not stall the cycle again."""
+        field = FIELDS['bus_watchdog']
+        for value in (0, self.watchdog_units):
+            body = struct.pack('<HH', field.address, field.size) + b''.join(
+                bytes([i]) + encode(value, field.size) for i in sorted(ids))
+            self._send(build_packet(BROADCAST_ID, SYNC_WRITE, body),
+                       'sync write of bus watchdog')
 
     def rearm_watchdog(self, actuator):
         """After a Bus Watchdog trip: clear it (goals are taken again) and arm it."""

@@ -270,8 +270,8 @@ class FaceDriver:
                 tripped = self.bus.tripped_watchdogs()
             except CommError:
                 tripped = []   # a silent servo: the state read finds it; look again later
-            for servo_id in tripped:
-                self._rearm(servo_id)
+            if tripped:
+                self._rearm(tripped)
         if self._pinged is not None:
             self._take_retry_answer()
         goals = None
@@ -408,16 +408,17 @@ class FaceDriver:
         except BusError as exc:
             self.log(f'{self._name(servo_id)} could not be restored ({what}): {exc}')
 
-    def _rearm(self, servo_id):
-        # The cycle fell silent longer than the watchdog (a stalled host), so the servo
-        # stopped and ignores goals; re-armed, it takes the next cycle's goal.
-        self.watchdog_trips += 1
+    def _rearm(self, ids):
+        # The bus fell silent longer than the watchdog (a stalled host), so these servos
+        # stopped and ignore goals; re-armed, they take the next cycle's goals.
+        self.watchdog_trips += len(ids)
+        names = ', '.join(self._name(i) for i in ids)
         try:
-            self.bus.rearm_watchdog(self.actuators[self._index_by_id[servo_id]])
-            self.log(f'{self._name(servo_id)} was stopped by its bus watchdog (the bus was '
-                     'silent too long for it); re-armed')
+            self.bus.rearm_watchdogs(ids)
+            self.log(f'stopped by their bus watchdog (the bus was silent too long for them), '
+                     f're-armed: {names}')
         except BusError as exc:
-            self.log(f'{self._name(servo_id)} bus watchdog could not be armed: {exc}')
+            self.log(f'bus watchdog could not be re-armed on {names}: {exc}')
 
     # -- reporting ------------------------------------------------------------------------
     def _name(self, servo_id):
