@@ -130,7 +130,7 @@ def test_overheating_is_an_error_and_a_reboot_once_cooled_brings_torque_back(
     assert _run_until(driver, lambda: _status(driver, 'eyelid_left_lower_close').level != ERROR)
     assert driver.reboots == 1
     assert driver.bus.read(lid, 'torque_enable') == 1
-    assert driver.bus.read(lid, 'bus_watchdog') == 5
+    assert driver.bus.read(lid, 'bus_watchdog') == driver.bus.watchdog_units
     assert any('rebooted to clear overheating' in line for line in driver.logs)
 
 

@@ -16,8 +16,13 @@ from face_motor_driver.control_table import (
     position_limit_ticks,
 )
 from face_motor_driver.driver import DriverSettings, FaceDriver
+from face_motor_driver.face_config import default_face_config_path, load_face_config
 from face_motor_driver.protocol import ERR_ACCESS
 from face_motor_driver.servo_model import AccessError, EmulatedServo
+
+WATCHDOG = load_face_config(default_face_config_path()).bus.watchdog   # [s]
+UNITS = round(WATCHDOG / 0.02)
+SILENCE = WATCHDOG + 0.2   # [s] longer than the watchdog
 
 
 def _write(servo, name, value, now):
@@ -80,7 +85,7 @@ def test_the_driver_writes_the_fail_safes_and_they_read_back(face_config, emulat
                                                 joint_to_ticks(a, a.max))))
             assert bus.read(a, 'shutdown') == shutdown
             # armed once torque is on, all at once
-            assert bus.read(a, 'bus_watchdog') == round(face_config.bus.watchdog / 0.02) == 5
+            assert bus.read(a, 'bus_watchdog') == UNITS == round(face_config.bus.watchdog / 0.02)
     finally:
         driver.shutdown()
 
@@ -101,16 +106,16 @@ def test_a_stalled_cycle_trips_the_watchdog_and_the_driver_rearms_it(face_config
             driver.cycle(time.monotonic())
             time.sleep(0.005)
     try:
-        time.sleep(0.3)        # a node taking its time between start() and its first cycle
+        time.sleep(SILENCE)    # a node taking its time between start() and its first cycle
         run(0.5, goal=0.1)
         assert driver.watchdog_trips == 26, 'the first cycle re-arms what tripped meanwhile'
         assert driver.position[jaw] == pytest.approx(0.1, abs=0.01), 'goals ignored'
-        time.sleep(0.3)                          # the host stalls: no instruction at all
+        time.sleep(SILENCE)                      # the host stalls: no instruction at all
         assert bus.read(actuator, 'bus_watchdog') == WATCHDOG_TRIPPED
         run(1.0, goal=0.3)                       # the late cycle finds it and re-arms it
         assert driver.watchdog_trips >= 27
         assert any('bus watchdog' in line for line in logs)
-        assert bus.read(actuator, 'bus_watchdog') == 5
+        assert bus.read(actuator, 'bus_watchdog') == UNITS
         assert driver.position[jaw] == pytest.approx(0.3, abs=0.01), 'goals ignored'
     finally:
         driver.shutdown()
@@ -164,7 +169,7 @@ def test_kill_9_of_the_driver_mid_motion_leaves_the_servos_stopped_by_their_watc
         if driver.poll() is None:
             driver.kill()
         node.destroy_node()
-    time.sleep(0.3)
+    time.sleep(SILENCE)
     bus = FaceBus(face_config, port=emulator.port)
     bus.open()
     try:
