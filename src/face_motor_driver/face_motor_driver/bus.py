@@ -433,11 +433,6 @@ class FaceBus:
             self._send(build_packet(BROADCAST_ID, SYNC_WRITE, body),
                        'sync write of bus watchdog')
 
-    def rearm_watchdog(self, actuator):
-        """After a Bus Watchdog trip: clear it (goals are taken again) and arm it."""
-        self.write(actuator, 'bus_watchdog', 0)
-        self.write(actuator, 'bus_watchdog', self.watchdog_units)
-
     def reboot(self, actuator):
         """REBOOT one servo: it answers, restarts with torque off and its hardware errors
         cleared (configure it again before use)."""

@@ -100,16 +100,23 @@ class FaceDriver:
         self.bus.open()
         try:
             self.bus.ping_all()
-            for a in self.actuators:
-                self._bring_up(a)
-            self.shaper.reset(self.position, now)
             self.torque_enabled = True
-            for a in self.actuators:
-                self.bus.set_torque(a, True)
-            self.bus.arm_watchdogs()
+            self._run_servos(self.actuators, now)
         except BusError:
             self.bus.close()
             raise
+
+    def _run_servos(self, actuators, now):
+        """Configure these servos, start the goals from where they are, and, if the driver
+        has torque on, give them torque and arm their watchdogs (at start and after the
+        port came back)."""
+        for a in actuators:
+            self._bring_up(a)
+        self.shaper.reset(self.position, now)
+        if self.torque_enabled:
+            for a in actuators:
+                self.bus.set_torque(a, True)
+            self.bus.arm_watchdogs()
 
     def _bring_up(self, actuator, attempts=2):
         """Configure one servo with torque off, read where it is and add it to the groups.
@@ -214,13 +221,16 @@ class FaceDriver:
         self.port_losses += 1
         self._backoff, self._next_reconnect = RECONNECT_BACKOFF, now + RECONNECT_BACKOFF
         self._pinged = None
-        for servo_id in list(self.bus.online):
-            self.bus.set_online(servo_id, False)
+        self._close_port()
         self.position[:] = self.velocity[:] = self.effort[:] = math.nan
         self.health.clear()
-        self.bus.close()
         self.log(f'bus port lost ({exc}); reopening it every {RECONNECT_BACKOFF_MAX:g} s at '
                  'most')
+
+    def _close_port(self):
+        for servo_id in list(self.bus.online):
+            self.bus.set_online(servo_id, False)
+        self.bus.close()
 
     def _reconnect(self, now):
         if now < self._next_reconnect:
@@ -238,16 +248,9 @@ class FaceDriver:
                 raise CommError('ping after reopening the port', 'no servo answers')
             for a in answering:
                 self.offline.pop(a.id, None)
-                self._bring_up(a)
-            self.shaper.reset(self.position, now)
-            if self.torque_enabled:
-                for a in answering:
-                    self.bus.set_torque(a, True)
-                self.bus.arm_watchdogs()
+            self._run_servos(answering, now)
         except BusError as exc:
-            for servo_id in list(self.bus.online):
-                self.bus.set_online(servo_id, False)
-            self.bus.close()
+            self._close_port()
             self._backoff = min(2 * self._backoff, RECONNECT_BACKOFF_MAX)
             self._next_reconnect = time.monotonic() + self._backoff
             self.port_lost = f'{self.port_lost.split("; still")[0]}; still failing: {exc}'
@@ -343,7 +346,7 @@ class FaceDriver:
             self._bring_up(a)
             if self.torque_enabled:
                 self.bus.set_torque(a, True)
-                self.bus.rearm_watchdog(a)
+                self.bus.rearm_watchdogs([a.id])
         except PortError:
             raise
         except BusError as exc:
@@ -402,7 +405,7 @@ class FaceDriver:
             self._bring_up(a)
             if self.torque_enabled:
                 self.bus.set_torque(a, True)
-                self.bus.rearm_watchdog(a)
+                self.bus.rearm_watchdogs([a.id])
             self.health.pop(servo_id, None)
             self.log(f'{self._name(servo_id)} {what}')
         except BusError as exc:
