@@ -97,7 +97,7 @@ PARAMETERS = {
                'behind the driver\'s slew limit; 0 = off', _finite(0.0, 1.0), '[0, 1]'),
     'face_config': ('', 'actuator file whose max_velocity the pacing keeps to; "" = '
                     'config/face_motors.yaml of the workspace', None, ''),
-    'inverse_refine_steps': (2, 'damped Gauss-Newton steps refining the inverse self-model '
+    'inverse_refine_steps': (3, 'damped Gauss-Newton steps refining the inverse self-model '
                              'through the forward model per frame (lip points and inner-lip '
                              'gaps); 0 = the network alone',
                              lambda v: isinstance(v, int) and 0 <= v <= 50,
