@@ -16,14 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from mirror_calibration.lag import (
-    LagError,
-    estimate_lag,
-    first_order,
-    fit_servo,
-    jaw_trajectory,
-    write_lag,
-)
+from mirror_calibration.lag_checkpoint import write_lag
+from mirror_calibration.lag_estimate import LagError, estimate_lag, first_order, fit_servo
+from mirror_calibration.lag_probe import jaw_trajectory
 from mirror_calibration.self_model import SelfModelError, load_checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
