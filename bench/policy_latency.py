@@ -22,7 +22,7 @@ so other graphs on the machine do not reach it.
 
 Models: --lip-model, --self-model, --retarget, by default models/lip_model.pt,
 models/self_model_sim.pt and models/retarget.npz; when the self-model or retargeting is
-missing, small real ones are built under build/bench/ (lip_policy.small_models).
+missing, small real ones are built under build/bench/ (lip_policy.testing.small_models).
 
 Targets: latency p99 <= 10 ms, compute per hop <= 2 ms. A histogram goes to
 build/bench/policy_latency.png; the last line printed is one JSON object.
@@ -59,7 +59,7 @@ def resolve_models(args):
     if all(p.exists() for p in chosen):
         return (*chosen, ', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT)
                                    else str(p) for p in chosen))
-    from lip_policy.small_models import build_small_models
+    from lip_policy.testing.small_models import build_small_models
 
     print('some models are missing: building small ones (about 20 s)', file=sys.stderr)
     small = build_small_models(OUT / 'policy_small_models')

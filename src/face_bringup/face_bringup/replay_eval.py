@@ -55,7 +55,7 @@ def replay_policy(models, chunks):
 
 def recorded_lips(landmarks):
     """(times, lips (n, 40, 3)) of the frames in which the observer saw the face."""
-    from mirror_calibration import face_layout
+    from face_msgs import face_layout
 
     seen = [m for m in landmarks if m.detected and m.layout == face_layout.LAYOUT_NAME]
     if len(seen) < 10:
@@ -70,7 +70,8 @@ def evaluate(bag, models, live=None):
     """(figures, times, predicted lips, recorded lips) of the bag; live = None for the
     offline replay, else {'params_file': ..., 'models': (lip, self, retarget paths)}."""
     from lip_policy import metrics
-    from lip_policy.e2e_eval import _interpolate, figures, sync_offset_ms
+    from lip_policy.e2e_eval import _interpolate
+    from lip_policy.metrics import figures, sync_offset_ms
 
     wanted = ['/audio', '/face/landmarks']
     messages = read_messages(bag, wanted)

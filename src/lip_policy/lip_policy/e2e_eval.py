@@ -22,7 +22,9 @@ ROS, servos or timing) to separate model error from run-time error.
 Figures: lip error (mean point distance / reference mouth width), mouth-opening Pearson
 correlation, bilabial closure recall (/p b m/ within +-40 ms), and the audio-to-lip sync
 offset [ms] (lag maximising the cross-correlation of mouth opening; positive = lips late),
-which includes actuator lag. A plot goes next to --out; the last line is one JSON object.
+which includes actuator lag: lip_policy.metrics.figures, as every evaluation reports them.
+A plot goes next to --out; the last line is one JSON object. The recording over DDS is
+e2e_recorder's.
 
 Under load: the face's driver, policy and audio player run real-time (their own
 `scheduling`); the instruments (face_sim, observer, the recorder in this process) run at
@@ -37,16 +39,14 @@ import json
 import os
 import pathlib
 import sys
-import time
 
 import numpy as np
 
 from lip_policy import metrics
+from lip_policy.e2e_recorder import E2EError, Recorder, health_figures
 from lip_policy.lip_command import Chunk
 
 FRAME = 0.01  # [s]
-SYNC_MAX_LAG = 30  # [frames] +-300 ms search range
-POLICY_STATUS = 'lip_policy: audio'  # name of lip_policy_node's /diagnostics status
 # The run fails (exit code FAILED) when audio was lost or the live commands follow the
 # offline policy less closely than this: then the figures judge the machine, not the policy.
 MIN_LIVE_VS_OFFLINE = 0.9
@@ -58,10 +58,6 @@ INSTRUMENT_NICE = -5
 JAW = 'jaw_open'  # the actuator whose commands are compared with the offline policy's
 COMMAND_GAP = 0.1  # [s] frames this far from any command had none in force
 OFFLINE_CHUNK = 0.5  # [s] audio per chunk for the offline commands
-
-
-class E2EError(RuntimeError):
-    """The evaluation cannot run; the text says what is missing."""
 
 
 def _workspace():
@@ -101,83 +97,6 @@ def _running(commands):
             node.close()
 
 
-class Recorder:
-    """Records audio stamps, lip commands, joint states and landmarks over DDS."""
-
-    def __init__(self, context, images=False):
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-        from sensor_msgs.msg import Image, JointState
-
-        from face_msgs.msg import AudioChunk, FaceCommand, FaceLandmarks
-        from lip_policy.qos import audio_qos
-
-        self.node = rclpy.create_node('lip_e2e_recorder', context=context)
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self.audio, self.commands, self.joints, self.landmarks = [], [], [], []
-        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.node.create_subscription(AudioChunk, 'audio', self.audio.append, audio_qos())
-        self.node.create_subscription(FaceCommand, 'face/lip_command', self.commands.append,
-                                      reliable)
-        self.node.create_subscription(JointState, 'face/joint_states', self.joints.append, 50)
-        self.node.create_subscription(FaceLandmarks, 'face/landmarks', self.landmarks.append,
-                                      reliable)
-        self.policy_health = None  # the lip policy's newest /diagnostics status
-        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
-                                      reliable)
-        # camera/image_raw messages for --video, kept as they came: decoding (a copy of every
-        # frame) waits until the run is over and the CPU is the policy's no longer
-        self.images = []
-        if images:
-            self.node.create_subscription(Image, 'camera/image_raw', self.images.append,
-                                          qos_profile_sensor_data)
-
-    def _on_diagnostics(self, msg):
-        for status in msg.status:
-            if status.name.endswith(POLICY_STATUS):
-                self.policy_health = status
-
-    def require_alone(self, own):
-        """Refuse when a topic has more publishers than this evaluation started (`own`:
-        topic -> count): another graph on this ROS domain would mix its messages in."""
-        extra = {topic: self.node.count_publishers(topic) for topic in own}
-        extra = {topic: count for topic, count in extra.items() if count > own[topic]}
-        if extra:
-            found = ', '.join(f'{count} publishers on {topic}' for topic, count in extra.items())
-            raise E2EError(f'another node graph is running on ROS domain '
-                           f'{os.environ.get("ROS_DOMAIN_ID", "0")} ({found}); its messages '
-                           'would mix with this evaluation\'s. Stop it, or run lip-e2e-eval '
-                           'with ROS_DOMAIN_ID set to a free domain.')
-
-    def spin(self, seconds, until=None, nodes=()):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.02)
-            for node in nodes:
-                if node.process.poll() is not None and node is not getattr(self, 'player',
-                                                                              None):
-                    raise E2EError(f'a node exited early:\n{node.output()[-3000:]}')
-            if until is not None and until():
-                return True
-        return False
-
-
-def health_figures(status):
-    """The lip policy's /diagnostics status as {key: number} (plus level and message)."""
-    if status is None:
-        return {'level': 'none', 'message': 'lip_policy_node sent no /diagnostics'}
-    figures = {'level': ('OK', 'WARN', 'ERROR', 'STALE')[min(status.level[0], 3)],
-               'message': status.message}
-    for pair in status.values:
-        try:
-            figures[pair.key] = float(pair.value) if '.' in pair.value else int(pair.value)
-        except ValueError:
-            figures[pair.key] = pair.value
-    return figures
-
-
 def _stamp(msg):
     return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
@@ -187,34 +106,6 @@ def _interpolate(times, values, at):
     flat = values.reshape(len(values), -1)
     out = np.stack([np.interp(at, times, flat[:, j]) for j in range(flat.shape[1])], axis=1)
     return out.reshape(len(at), *values.shape[1:])
-
-
-def sync_offset_ms(observed_open, true_open):
-    """Lag [ms] maximising the cross-correlation (parabolic sub-frame peak); + = lips late."""
-    from mirror_calibration.lag import refined_peak
-
-    xc = metrics.cross_correlation(observed_open, true_open, SYNC_MAX_LAG)
-    return (refined_peak(xc) - SYNC_MAX_LAG) * FRAME * 1000
-
-
-def figures(observed, truth, phonemes=None, duration=None):
-    """Lip error, opening correlation, closure recall, sync offset of (n, 40, 3) robot lips."""
-    width = metrics.reference_width(truth)
-    mean_error, max_error = metrics.frame_errors(observed, truth, width)
-    out = {
-        'lip_error': round(float(mean_error.mean()), 4),
-        'lip_max_error': round(float(max_error.mean()), 4),
-        'mouth_opening_correlation': round(metrics.pearson(metrics.opening(observed),
-                                                           metrics.opening(truth)), 4),
-        'sync_offset_ms': round(sync_offset_ms(metrics.opening(observed),
-                                               metrics.opening(truth)), 1),
-    }
-    if phonemes is not None:
-        for kind, name in (('closure', 'bilabial_closure'), ('pucker', 'pucker')):
-            hits = metrics.event_hits(observed, phonemes, duration, truth, kind)
-            out[f'{name}_recall'] = round(float(np.mean(hits)), 4) if hits else None
-            out[f'{name}_events'] = len(hits)
-    return out
 
 
 class Evaluation:
@@ -250,7 +141,8 @@ class Evaluation:
 
     def offline_policy(self):
         """The policy without ROS or servos: (frames, L) poses at the audio's frame times."""
-        from lip_policy.lip_command import Resampler, offline_poses
+        from lip_policy.lip_command import offline_poses
+        from lip_policy.resample import Resampler
 
         resampler = Resampler(self.rate)
         audio_16k = np.concatenate([resampler.push(self.audio), resampler.flush()])
@@ -435,15 +327,15 @@ class Evaluation:
         start = self.playback_start(recorder.audio)
         observed = self.observed_lips(recorder, through, start)
         phonemes = self.phonemes
-        live = figures(observed, reference, phonemes, self.duration)
+        live = metrics.figures(observed, reference, phonemes, self.duration)
         commanded = self.commanded_poses(recorder, start, lag)
         offline_commands = self.offline_commands(lag)
         result = {
             'through': through,
             'reference': 'teacher (retargeted)' if phonemes is not None else 'offline policy',
             **live,
-            'offline_policy': figures(offline, reference, phonemes, self.duration),
-            'live_vs_offline_policy': figures(observed, offline),
+            'offline_policy': metrics.figures(offline, reference, phonemes, self.duration),
+            'live_vs_offline_policy': metrics.figures(observed, offline),
             'live_commands_vs_offline_jaw_r': self.jaw_correlation(commanded, offline_commands),
             'policy': health_figures(recorder.policy_health),
             'duration_s': round(self.duration, 2),

@@ -52,9 +52,9 @@ class _Group:
             out[f'mouth_open_pcc{suffix}'] = metrics.pearson(opened, true_open)
             out[f'bilabial_closure_recall{suffix}'] = recall(self.closure[system])
             out[f'pucker_recall{suffix}'] = recall(self.pucker[system])
-            xcorr = self.xcorr[system]
-            lag = int(np.argmax(xcorr)) - metrics.MAX_LAG_FRAMES if np.ndim(xcorr) else 0
-            out[f'sync_offset_ms{suffix}'] = float(lag * 1000 / teacher.FRAME_RATE)
+            xcorr = self.xcorr[system]  # summed over the group's clips
+            out[f'sync_offset_ms{suffix}'] = metrics.peak_lag_ms(xcorr) if np.ndim(xcorr) \
+                else 0.0
         out['bilabial_events'] = len(self.closure['model'])
         out['pucker_events'] = len(self.pucker['model'])
         out['realtime_factor'] = (self.audio_seconds / self.model_seconds

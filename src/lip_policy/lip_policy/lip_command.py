@@ -9,20 +9,21 @@ size, stamped with the time the first sample is played). The core
    contiguous audio): a small stamp gap (lost chunks) is filled with silence so later audio
    keeps its timing; a large gap, a jump back in time or a new sample rate starts a new
    segment;
-3. mixes to mono, resamples to 16 kHz (Resampler: windowed sinc, exact for any chunking),
-   and pushes the audio through the lip model's stream (LipPredictor.stream), which yields
-   lip frames every 10 ms hop as soon as their look-ahead audio is in;
+3. mixes to mono, resamples to 16 kHz (resample.Resampler: windowed sinc, exact for any
+   chunking), and pushes the audio through the lip model's stream (LipPredictor.stream),
+   which yields lip frames every 10 ms hop as soon as their look-ahead audio is in;
 4. retargets each lip frame to lip actuator positions (retarget.LipsToActuators) and pulls
-   them towards neutral where the audio is silent (VoiceGate), so silence shows a resting
-   mouth; the gate looks ahead as far as the model does, so lips still open before the voice;
-   then smooths the poses over time (PoseSmoother: zero-phase, pose_smoothing frames each
-   side), which takes out the frame-to-frame jitter of per-frame inversion that the servos'
-   slew limits would otherwise turn into lag; a frame is final pose_smoothing frames later;
+   them towards neutral where the audio is silent (voice_gate.VoiceGate), so silence shows
+   a resting mouth; the gate looks ahead as far as the model does, so lips still open before
+   the voice; then smooths the poses over time (pose_filters.PoseSmoother: zero-phase,
+   pose_smoothing frames each side), which takes out the frame-to-frame jitter of per-frame
+   inversion that the servos' slew limits would otherwise turn into lag; a frame is final
+   pose_smoothing frames later;
 5. keeps the poses on a schedule keyed by playback time and paces them to the actuators'
-   speed limits (when given): the mean of the poses rate-limited forwards in time (which
-   trails every fast move) and backwards (which starts it early) keeps within the limits and
-   centres each fast move on its time, where the driver's own slew limit alone would only
-   trail it;
+   speed limits (when given; pose_filters): the mean of the poses rate-limited forwards in
+   time (which trails every fast move) and backwards (which starts it early) keeps within
+   the limits and centres each fast move on its time, where the driver's own slew limit
+   alone would only trail it;
 6. `command(now)` returns the paced pose
    for time now + actuator_lag (interpolated between frames): commands lead the audio by
    the actuators' lag, so the lips arrive when the sound does. When chunks come ahead of
@@ -36,21 +37,24 @@ all compute per sample/hop/frame independently of how the audio was cut.
 
 import collections
 import dataclasses
-import math
 import time
 
 import numpy as np
 
 from face_msgs.checks import MessageError, check_audio_chunk
+from lip_policy.features import HOP, SAMPLE_RATE
+from lip_policy.pose_filters import (
+    PACE_HORIZON,
+    PoseSmoother,
+    pace_poses,
+    rate_limited,
+    smooth_poses,
+)
+from lip_policy.resample import Resampler
+from lip_policy.voice_gate import SILENCE_DB, VoiceGate, hop_levels
 
-SAMPLE_RATE = 16000  # [Hz] the lip model's audio rate
-HOP = 160  # [samples] one lip frame (10 ms)
-FRAME_PERIOD = HOP / SAMPLE_RATE  # [s]
-SILENCE_DB = -120.0  # [dBFS] level reported for digital silence
+FRAME_PERIOD = HOP / SAMPLE_RATE  # [s] one lip frame (10 ms)
 ENCODING_FLOAT32, ENCODING_INT16 = 0, 1  # as face_msgs/AudioChunk
-# [frames] how far ahead the backward pacing looks. A move reaches back at most its size over
-# the speed limit: the jaw's whole range (about 0.6 rad) at 4 rad/s is 15 frames.
-PACE_HORIZON = 50
 RECENT_SEQUENCES = 512  # chunk sequence numbers remembered to tell duplicates (10 s of 20 ms)
 COMPUTE_HISTORY = 2000  # compute figures kept for the medians and percentiles
 
@@ -81,219 +85,6 @@ class Arrival:
     mono: np.ndarray  # (samples,) mixed to mono, [-1, 1]
     sequence: int
     notes: list  # what is worth logging about it
-
-
-# --- resampling ------------------------------------------------------------------------------
-
-class Resampler:
-    """Streaming resampling of mono audio at `rate` to 16 kHz.
-
-    Output sample m is the input band-limited to 0.46 * min(rate, 16 kHz) and evaluated at
-    input position m * rate / 16000 (exact integer arithmetic, so no drift), with a Hann-
-    windowed sinc of ZERO_CROSSINGS zero crossings each side. Output m needs input up to
-    that position plus the half-width, so outputs lag their input by about half a ms; their
-    timing is unchanged. 16 kHz passes through untouched.
-    """
-
-    ZERO_CROSSINGS = 16
-    BLOCK = 2048  # outputs computed per block (bounds memory at high input rates)
-    TABLE_LIMIT = 1_000_000  # [floats] largest precomputed filter table
-
-    def __init__(self, rate):
-        self.rate = int(rate)
-        self.passthrough = self.rate == SAMPLE_RATE
-        cutoff = 0.46 * min(self.rate, SAMPLE_RATE) / self.rate  # [cycles per input sample]
-        self.cutoff = cutoff
-        self.half_width = self.ZERO_CROSSINGS / (2 * cutoff)  # [input samples]
-        self.reach = int(math.ceil(self.half_width))
-        self.pending = np.zeros(self.reach + 1)  # zeros before the stream starts
-        self.base = -(self.reach + 1)  # input index of pending[0]
-        self.received = 0  # input samples pushed
-        self.produced = 0  # output samples returned
-        self.taps = np.arange(-self.reach, self.reach + 2)
-        # Output m's filter depends only on (m * rate) mod 16000: with few distinct phases
-        # (every common rate) the filters are computed once, not per sample.
-        self.step = math.gcd(self.rate, SAMPLE_RATE)
-        phases = SAMPLE_RATE // self.step
-        self.table = None
-        if not self.passthrough and phases * len(self.taps) <= self.TABLE_LIMIT:
-            frac = np.arange(phases) * self.step / SAMPLE_RATE
-            self.table = self._kernel(frac[:, None] - self.taps[None, :])  # (phases, taps)
-
-    def _kernel(self, x):
-        inside = np.abs(x) < self.half_width
-        window = 0.5 * (1 + np.cos(np.pi * x / self.half_width))
-        return np.where(inside, 2 * self.cutoff * np.sinc(2 * self.cutoff * x) * window, 0.0)
-
-    def _outputs(self, available):
-        """Every output whose taps lie below input index `available`."""
-        # floor(m * rate / 16000) + reach + 1 < available  <=>  m < limit
-        limit = ((available - self.reach - 1) * SAMPLE_RATE + self.rate - 1) // self.rate
-        pieces = []
-        while self.produced < limit:
-            m = np.arange(self.produced, min(limit, self.produced + self.BLOCK))
-            whole = (m * self.rate) // SAMPLE_RATE
-            phase = m * self.rate % SAMPLE_RATE
-            index = whole[:, None] + self.taps[None, :]  # (outputs, taps) input indices
-            if self.table is not None:
-                weights = self.table[phase // self.step]
-            else:
-                weights = self._kernel((phase / SAMPLE_RATE)[:, None] - self.taps[None, :])
-            pieces.append((self.pending[index - self.base] * weights).sum(axis=1))
-            self.produced = int(m[-1]) + 1
-        keep_from = (self.produced * self.rate) // SAMPLE_RATE - self.reach - 1
-        if keep_from > self.base:
-            self.pending = self.pending[keep_from - self.base:]
-            self.base = keep_from
-        return np.concatenate(pieces) if pieces else np.zeros(0)
-
-    def push(self, samples):
-        samples = np.asarray(samples, np.float64)
-        self.received += len(samples)
-        if self.passthrough:
-            self.produced += len(samples)
-            return samples
-        self.pending = np.concatenate([self.pending, samples])
-        return self._outputs(self.base + len(self.pending))
-
-    def flush(self):
-        """End of stream: the outputs up to the last input sample's time."""
-        if self.passthrough:
-            return np.zeros(0)
-        total = -(-self.received * SAMPLE_RATE // self.rate)  # ceil: outputs inside the input
-        self.pending = np.concatenate([self.pending, np.zeros(2 * self.reach + 2)])
-        out = self._outputs(self.base + len(self.pending))
-        return out[:max(0, len(out) - (self.produced - total))]
-
-
-# --- silence gate ----------------------------------------------------------------------------
-
-class VoiceGate:
-    """Per lip frame, how much of the model's pose to show (0 = neutral, 1 = all of it).
-
-    A hop is voiced when its RMS level exceeds threshold_db. Frame k wants the full pose
-    when any hop in [k - hold, k + lookahead] is voiced, else neutral; the weight moves
-    towards what is wanted by at most 1/attack per frame up and 1/release per frame down.
-    """
-
-    def __init__(self, threshold_db, hold_frames, lookahead_frames, attack_frames,
-                 release_frames):
-        self.threshold_db = threshold_db
-        self.hold, self.lookahead = int(hold_frames), int(lookahead_frames)
-        self.up, self.down = 1.0 / max(attack_frames, 1), 1.0 / max(release_frames, 1)
-        self.voiced = []  # flags of hops [first_hop, first_hop + len)
-        self.first_hop = 0
-        self.next_frame = 0
-        self.weight = 0.0
-
-    def push_levels(self, levels_db):
-        self.voiced.extend(bool(v > self.threshold_db) for v in levels_db)
-
-    def weights(self, count):
-        out = np.empty(count)
-        for i in range(count):
-            k = self.next_frame + i
-            lo = max(k - self.hold, self.first_hop) - self.first_hop
-            hi = k + self.lookahead + 1 - self.first_hop
-            wanted = 1.0 if any(self.voiced[lo:hi]) else 0.0
-            self.weight += min(max(wanted - self.weight, -self.down), self.up)
-            out[i] = self.weight
-        self.next_frame += count
-        drop = max(0, self.next_frame - self.hold - self.first_hop)
-        del self.voiced[:drop]
-        self.first_hop += drop
-        return out
-
-
-def hop_levels(samples_16k):
-    """(hops * HOP,) audio -> (hops,) RMS level of each hop [dBFS]."""
-    hops = np.asarray(samples_16k, np.float64).reshape(-1, HOP)
-    rms = np.sqrt((hops ** 2).mean(axis=1))
-    return np.where(rms > 0, 20 * np.log10(np.maximum(rms, 1e-12)), SILENCE_DB)
-
-
-def binomial_kernel(half_width):
-    """(2 half_width + 1,) binomial weights summing to 1 (a Gaussian of sd sqrt(half_width / 2)
-    frames that ends within its width)."""
-    kernel = np.ones(1)
-    for _ in range(2 * int(half_width)):
-        kernel = np.convolve(kernel, [0.5, 0.5])
-    return kernel
-
-
-class PoseSmoother:
-    """Zero-phase binomial smoothing of a stream of poses, frame by frame.
-
-    Frame k is the kernel-weighted mean of frames k - h .. k + h (h = half_width), so it is
-    final once frame k + h is in; beyond the stream's ends its first and last frames repeat.
-    """
-
-    def __init__(self, half_width):
-        self.h = int(half_width)
-        self.kernel = binomial_kernel(self.h)
-        self.window = None  # (rows, L) raw poses from frame `next - h` on
-        self.times = np.zeros(0)  # times of the frames not yet returned
-
-    def _emit(self, available):
-        """Every frame whose window lies within the first `available` rows."""
-        count = max(available - 2 * self.h, 0)
-        rows = np.arange(count)[:, None] + np.arange(2 * self.h + 1)[None, :]
-        out = np.einsum('k,nkl->nl', self.kernel, self.window[rows])
-        times, self.times = self.times[:count], self.times[count:]
-        self.window = self.window[count:]
-        return times, out
-
-    def push(self, times, poses):
-        """(n,) times and (n, L) poses in -> the (times, poses) that are final now."""
-        poses = np.asarray(poses, np.float64)
-        if len(times) == 0 or self.h == 0:
-            return np.asarray(times, np.float64), poses
-        if self.window is None:
-            self.window = np.repeat(poses[:1], self.h, axis=0)
-        self.window = np.concatenate([self.window, poses])
-        self.times = np.concatenate([self.times, times])
-        return self._emit(len(self.window))
-
-    def finish(self):
-        """The stream ended: the frames still waiting, with the last frame repeated after."""
-        if self.window is None:
-            return np.zeros(0), np.zeros((0, 0))
-        self.window = np.concatenate([self.window, np.repeat(self.window[-1:], self.h, 0)])
-        return self._emit(len(self.window))
-
-
-def smooth_poses(poses, half_width):
-    """Offline reference of PoseSmoother: (n, L) poses of a whole stream, smoothed."""
-    poses = np.asarray(poses, np.float64)
-    if half_width == 0 or len(poses) == 0:
-        return poses
-    h = int(half_width)
-    padded = np.concatenate([np.repeat(poses[:1], h, 0), poses, np.repeat(poses[-1:], h, 0)])
-    kernel = binomial_kernel(h)
-    return np.stack([np.convolve(padded[:, j], kernel[::-1], mode='valid')
-                     for j in range(poses.shape[1])], axis=1)
-
-
-def rate_limited(poses, max_step, start, backwards=False):
-    """(n, L) poses following `poses` but changing by at most max_step (L,) per frame,
-    starting from `start` (L,) at the first frame (the last one when backwards)."""
-    out = np.empty_like(poses)
-    order = range(len(poses) - 1, -1, -1) if backwards else range(len(poses))
-    previous = np.asarray(start, np.float64)
-    for k in order:
-        previous = out[k] = np.clip(poses[k], previous - max_step, previous + max_step)
-    return out
-
-
-def pace_poses(poses, max_step, start):
-    """Offline reference of the policy's pacing: the mean of the poses rate-limited forwards
-    from `start` and backwards from their last frame; changes by at most max_step (L,) per
-    frame, and leaves poses that already keep to it alone."""
-    poses = np.asarray(poses, np.float64)
-    if len(poses) == 0:
-        return poses
-    return 0.5 * (rate_limited(poses, max_step, start)
-                  + rate_limited(poses, max_step, poses[-1], backwards=True))
 
 
 # --- the policy ------------------------------------------------------------------------------
@@ -346,6 +137,14 @@ class Command:
     state: str  # 'speaking' | 'late' (holding the newest pose) | 'easing' (to neutral)
 
 
+def _voice_gate(config, lookahead_frames):
+    """The VoiceGate of a PolicyConfig (its times in seconds) for a model looking ahead
+    lookahead_frames."""
+    return VoiceGate(config.silence_threshold_db, round(config.silence_hold / FRAME_PERIOD),
+                     lookahead_frames, round(config.voice_attack / FRAME_PERIOD),
+                     round(config.silence_release / FRAME_PERIOD))
+
+
 class _Segment:
     """Contiguous audio from one origin: resampler, model stream, gate.
 
@@ -360,9 +159,7 @@ class _Segment:
         self.stream = policy.predictor.stream()
         lookahead = policy.predictor.lookahead_frames
         c = policy.config
-        self.gate = VoiceGate(c.silence_threshold_db, round(c.silence_hold / FRAME_PERIOD),
-                              lookahead, round(c.voice_attack / FRAME_PERIOD),
-                              round(c.silence_release / FRAME_PERIOD))
+        self.gate = _voice_gate(c, lookahead)
         self.lookahead = lookahead
         self.smoother = PoseSmoother(c.pose_smoothing)
         self.hop_rest = np.zeros(0)  # 16 kHz samples not yet a whole hop
@@ -758,9 +555,7 @@ def offline_poses(policy, audio_16k):
     n = len(coefficients)
     padded = np.concatenate([np.asarray(audio_16k, np.float64),
                              np.zeros((n + predictor.lookahead_frames) * HOP - len(audio_16k))])
-    gate = VoiceGate(c.silence_threshold_db, round(c.silence_hold / FRAME_PERIOD),
-                     predictor.lookahead_frames, round(c.voice_attack / FRAME_PERIOD),
-                     round(c.silence_release / FRAME_PERIOD))
+    gate = _voice_gate(c, predictor.lookahead_frames)
     gate.push_levels(hop_levels(padded[:(n + predictor.lookahead_frames) * HOP]))
     weights = gate.weights(n)
     positions = policy.lips_to_actuators(predictor.to_lips(coefficients))

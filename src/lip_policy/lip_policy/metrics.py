@@ -11,18 +11,25 @@ they compare across faces and corpora.
   below (1 - PUCKER_FRACTION) of the clip's wide width (90th percentile of the true width,
   i.e. its unrounded mouth; the median would shrink in clips full of rounded vowels).
 - sync offset: the lag [ms] maximising the cross-correlation of predicted and true mouth
-  opening; positive means the prediction lags the truth.
+  opening, refined between frames by the parabola through the peak and its neighbours;
+  positive means the prediction lags the truth (the lips are late). One estimator for every
+  evaluation (lip-eval, lip-e2e-eval, the teacher video check, bag replays); its peak finder
+  is mirror-lag's (mirror_calibration.lag_estimate.refined_peak).
+
+figures() gives all of these for one robot-lip trajectory against its truth, as lip-e2e-eval
+and face-bringup's replay report them.
 """
 
 import numpy as np
 
+from face_msgs import face_layout
 from lip_policy import teacher, visemes
-from mirror_calibration import face_layout
+from mirror_calibration.lag_estimate import refined_peak
 
 CLOSED_FRACTION = 0.05
 PUCKER_FRACTION = 0.12
 EVENT_TOLERANCE = 0.040  # [s]
-MAX_LAG_FRAMES = 20  # [10 ms frames] sync search range
+SYNC_MAX_LAG = 30  # [10 ms frames] +-300 ms sync search range (covers the actuators' lag)
 
 
 def _subset(lips):
@@ -75,7 +82,7 @@ def event_hits(pred, phonemes, duration, true, kind):
     return hits
 
 
-def cross_correlation(pred_open, true_open, max_lag=MAX_LAG_FRAMES):
+def cross_correlation(pred_open, true_open, max_lag=SYNC_MAX_LAG):
     """Unnormalised cross-correlation of mean-removed signals for lags -max..max frames."""
     p = pred_open - pred_open.mean()
     t = true_open - true_open.mean()
@@ -90,8 +97,40 @@ def cross_correlation(pred_open, true_open, max_lag=MAX_LAG_FRAMES):
     return np.array(values)
 
 
+def peak_lag_ms(xcorr):
+    """The sync offset [ms] of a cross_correlation (or of a sum of them over clips): the lag
+    of its peak, refined between frames; + = prediction (lips) late."""
+    max_lag = (len(xcorr) - 1) // 2
+    return float((refined_peak(xcorr) - max_lag) / teacher.FRAME_RATE * 1000)
+
+
+def sync_offset_ms(pred_open, true_open):
+    """Lag [ms] of pred_open behind true_open (mouth openings, or any two 100 Hz series)
+    maximising their cross-correlation, sub-frame; + = prediction (lips) late."""
+    return peak_lag_ms(cross_correlation(pred_open, true_open))
+
+
 def pearson(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
     if len(a) < 2 or a.std() < 1e-12 or b.std() < 1e-12:
         return float('nan')
     return float(np.corrcoef(a, b)[0, 1])
+
+
+def figures(observed, truth, phonemes=None, duration=None):
+    """Lip error, opening correlation, sync offset [ms] and (given the truth's phonemes and
+    duration [s]) closure and pucker recalls of (n, 40, 3) observed lips against truth."""
+    ref_width = reference_width(truth)
+    mean_error, max_error = frame_errors(observed, truth, ref_width)
+    out = {
+        'lip_error': round(float(mean_error.mean()), 4),
+        'lip_max_error': round(float(max_error.mean()), 4),
+        'mouth_opening_correlation': round(pearson(opening(observed), opening(truth)), 4),
+        'sync_offset_ms': round(sync_offset_ms(opening(observed), opening(truth)), 1),
+    }
+    if phonemes is not None:
+        for kind, name in (('closure', 'bilabial_closure'), ('pucker', 'pucker')):
+            hits = event_hits(observed, phonemes, duration, truth, kind)
+            out[f'{name}_recall'] = round(float(np.mean(hits)), 4) if hits else None
+            out[f'{name}_events'] = len(hits)
+    return out

@@ -1,5 +1,5 @@
 """Shared by this package's tests: a tiny synthetic corpus (2 languages, a few short clips)
-and the small real models trained on tiny data (lip_policy.small_models)."""
+and the small real models trained on tiny data (lip_policy.testing.small_models)."""
 
 import pytest
 
@@ -16,7 +16,7 @@ def tiny_corpus(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def models(tmp_path_factory):
-    from lip_policy.small_models import build_small_models
+    from lip_policy.testing.small_models import build_small_models
 
     return build_small_models(tmp_path_factory.getbasetemp() / 'lip_small_models')
 

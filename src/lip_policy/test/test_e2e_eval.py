@@ -56,7 +56,7 @@ def test_recorder_refuses_to_share_its_domain_with_another_graph(ros_context):
     import rclpy
 
     from face_msgs.msg import AudioChunk
-    from lip_policy.e2e_eval import E2EError, Recorder
+    from lip_policy.e2e_recorder import E2EError, Recorder
 
     recorder = Recorder(ros_context)
     recorder.require_alone({'audio': 0, 'face/joint_states': 0})  # nothing else is running

@@ -1,6 +1,7 @@
-"""The streaming policy core (lip_command) with small real models, without ROS.
+"""The streaming policy core (lip_command and its resample, voice_gate and pose_filters)
+with small real models, without ROS.
 
-The models are trained here from tiny data (see lip_policy.small_models): a few espeak-ng
+The models are trained here from tiny data (see lip_policy.testing.small_models): a few espeak-ng
 clips for the lip model, a babbling dataset of the stand-in face for the self-model.
 """
 
@@ -14,9 +15,9 @@ from lip_policy.lip_command import (
     ChunkError,
     LipPolicy,
     PolicyConfig,
-    Resampler,
     offline_poses,
 )
+from lip_policy.resample import Resampler
 
 T0 = 1000.0  # [s] playback time of the first sample in these tests
 
@@ -246,7 +247,7 @@ def test_hop_compute_is_measured(parts, speech):
 
 
 def test_pose_smoothing_streams_like_the_whole_clip_and_takes_out_jitter():
-    from lip_policy.lip_command import PoseSmoother, smooth_poses
+    from lip_policy.pose_filters import PoseSmoother, smooth_poses
 
     rng = np.random.default_rng(4)
     t = np.arange(300) * FRAME_PERIOD
@@ -277,7 +278,7 @@ def test_the_policy_smooths_its_poses(parts, speech):
     for policy in (plain, smooth):
         stream(policy, speech, 16000, [480] * 10000, now=T0 - 1.0)
         policy.end_segment()
-    from lip_policy.lip_command import smooth_poses
+    from lip_policy.pose_filters import smooth_poses
 
     np.testing.assert_allclose(smooth.times, plain.times)
     np.testing.assert_allclose(smooth.poses, smooth_poses(plain.poses, 2), atol=2e-4)
@@ -286,7 +287,7 @@ def test_the_policy_smooths_its_poses(parts, speech):
 
 
 def test_pacing_keeps_to_the_speed_limit_and_centres_a_fast_move():
-    from lip_policy.lip_command import pace_poses, rate_limited
+    from lip_policy.pose_filters import pace_poses, rate_limited
 
     step = np.repeat([[0.0, 0.0], [1.0, -0.5]], [50, 50], axis=0)  # both move at frame 50
     max_step = np.array([0.1, 0.1])

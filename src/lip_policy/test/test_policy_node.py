@@ -1,7 +1,7 @@
 """lip_policy_node over real DDS: player -> policy -> driver on the emulated bus.
 
 Every node is a real process (python -m ...); the test only talks to them through topics.
-Models are the small real ones of lip_policy.small_models.
+Models are the small real ones of lip_policy.testing.small_models.
 """
 
 import contextlib

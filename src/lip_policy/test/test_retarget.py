@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
+from face_msgs import face_layout
 from lip_policy import corpus, metrics
 from lip_policy.retarget import LipsToActuators, RetargetError, Retargeting, rest_mouth
-from lip_policy.small_models import stand_in_landmarks
-from mirror_calibration import face_layout
+from lip_policy.testing.small_models import stand_in_landmarks
 
 FACE = load_face_config(default_face_config_path())
 

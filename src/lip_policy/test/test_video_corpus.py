@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from lip_policy import cli, corpus, teacher_video, video_corpus
+from lip_policy import cli, corpus, video_corpus
+from lip_policy.testing import teacher_video
 
 
 @pytest.fixture(scope='module')

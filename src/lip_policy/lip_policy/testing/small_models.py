@@ -57,8 +57,8 @@ STAND_IN_FACE = {
 def stand_in_landmarks(face_config, joints):
     """(n, actuators) joint positions -> (n, 109, 3) face_subset_v1 landmarks of the
     stand-in face: lips move by STAND_IN_FACE (saturating), everything else is still."""
+    from face_msgs import face_layout
     from lip_policy.neutral_mouth import neutral_lips
-    from mirror_calibration import face_layout
 
     joints = np.atleast_2d(np.asarray(joints, np.float64))
     rng = np.random.default_rng(7)
@@ -88,10 +88,10 @@ def build_small_models(workdir, languages=('en', 'de'), clips_per_language=6, se
     import torch
 
     from face_motor_driver.face_config import default_face_config_path, load_face_config
+    from face_msgs import face_layout
     from lip_policy import synth, train
     from lip_policy.model import LipModelConfig
     from lip_policy.retarget import fit_from_files
-    from mirror_calibration import face_layout
     from mirror_calibration.babbling import babble_poses, babbled_actuators
     from mirror_calibration.dataset import DatasetMeta, DatasetWriter
     from mirror_calibration.fit import FitOptions, run_fit

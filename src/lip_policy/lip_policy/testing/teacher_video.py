@@ -17,8 +17,8 @@ from lip_policy.neutral_mouth import neutral_lips
 def teacher_renderer(width=320, height=240):
     """A face_sim renderer whose `render(lips)` takes (40, 3) teacher lip points."""
     # The warp alone: face_sim's skin model (FaceRenderer) stays hidden from the learner.
+    from face_msgs import face_layout
     from face_sim.warp import MeshWarpRenderer
-    from mirror_calibration import face_layout
 
     class TeacherFaceRenderer(MeshWarpRenderer):
         def __init__(self):
@@ -62,15 +62,14 @@ def compare(observed, valid, teacher_lips):
 
     MediaPipe sees the rendered face with a constant bias (photo, skin warp), so errors are
     measured after removing each point's mean offset over the clip; opening correlation and
-    the best-lag of opening cross-correlation need no such correction.
+    the sync offset (metrics.sync_offset_ms) need no such correction.
     """
     observed, truth = observed[valid], teacher_lips[:len(valid)][valid]
     ref = metrics.reference_width(truth)
     offset = (observed - truth).mean(axis=0)
     err, _ = metrics.frame_errors(observed - offset, truth, ref)
-    xcorr = metrics.cross_correlation(metrics.opening(observed), metrics.opening(truth))
+    seen, true = metrics.opening(observed), metrics.opening(truth)
     return {'frames': int(valid.sum()),
             'lip_error': float(err.mean()),
-            'mouth_open_pcc': metrics.pearson(metrics.opening(observed),
-                                              metrics.opening(truth)),
-            'sync_offset_ms': float((np.argmax(xcorr) - metrics.MAX_LAG_FRAMES) * 10)}
+            'mouth_open_pcc': metrics.pearson(seen, true),
+            'sync_offset_ms': metrics.sync_offset_ms(seen, true)}
