@@ -30,9 +30,9 @@ from machine import machine_report  # bench/ is on sys.path when run as a script
 from tqdm import tqdm
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
+from face_msgs.face_layout import LIPS
 from face_sim.camera import Nuisances, SimCamera
 from face_sim.render import FaceRenderer
-from mirror_calibration.face_layout import LIPS
 from mirror_calibration.observer import FaceObserver
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

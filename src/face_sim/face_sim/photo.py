@@ -12,7 +12,7 @@ import mediapipe as mp
 import numpy as np
 from skimage import data
 
-from mirror_calibration.face_layout import MESH_POINT_COUNT, mesh_to_pixels
+from face_msgs.face_layout import MESH_POINT_COUNT, mesh_to_pixels
 
 # Where the face sits in the 512x512 photo [px]: centre and the crop width that frames it
 # with a little hair, ear and neck around it (eye span about 0.22 of the image width).

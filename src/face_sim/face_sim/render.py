@@ -6,9 +6,9 @@ never imports it (it contains the skin model); face_sim.warp renders moved meshe
 
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
+from face_msgs.face_layout import to_face_frame
 from face_sim.skin import SkinModel
 from face_sim.warp import MeshWarpRenderer
-from mirror_calibration.face_layout import to_face_frame
 
 
 class FaceRenderer(MeshWarpRenderer):

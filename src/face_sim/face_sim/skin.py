@@ -11,7 +11,7 @@ The learner must discover all of this through the camera, so mirror_calibration 
 lip_policy never import this module (a test checks it). See src/face_sim/README.md for
 what each actuator does.
 
-Geometry is in the normalised face frame of mirror_calibration.face_layout, 2-D: +x from
+Geometry is in the normalised face frame of face_msgs.face_layout, 2-D: +x from
 the face's right outer eye corner to its left one, +y up, unit = eye span. The model is
 built from the neutral face mesh (478 MediaPipe points) of the face being simulated.
 """

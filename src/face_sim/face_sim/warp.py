@@ -19,8 +19,8 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import Delaunay
 
+from face_msgs.face_layout import LIP_INNER, face_frame
 from face_sim.photo import neutral_face
-from mirror_calibration.face_layout import LIP_INNER, face_frame
 
 GRID_EYE_SPAN = 64            # displacement field samples per eye span (2 px at 640x480)
 RING_SCALE = 1.45             # fixed ring around the face, relative to the mesh hull

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from face_msgs.face_layout import FACE_SUBSET
 from face_sim.camera import Nuisances, SimCamera
 from face_sim.render import FaceRenderer
-from mirror_calibration.face_layout import FACE_SUBSET
 from mirror_calibration.observer import FaceObserver
 
 

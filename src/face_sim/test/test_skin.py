@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
+from face_msgs.face_layout import to_face_frame
 from face_sim.photo import neutral_face
 from face_sim.skin import (
     ANCHORS,
@@ -14,7 +15,6 @@ from face_sim.skin import (
     SkinModel,
     soft_travel,
 )
-from mirror_calibration.face_layout import to_face_frame
 
 CONFIG = load_face_config(default_face_config_path())
 

@@ -10,7 +10,7 @@ import pathlib
 
 import numpy as np
 
-from mirror_calibration import face_layout
+from face_msgs import face_layout
 
 CACHE = pathlib.Path(__file__).resolve().parent / 'data' / 'neutral_lips.npy'
 

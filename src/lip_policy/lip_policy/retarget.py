@@ -37,8 +37,8 @@ import sys
 import numpy as np
 
 from face_common.files import replace_atomically
+from face_msgs import face_layout
 from lip_policy.lip_space import LIP_POINTS, LipBasis
-from mirror_calibration import face_layout
 
 FORMAT = 'lip_policy.retarget/1'
 SPREAD_PERCENTILES = (2.0, 98.0)   # robust range of a coefficient (ignores outliers)
@@ -351,8 +351,8 @@ class LipsToActuators:
 def fit_from_files(corpus_dirs, dataset_dir, n_directions=8, with_human=False):
     """Fit a Retargeting from lip corpora and a babbling dataset (with_human: also return
     the human lip frames it was fitted on)."""
+    from face_msgs import face_layout
     from lip_policy import corpus
-    from mirror_calibration import face_layout
     from mirror_calibration.dataset import load_dataset
 
     human = np.concatenate([c.lips[c.valid] for d in corpus_dirs

@@ -24,9 +24,9 @@ import dataclasses
 
 import numpy as np
 
+from face_msgs import face_layout
 from lip_policy import visemes
 from lip_policy.neutral_mouth import neutral_lips
-from mirror_calibration import face_layout
 
 FRAME_RATE = 100.0  # [Hz] landmark frames, one per 10 ms audio hop
 PARAMETERS = ('open', 'spread', 'round', 'tuck', 'press')

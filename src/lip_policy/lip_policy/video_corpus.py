@@ -49,7 +49,7 @@ def observe_frames(path, observer):
     """-> (frame times [s] (n,), lips (n, 40, 3) with NaN where no face, detected (n,))."""
     import cv2
 
-    from mirror_calibration import face_layout
+    from face_msgs import face_layout
 
     capture = cv2.VideoCapture(str(path))
     try:

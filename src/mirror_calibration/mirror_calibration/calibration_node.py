@@ -33,8 +33,8 @@ from face_motor_driver.face_config import (
     default_face_config_path,
     load_face_config,
 )
+from face_msgs import face_layout
 from face_msgs.action import Babble
-from mirror_calibration import face_layout
 from mirror_calibration.babbling import (
     BabbleError,
     babble_poses,

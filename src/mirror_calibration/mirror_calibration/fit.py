@@ -25,7 +25,7 @@ from face_motor_driver.face_config import (
     default_face_config_path,
     load_face_config,
 )
-from mirror_calibration import face_layout
+from face_msgs import face_layout
 from mirror_calibration.dataset import DatasetError, load_dataset
 from mirror_calibration.self_model import SelfModel, SelfModelConfig, save_checkpoint
 

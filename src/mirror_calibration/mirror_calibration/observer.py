@@ -18,7 +18,7 @@ import numpy as np
 from mediapipe.python.solution_base import SolutionBase
 from mediapipe.python.solutions import face_mesh as _mp_face_mesh
 
-from mirror_calibration.face_layout import (
+from face_msgs.face_layout import (
     FACE_SUBSET,
     MESH_POINT_COUNT,
     FaceFrameError,

@@ -10,8 +10,8 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
+from face_msgs import face_layout
 from face_msgs.msg import FaceLandmarks
-from mirror_calibration import face_layout
 from mirror_calibration.image_codec import ImageFormatError, image_fields_to_rgb
 from mirror_calibration.node_support import declare, spin_node
 from mirror_calibration.observer import FaceObserver

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from mirror_calibration import face_layout
+from face_msgs import face_layout
 from mirror_calibration.node_graph import NodeProcess
 
 pytestmark = pytest.mark.ros

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
-from mirror_calibration import face_layout
+from face_msgs import face_layout
 from mirror_calibration.babbling import babble_poses, babbled_actuators
 from mirror_calibration.dataset import DatasetMeta, DatasetWriter
 from mirror_calibration.fit import FitOptions, lip_error_fraction, run_fit

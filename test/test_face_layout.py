@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mirror_calibration import face_layout as fl
+from face_msgs import face_layout as fl
 
 
 def test_subset_regions_are_disjoint_and_ordered():
