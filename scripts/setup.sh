@@ -10,7 +10,7 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 STAMPS="$VENV/.stamps"
 BUILD="$ROOT/build"
-PYTHON_PACKAGES=(face_common face_motor_driver mirror_calibration lip_policy face_sim face_bringup)
+PYTHON_PACKAGES=(face_common face_motor_driver mirror_calibration lip_policy face_sim face_bringup face_speech)
 
 step_name=""
 fail() {
@@ -92,6 +92,42 @@ if ! done_already python-packages "$PKG_STAMP"; then
       || fail "pip could not install src/$pkg; check its setup.py."
   done
   mark_done python-packages "$PKG_STAMP"
+fi
+
+step_name="festival"
+# lip-corpus festival (lip_policy/festival.py) speaks with festival and exactly these voices
+# (issue #16); every other voice on the machine is reserved for independent evaluation.
+FESTIVAL_PACKAGES=(festival festvox-us-slt-hts festvox-kdlpc16k festvox-ca-ona-hts festvox-czech-ph
+  festvox-czech-machac festvox-czech-krb festvox-suopuhe-mv festvox-itapc16k festvox-hi-nsk)
+festival_missing() {
+  local pkg missing=()
+  for pkg in "${FESTIVAL_PACKAGES[@]}"; do
+    if command -v dpkg-query >/dev/null; then
+      dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+        || missing+=("$pkg")
+    elif [[ "$pkg" == festival ]] && ! command -v festival >/dev/null; then
+      missing+=("$pkg")
+    fi
+  done
+  echo "${missing[*]}"
+}
+FESTIVAL_STAMP="$(echo "${FESTIVAL_PACKAGES[*]}" | sha256sum | cut -c1-16)"
+if ! done_already festival "$FESTIVAL_STAMP" || [[ -n "$(festival_missing)" ]]; then
+  MISSING="$(festival_missing)"
+  if [[ -n "$MISSING" && $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing festival and its voices with apt: $MISSING"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${FESTIVAL_PACKAGES[@]}" \
+      || { apt-get update -q && apt-get install -y -q --no-install-recommends "${FESTIVAL_PACKAGES[@]}"; } \
+      || fail "apt-get could not install ${FESTIVAL_PACKAGES[*]}; check the apt sources."
+    MISSING="$(festival_missing)"
+  fi
+  if [[ -z "$MISSING" ]]; then
+    mark_done festival "$FESTIVAL_STAMP"
+  else
+    echo "setup: WARNING: the festival corpus (lip-corpus festival) and its tests need: $MISSING." >&2
+    echo "setup:   run make setup as root, or: sudo apt-get install --no-install-recommends ${FESTIVAL_PACKAGES[*]}" >&2
+  fi
 fi
 
 echo "setup: ready ($VENV)"
