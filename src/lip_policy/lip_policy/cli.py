@@ -22,6 +22,14 @@ def corpus_main(argv=None):
                        help='sung clips (held syllables along a melody) per language')
     synth.add_argument('--seed', type=int, default=0)
     synth.add_argument('--out', required=True, help='corpus directory (created or extended)')
+    fest = sub.add_parser('festival', help='festival speech (the issue #16 voices) with '
+                          'teacher lips')
+    fest.add_argument('--voices', type=_languages, default=None,
+                      help='comma-separated festival voices (default: every allowed voice '
+                           'that can run here; the others are named on stderr)')
+    fest.add_argument('--clips-per-voice', type=int, default=60)
+    fest.add_argument('--seed', type=int, default=0)
+    fest.add_argument('--out', required=True, help='corpus directory (created or extended)')
     video = sub.add_parser('video', help='talking-head videos -> audio + observer lips')
     video.add_argument('files', nargs='+')
     video.add_argument('--out', required=True)
@@ -36,6 +44,8 @@ def corpus_main(argv=None):
                                               args.sung_per_language, args.seed, args.out)
             total = len(corpus.read_manifest(args.out))
             print(json.dumps({'written': len(written), 'clips': total, 'out': args.out}))
+        elif args.command == 'festival':
+            return _festival_corpus(args)
         else:
             from lip_policy import video_corpus
 
@@ -46,6 +56,25 @@ def corpus_main(argv=None):
     except (corpus.CorpusError, ValueError, RuntimeError) as error:
         print(f'lip-corpus: error: {error}', file=sys.stderr)
         return 2
+    return 0
+
+
+def _festival_corpus(args):
+    from lip_policy import festival, synth
+
+    voices = args.voices
+    if voices is None:
+        usable, missing = festival.usable_voices()
+        if not usable:
+            raise festival.FestivalError('no festival voice can run here: '
+                                         + '; '.join(missing.values()))
+        for reason in missing.values():
+            print(f'lip-corpus: warning: skipped: {reason}', file=sys.stderr)
+        voices = list(usable)
+    written = synth.synthesise_festival(voices, args.clips_per_voice, args.seed, args.out)
+    total = len(corpus.read_manifest(args.out))
+    print(json.dumps({'written': len(written), 'clips': total, 'voices': voices,
+                      'out': args.out}))
     return 0
 
 

@@ -1,15 +1,18 @@
-"""Synthetic speech and song clips: espeak-ng audio + the teacher's lip trajectories.
+"""Synthetic speech and song clips: espeak-ng or festival audio + the teacher's lip trajectories.
 
 Speech: a sentence of random words from the language's wordfreq list (the 3000 most common
 words), spoken by a random voice variant at a random rate and pitch. Song: syllables held
 along a melody; each note is one syllable spoken at the note's pitch with a flat intonation
 (pitch range 0), its vowel time-stretched (pitch kept) to the note's duration.
+Festival speech (`synthesise_festival`): the same kind of sentence in the voice's language,
+spoken by one of festival.VOICES at a random rate; its phones go to IPA through
+festival_phones and on to the same teacher.
 """
 
 import numpy as np
 import scipy.signal
 
-from lip_policy import corpus, teacher, visemes
+from lip_policy import corpus, festival, teacher, visemes
 from lip_policy.espeak import Speaker
 
 # wordfreq language code -> espeak-ng voice. All are built into espeakng_loader's data.
@@ -81,7 +84,7 @@ def speech_clip(speaker, language, rng, words):
     phonemes = [(p.ipa, p.start) for p in said.phonemes]
     audio, lips, phonemes = _finish(said.audio, said.sample_rate, phonemes)
     info = dict(kind='speech', language=language, voice=voice, speaker=voice, text=text,
-                rate_wpm=rate, pitch=pitch, source='espeak-ng')
+                rate_wpm=rate, pitch=pitch, source='espeak-ng', engine='espeak-ng')
     return info, audio, lips, phonemes
 
 
@@ -132,7 +135,8 @@ def sung_clip(speaker, language, rng):
         melody.append([syllable, pitch, duration])
     audio, lips, phonemes = _finish(np.concatenate(pieces), rate, phonemes)
     info = dict(kind='sung', language=language, voice=voice, speaker=voice,
-                text=' '.join(m[0] for m in melody), melody=melody, source='espeak-ng')
+                text=' '.join(m[0] for m in melody), melody=melody, source='espeak-ng',
+                engine='espeak-ng')
     return info, audio, lips, phonemes
 
 
@@ -165,4 +169,55 @@ def synthesise(languages, clips_per_language, sung_per_language, seed, out_dir, 
         else:
             info, audio, lips, phonemes = sung_clip(speaker, lang, rng)
         written.append(writer.add(dict(id=clip_id, **info), audio, lips, phonemes=phonemes))
+    return written
+
+
+FESTIVAL_BLOCK = 10  # clips per festival run; the clips of a block share a speaking rate
+
+
+def _festival_text(language, encoding, rng, words):
+    """4 to 9 random words, each of which the voice's 8-bit encoding can write."""
+    usable = [w for w in words if w.encode(encoding, 'ignore').decode(encoding) == w]
+    return ' '.join(rng.choice(usable, size=rng.integers(4, 10)))
+
+
+def synthesise_festival(voices, clips_per_voice, seed, out_dir, progress=True):
+    """Add festival speech clips (ids fest_<voice>_<k>) to a corpus; returns the entries
+    written. Resumable like `synthesise`: each block of FESTIVAL_BLOCK clips has its own
+    generator for its rate and each clip its own for its text, so a clip is the same
+    whatever else is built. festival.FestivalError if festival or a voice cannot run."""
+    from tqdm import tqdm
+
+    if clips_per_voice < 0:
+        raise SynthError('clip counts must be >= 0')
+    for name in voices:
+        festival.check_voice(name)
+    writer = corpus.CorpusWriter(out_dir)
+    done = writer.existing_ids()
+    blocks = [(name, b) for name in voices
+              for b in range(0, clips_per_voice, FESTIVAL_BLOCK)]
+    written = []
+    for name, first in tqdm(blocks, desc='lip-corpus festival', unit='block',
+                            disable=not progress):
+        voice = festival.VOICES[name]
+        voice_index = list(festival.VOICES).index(name)
+        ids = [f'fest_{name}_{k:04d}' for k in range(first, min(first + FESTIVAL_BLOCK,
+                                                                   clips_per_voice))]
+        todo = [(k, clip_id) for k, clip_id in enumerate(ids, first) if clip_id not in done]
+        if not todo:
+            continue
+        rate = float(np.random.default_rng([seed, voice_index, 1000, first]).uniform(
+            *festival.RATE_RANGE))
+        words = _words(voice.language)
+        texts = [_festival_text(voice.language, voice.encoding,
+                                np.random.default_rng([seed, voice_index, k]), words)
+                 for k, _ in todo]
+        for (_, clip_id), text, said in zip(todo, texts,
+                                            festival.say_many(texts, name, rate)):
+            audio, lips, phonemes = _finish(said.audio, said.sample_rate,
+                                            festival.to_ipa(said.phones, name))
+            info = dict(id=clip_id, kind='speech', language=voice.language, voice=name,
+                        speaker=name, text=text, rate=round(rate, 3), source='festival',
+                        engine='festival', method=voice.method, phone_set=voice.phone_set)
+            written.append(writer.add(info, audio, lips, phonemes=phonemes))
     return written
