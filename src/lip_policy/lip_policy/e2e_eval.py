@@ -273,7 +273,7 @@ class Evaluation:
         """Robot lips at the audio's frame times (frames, 40, 3) from the recording."""
         at = start + np.arange(self.frames) * FRAME
         if through == 'camera':
-            from mirror_calibration import face_layout
+            from face_msgs import face_layout
 
             seen = [m for m in recorder.landmarks if m.detected]
             if len(seen) < 10:

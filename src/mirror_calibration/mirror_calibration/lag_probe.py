@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from mirror_calibration import face_layout
+from face_msgs import face_layout
 from mirror_calibration.lag_estimate import LagError, estimate_lag, fit_servo
 
 MIN_CORRELATION = 0.6  # below this the trajectory was not seen clearly enough to time it

@@ -19,7 +19,7 @@ import numpy as np
 
 from lip_policy.lip_space import LIP_POINTS
 
-# Lip point indices of face_subset_v1 (see mirror_calibration.face_layout): outer loop 0..19
+# Lip point indices of face_subset_v1 (see face_msgs.face_layout): outer loop 0..19
 # from the right corner (0) over the upper lip to the left corner (10) and back along the
 # lower lip; inner loop 20..39 the same way.
 RIGHT_CORNER, LEFT_CORNER = (0, 20), (10, 30)
