@@ -1,4 +1,4 @@
-"""The face on the robot: driver on the real bus, camera, landmark observer, lip policy.
+"""The face on the robot: driver on the real bus, camera, landmark observer, speech, lip policy.
 
     ros2 launch launch/face.launch.py [use_sim:=true] [namespace:=head] [audio_topic:=/tts/audio]
 
@@ -59,6 +59,10 @@ def generate_launch_description():
         Node(package='mirror_calibration', executable='observer_node',
              namespace=namespace, output='screen', additional_env=ONE_MATH_THREAD,
              parameters=[PathJoinSubstitution([config_dir, 'mirror_calibration.yaml'])]),
+        Node(package='face_speech', executable='speech_node',
+             namespace=namespace, output='screen', additional_env=ONE_MATH_THREAD,
+             parameters=[PathJoinSubstitution([config_dir, 'face_speech.yaml'])],
+             remappings=[('audio', LaunchConfiguration('audio_topic'))]),
         Node(package='lip_policy', executable='lip_policy_node',
              namespace=namespace, output='screen', additional_env=ONE_MATH_THREAD,
              parameters=[PathJoinSubstitution([config_dir, 'lip_policy.yaml']),

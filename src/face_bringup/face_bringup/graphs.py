@@ -4,9 +4,10 @@ face-bringup starts exactly these; the launch files in launch/ declare the same 
 robots with a ROS 2 install, and a test reads both to check they agree. Graph names are
 the launch files' names:
 
-    face        the robot: driver on the real bus, camera, observer, lip policy
+    face        the robot: driver on the real bus, camera, observer, speech, lip policy
                 (use_sim=True swaps in the emulated bus and the simulated head)
-    face_sim    the same graph on the emulated bus with face_sim as the camera
+    face_sim    the same graph without the speech node, on the emulated bus with face_sim
+                as the camera
     calibrate   driver, camera (or face_sim), observer and the babbling calibration node
 """
 
@@ -50,4 +51,9 @@ def graph(name, use_sim=False, lip_model='', self_model='', audio_topic='audio')
                       (('lip_model', lip_model), ('self_model', self_model)),
                       (('audio', audio_topic),) if audio_topic != 'audio' else (),
                       node_class='lip_policy.policy_node:LipPolicyNode')
-    return [driver, eyes, observer, policy]
+    # The voice publishes what it plays on the topic the policy hears.
+    speech = NodeSpec('face_speech', 'speech_node', 'face_speech.yaml', (),
+                      (('audio', audio_topic),) if audio_topic != 'audio' else (),
+                      node_class='face_speech.speech_node:SpeechNode')
+    return [driver, eyes, observer, policy] if name == 'face_sim' else \
+        [driver, eyes, observer, speech, policy]

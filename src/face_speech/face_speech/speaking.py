@@ -103,10 +103,9 @@ class SpeechJob:
     def _played_until(self):
         if math.isnan(self.written_end):
             return -math.inf
-        now = self.output.now()
-        if self.stopped:
-            now = min(now, self.stopped_at)
-        return min(now, self.written_end)
+        # once stopped: what will have played when the sound stops (within one period)
+        until = self.stopped_at if self.stopped else self.output.now()
+        return min(until, self.written_end)
 
     # --- the work, in the caller's thread --------------------------------------------
     def run(self, report=lambda: None):

@@ -27,14 +27,23 @@ import time
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.time import Time
 
-from face_motor_driver import scheduling
+from face_common import scheduling
+from face_common.parameters import (
+    Check,
+    Parameter,
+    ParameterError,
+    between,
+    declare_parameters,
+    non_empty,
+    one_of,
+)
+from face_common.qos import audio_qos
 from face_msgs.action import Say
 from face_msgs.checks import MessageError, check_audio_chunk
 from face_msgs.msg import AudioChunk
@@ -42,81 +51,68 @@ from face_speech.output import OUTPUTS, OutputError, open_output
 from face_speech.sentences import split_sentences
 from face_speech.speaking import SpeechJob, resample
 from face_speech.tts import ENGINES, TtsError, make_engine
-from lip_policy.qos import audio_qos
 
 GOAL_MODES = ('queue', 'preempt')
 CANCEL_STATE_WAIT = 1.0  # [s] longest wait for the action server to mark a cancel
 
 
-def _within(lo, hi):
-    return lambda v: isinstance(v, (int, float)) and lo <= v <= hi
+def _integer(low, high):
+    return Check(lambda v: low <= v <= high, f'an integer in [{low}, {high}]')
 
 
-def _one_of(choices):
-    return lambda v: v in choices
-
-
-# name: (default, description, check, what it accepts)
 PARAMETERS = {
-    'engine': ('espeak', 'TTS engine: espeak (espeak-ng in process), festival (text2wave '
-               'with festival_voice) or command (tts_command)', _one_of(ENGINES),
-               ' | '.join(ENGINES)),
-    'voice': ('en', 'voice for goals that name neither voice nor language (espeak-ng voice '
-              'or language code; {voice} of tts_command)', None, ''),
-    'festival_voice': ('kal_diphone', 'festival voice for engine festival (always selected '
-                       'explicitly: voice_<name>)', lambda v: bool(v.strip()),
-                       'a voice name such as kal_diphone'),
-    'rate_wpm': (175, 'espeak-ng speaking rate [words/min]',
-                 lambda v: isinstance(v, int) and 80 <= v <= 450, 'an integer in [80, 450]'),
-    'tts_command': ('', 'command template for engine command: "mytts --out {wav} --voice '
-                    '{voice} {text}" ({text} {text_file} {wav} {voice} {language}; no shell)',
-                    None, ''),
-    'tts_timeout': (10.0, 'longest synthesis of one sentence by a TTS program [s]; a longer '
-                    'one is killed and the goal aborted', _within(0.1, 600.0), '[0.1, 600] s'),
-    'max_sentence_chars': (200, 'longer sentences are cut at a clause boundary [characters]',
-                           lambda v: isinstance(v, int) and 20 <= v <= 10000,
-                           'an integer in [20, 10000]'),
-    'output': ('auto', 'sound output: auto (PortAudio when a device exists, else null), '
-               'portaudio, or null (virtual DAC on the monotonic clock)', _one_of(OUTPUTS),
-               ' | '.join(OUTPUTS)),
-    'output_device': ('', 'PortAudio device name or index; "" = the default output', None, ''),
-    'sample_rate': (22050, 'output sample rate [Hz]; every source is resampled to it',
-                    lambda v: isinstance(v, int) and 8000 <= v <= 192000,
-                    'an integer in [8000, 192000]'),
-    'buffer': (0.15, 'audio written ahead of the DAC [s]: how far ahead of playback /audio '
-               'is published (the lips need 0.12 or more)', _within(0.01, 2.0), '[0.01, 2] s'),
-    'lead_in': (0.15, 'silence before the first sound when the output is idle [s], so the '
-                'first words are published that far ahead of playback too',
-                _within(0.0, 2.0), '[0, 2] s'),
-    'speaker_latency': (0.0, 'measured time from the DAC to sound leaving the speaker [s], '
-                        'added to every stamp', _within(0.0, 1.0), '[0, 1] s'),
-    'null_period': (0.005, 'period of the null output\'s virtual DAC [s] (a stop takes effect '
-                    'at the end of the period playing)', _within(0.0005, 0.1),
-                    '[0.0005, 0.1] s'),
-    'chunk_duration': (0.02, 'audio per /audio chunk [s]', _within(0.005, 0.2),
-                       '[0.005, 0.2] s'),
-    'on_new_goal': ('queue', 'a goal arriving while one speaks: queue (after it) or preempt '
-                    '(stop it, start the new one)', _one_of(GOAL_MODES), 'queue | preempt'),
-    'rest_silence': (0.3, 'silence published on /audio at a stop, stamped when the sound '
-                     'stopped, so the lip policy replaces what it scheduled ahead with rest '
-                     '[s]; 0 = publish nothing (the policy then holds the lips for its '
-                     'stall_timeout and eases them over ease_time)', _within(0.0, 2.0),
-                     '[0, 2] s'),
-    'feedback_rate': (10.0, 'Say feedback messages per second [Hz]', _within(0.1, 100.0),
-                      '[0.1, 100] Hz'),
-    'diagnostics_rate': (1.0, '/diagnostics messages per second [Hz]', _within(0.1, 50.0),
-                         '[0.1, 50] Hz'),
-    'scheduling': ('realtime', 'CPU scheduling: realtime (SCHED_RR where permitted, else nice '
-                   '-10), as a sound card\'s feeder runs, or normal',
-                   _one_of(scheduling.SCHEDULING), 'realtime | normal'),
-    'realtime_priority': (15, 'SCHED_RR priority with scheduling realtime [1..98]',
-                          lambda v: isinstance(v, int) and 1 <= v <= 98,
-                          'an integer in [1, 98]'),
+    'engine': Parameter('espeak', 'TTS engine: espeak (espeak-ng in process), festival '
+                        '(lip_policy.festival with festival_voice) or command (tts_command)',
+                        one_of(ENGINES)),
+    'voice': Parameter('en', 'voice for goals that name neither voice nor language '
+                       '(espeak-ng voice or language code; {voice} of tts_command)'),
+    'festival_voice': Parameter('cmu_us_slt_arctic_hts', 'festival voice for engine festival, '
+                                'always selected explicitly (one of lip_policy.festival.VOICES)',
+                                non_empty()),
+    'rate_wpm': Parameter(175, 'espeak-ng speaking rate [words/min]', _integer(80, 450)),
+    'tts_command': Parameter('', 'command template for engine command: "mytts --out {wav} '
+                             '--voice {voice} {text}" ({text} {text_file} {wav} {voice} '
+                             '{language}; no shell)'),
+    'tts_timeout': Parameter(10.0, 'longest synthesis of one sentence by a TTS program [s]; a '
+                             'longer one is killed and the goal aborted',
+                             between(0.1, 600.0, 's')),
+    'max_sentence_chars': Parameter(200, 'longer sentences are cut at a clause boundary '
+                                    '[characters]', _integer(20, 10000)),
+    'output': Parameter('auto', 'sound output: auto (PortAudio when a device exists, else '
+                        'null), portaudio, or null (virtual DAC on the monotonic clock)',
+                        one_of(OUTPUTS)),
+    'output_device': Parameter('', 'PortAudio device name or index; "" = the default output'),
+    'sample_rate': Parameter(22050, 'output sample rate [Hz]; every source is resampled to it',
+                             _integer(8000, 192000)),
+    'buffer': Parameter(0.15, 'audio written ahead of the DAC [s]: how far ahead of playback '
+                        '/audio is published (the lips need 0.12 or more)',
+                        between(0.01, 2.0, 's')),
+    'lead_in': Parameter(0.15, 'silence before the first sound when the output is idle [s], so '
+                         'the first words are published that far ahead of playback too',
+                         between(0.0, 2.0, 's')),
+    'speaker_latency': Parameter(0.0, 'measured time from the DAC to sound leaving the speaker '
+                                 '[s], added to every stamp', between(0.0, 1.0, 's')),
+    'null_period': Parameter(0.005, 'period of the null output\'s virtual DAC [s] (a stop '
+                             'takes effect at the end of the period playing)',
+                             between(0.0005, 0.1, 's')),
+    'chunk_duration': Parameter(0.02, 'audio per /audio chunk [s]', between(0.005, 0.2, 's')),
+    'on_new_goal': Parameter('queue', 'a goal arriving while one speaks: queue (after it) or '
+                             'preempt (stop it, start the new one)', one_of(GOAL_MODES)),
+    'rest_silence': Parameter(0.3, 'silence published on /audio at a stop, stamped when the '
+                              'sound stopped, so the lip policy replaces what it scheduled '
+                              'ahead with rest [s]; 0 = publish nothing (the policy then holds '
+                              'the lips for its stall_timeout and eases them over ease_time)',
+                              between(0.0, 2.0, 's')),
+    'feedback_rate': Parameter(10.0, 'Say feedback messages per second [Hz]',
+                               between(0.1, 100.0, 'Hz')),
+    'diagnostics_rate': Parameter(1.0, '/diagnostics messages per second [Hz]',
+                                  between(0.1, 50.0, 'Hz')),
+    'scheduling': Parameter('realtime', 'CPU scheduling: realtime (SCHED_RR where permitted, '
+                            'else nice -10), as a sound card\'s feeder runs, or normal',
+                            one_of(scheduling.SCHEDULING)),
+    'realtime_priority': Parameter(15, 'SCHED_RR priority with scheduling realtime [1..98]',
+                                   _integer(1, 98)),
 }
-
-
-class ParameterError(ValueError):
-    """A parameter value the node cannot run with."""
 
 
 class GoalError(ValueError):
@@ -142,15 +138,7 @@ def _mono(samples, channels):
 class SpeechNode(Node):
     def __init__(self, **kwargs):
         super().__init__('speech', **kwargs)
-        self.p = {}
-        for name, (default, description, check, accepts) in PARAMETERS.items():
-            value = self.declare_parameter(
-                name, default, ParameterDescriptor(description=description)).value
-            if check is not None and not check(value):
-                raise ParameterError(f'parameter {name}={value!r} is invalid: expected '
-                                     f'{accepts}; fix it in config/face_speech.yaml or on the '
-                                     'command line')
-            self.p[name] = value
+        self.p = declare_parameters(self, PARAMETERS, 'face_speech.yaml')
         p = self.p
         self.engine = make_engine(p['engine'], p['tts_command'], p['tts_timeout'],
                                   p['rate_wpm'])

@@ -1,7 +1,8 @@
 """Text-to-speech engines: one sentence in, mono samples out.
 
 - espeak: espeak-ng in this process (lip_policy.espeak.Speaker), no install needed.
-- festival: festival's `text2wave`, with the voice always named (festival_voice).
+- festival: lip_policy.festival (festival in batch mode, the voice always named, texts
+  written in the voice's encoding), with the speech node's timeout.
 - command: any program, from a template such as `mytts --out {wav} --voice {voice} {text}`.
   The template is split like a shell line and each placeholder is replaced inside its
   argument (no shell runs, so text cannot inject commands): {text}, {text_file} (a file
@@ -28,7 +29,6 @@ import numpy as np
 
 ENGINES = ('espeak', 'festival', 'command')
 PLACEHOLDERS = ('{text}', '{text_file}', '{wav}', '{voice}', '{language}')
-FESTIVAL_TEMPLATE = 'text2wave -o {wav} -eval (voice_{voice}) {text_file}'
 POLL = 0.05  # [s] how often a running command is checked for a stop
 
 
@@ -62,10 +62,31 @@ class EspeakEngine:
         return utterance.audio.astype(np.float32), utterance.sample_rate
 
 
+class FestivalEngine:
+    name = 'festival'
+
+    def __init__(self, timeout):
+        from lip_policy import festival
+
+        self.festival, self.timeout = festival, timeout
+        try:
+            festival.festival_binary()
+        except festival.FestivalError as error:
+            raise TtsError(f'engine festival: {error}; or set engine to espeak') from error
+
+    def synthesize(self, text, voice, language='', stop=None):
+        try:
+            self.festival.check_voice(voice)
+            utterance = self.festival.say(text, voice, timeout=self.timeout)
+        except self.festival.FestivalError as error:
+            raise TtsError(f'festival: {error}') from error
+        return utterance.audio.astype(np.float32), utterance.sample_rate
+
+
 class CommandEngine:
     """A TTS program run once per sentence from a command template (see the module)."""
 
-    def __init__(self, template, timeout, name='command', missing_hint=''):
+    def __init__(self, template, timeout, name='command'):
         self.name, self.timeout = name, timeout
         try:
             self.argv = shlex.split(template)
@@ -78,8 +99,8 @@ class CommandEngine:
             raise TtsError(f'tts_command {template!r} has no {{wav}}: the program must write '
                            'its audio to the file named by {wav}')
         if shutil.which(self.argv[0]) is None:
-            raise TtsError(missing_hint or f'TTS program {self.argv[0]!r} of tts_command is not '
-                           'found (not on PATH and not a file); install it or fix tts_command')
+            raise TtsError(f'TTS program {self.argv[0]!r} of tts_command is not found (not on '
+                           'PATH and not a file); install it or fix tts_command')
 
     def synthesize(self, text, voice, language='', stop=None):
         with tempfile.TemporaryDirectory(prefix='face_speech_') as folder:
@@ -90,9 +111,6 @@ class CommandEngine:
                       '{voice}': voice, '{language}': language}
             args = [_fill(arg, values) for arg in self.argv]
             errors = self._run(args, stop)
-            if 'SIOD ERROR' in errors:  # festival reports a bad voice and still exits 0
-                raise TtsError(f'{self.name}: {_last_line(errors)}; pick an installed voice '
-                               '(folders under /usr/share/festival/voices/*/)')
             if not wav.is_file() or wav.stat().st_size == 0:
                 raise TtsError(f'{self.name} ({self.argv[0]}) exited without writing audio '
                                f'to {{wav}}{_said(errors)}')
@@ -160,9 +178,7 @@ def make_engine(name, tts_command='', tts_timeout=10.0, rate_wpm=175):
     if name == 'espeak':
         return EspeakEngine(rate_wpm)
     if name == 'festival':
-        return CommandEngine(FESTIVAL_TEMPLATE, tts_timeout, 'festival', missing_hint=(
-            'festival is not installed (no text2wave on PATH): install festival and a voice '
-            '(e.g. apt install festival festvox-kallpc16k), or set engine to espeak'))
+        return FestivalEngine(tts_timeout)
     if name == 'command':
         return CommandEngine(tts_command, tts_timeout)
     raise TtsError(f'engine {name!r} is not one of {", ".join(ENGINES)}')
