@@ -90,15 +90,19 @@ def _run(body, action):
         client.close()
 
 
+def _voice_options(parser):
+    parser.add_argument('--voice', default='', help='TTS voice (espeak: a voice or language)')
+    parser.add_argument('--language', default='', help='language code of the text')
+    parser.add_argument('--action', default='speech/say', help='the Say action name')
+
+
 def say_main(argv=None):
     parser = argparse.ArgumentParser(prog='face-say', description='Say text (or play a '
                                      'file) on the face: one Say goal to speech_node.')
     parser.add_argument('text', nargs='?', default='', help='what to say')
-    parser.add_argument('--voice', default='', help='TTS voice (espeak: a voice or language)')
-    parser.add_argument('--language', default='', help='language code of the text')
     parser.add_argument('--file', default='', help='a WAV/FLAC file to play instead of text')
     parser.add_argument('--wait', action='store_true', help='wait until it has been said')
-    parser.add_argument('--action', default='speech/say', help='the Say action name')
+    _voice_options(parser)
     args = parser.parse_args(argv)
     if bool(args.text.strip()) == bool(args.file):
         parser.error('give either text or --file')
@@ -111,9 +115,7 @@ def chat_main(argv=None):
     parser = argparse.ArgumentParser(prog='face-chat', description='Say every non-empty '
                                      'line of a file (or stdin), one Say goal each, in turn.')
     parser.add_argument('file', nargs='?', default='-', help='text file; - = stdin')
-    parser.add_argument('--voice', default='', help='TTS voice')
-    parser.add_argument('--language', default='', help='language code of the text')
-    parser.add_argument('--action', default='speech/say', help='the Say action name')
+    _voice_options(parser)
     args = parser.parse_args(argv)
 
     def chat(client):
