@@ -21,6 +21,18 @@ Fault injection comes from a JSON file (--fault-file), re-read whenever it chang
                                 out and put back), once per change of the file
 Removing a servo from overheating/overload removes the cause (it has cooled, the joint is
 free); the error bit stays latched until the servo gets a REBOOT, as on X-series servos.
+Other keys are ignored (emulator_process.write_faults adds "change", see below).
+
+Every change of the fault file is acknowledged, so a test waits for the event instead of
+sleeping: once the emulator has applied the content (or refused it) it atomically replaces
+`<fault file>.applied` with one line, `<digest> applied` or `<digest> ignored: <reason>`,
+where digest is fault_digest() of the bytes it read. From that line on, every instruction
+the emulator answers sees the new faults; with port_down_s the line is written once the
+port is gone. The writer (emulator_process.write_faults) numbers each write with a
+"change" key (process id and sequence number), so rewriting the same faults, say a second
+port_down_s, is still a new content with its own acknowledgement; apply_faults writes and
+waits for that line, with a timeout and an error naming the file and the last answer. A
+removed fault file clears every fault and is acknowledged as empty content.
 
 With --link PATH the port is also a symlink at PATH (like /dev/serial/by-id/...): when the
 port comes back after port_down_s it is a new pseudo-terminal, and the link follows it.
@@ -262,27 +274,29 @@ def acknowledgement_path(fault_path):
 
 
 class FaultFileWatcher:
-    """Re-reads the fault file when its modification time changes, and acknowledges it.
+    """Re-reads the fault file when it changes, and acknowledges it (module docstring).
 
-    After each change it replaces `<fault file>.applied` with one line: the digest of the
-    content it read and `applied`, or `ignored: <reason>`; so whoever wrote the file can
-    wait until the servos behave by it (emulator_process.apply_faults) instead of sleeping.
-    A removed file clears every fault and is acknowledged as empty content.
+    poll() applies a changed file and returns True; acknowledge() then writes the
+    acknowledgement, so the serving loop can first carry out what the faults ask for at
+    once (a port_down_s closes the port) and only then say they are in force.
     """
 
     def __init__(self, path, emulator, log):
         self.path, self.emulator, self.log = path, emulator, log
         self._stamp = None
+        self._unacknowledged = ''
 
     def poll(self):
         if not self.path:
-            return
+            return False
         try:
-            stamp = os.stat(self.path).st_mtime_ns
+            info = os.stat(self.path)
+            # The inode too: a rewrite within one timestamp tick is a new file (os.replace).
+            stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         except FileNotFoundError:
             stamp = None
         if stamp == self._stamp:
-            return
+            return False
         self._stamp = stamp
         content, outcome = b'', 'applied'
         try:
@@ -297,9 +311,14 @@ class FaultFileWatcher:
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             outcome = f'ignored: {exc}; write a JSON object'
             self.log(f'fault file {self.path} {outcome}')
-        self._acknowledge(f'{fault_digest(content)} {outcome}\n')
+        self._unacknowledged = f'{fault_digest(content)} {outcome}\n'
+        return True
 
-    def _acknowledge(self, line):
+    def acknowledge(self):
+        """Write the acknowledgement of the last poll() that found a change, once."""
+        if not self._unacknowledged:
+            return
+        line, self._unacknowledged = self._unacknowledged, ''
         ack = acknowledgement_path(self.path)
         tmp = f'{ack}.tmp{os.getpid()}'
         try:
@@ -350,8 +369,9 @@ def _wait_until(due):
         time.sleep(rest)
 
 
-def _port_down(port, seconds, stop):
+def _port_down(port, seconds, stop, watcher):
     port.close()
+    watcher.acknowledge()   # the port is gone: the fault is in force
     back = time.monotonic() + seconds
     while not stop() and time.monotonic() < back:
         time.sleep(0.01)
@@ -377,8 +397,9 @@ def serve(emulator, port, watcher, stop):
             last_poll = now
             if emulator.pending_port_down:
                 seconds, emulator.pending_port_down = emulator.pending_port_down, 0.0
-                _port_down(port, seconds, stop)
+                _port_down(port, seconds, stop, watcher)
                 reader = p.PacketReader()
+            watcher.acknowledge()   # if poll() found a change (a no-op otherwise)
         master = port.master
         ready, _, _ = select.select([master], [], [], 0.02)
         if not ready:
@@ -439,7 +460,7 @@ def main(argv=None):
                            baud_rate=baud, wire_time=args.wire_time, seed=args.seed)
     watcher = FaultFileWatcher(args.fault_file, emulator,
                                lambda m: print(m, file=sys.stderr, flush=True))
-    watcher.poll()
+    watcher.poll()   # acknowledged by serve(), after a port_down_s in the file took the port
     port = Port(args.link)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

@@ -1,6 +1,7 @@
 """Start and stop the bus emulator in its own process (for the driver's `port: sim`, the
 benchmark and the tests)."""
 
+import itertools
 import json
 import os
 import select
@@ -78,13 +79,18 @@ class FaultsNotAppliedError(RuntimeError):
     """The emulator did not acknowledge a fault file in time, or refused its content."""
 
 
+_changes = itertools.count(1)
+
+
 def write_faults(path, **faults):
     """Atomically replace a fault file (the emulator re-reads it when it changes).
 
+    The content carries "change": "<pid>-<n>", numbering this process's writes, so every
+    write differs and gets its own acknowledgement (see face_motor_driver.emulator).
     Returns the content's digest, as the emulator's acknowledgement will name it. Use
     apply_faults to also wait until an emulator watching the file has applied it.
     """
-    content = json.dumps(faults).encode()
+    content = json.dumps({**faults, 'change': f'{os.getpid()}-{next(_changes)}'}).encode()
     tmp = f'{path}.tmp{os.getpid()}'
     with open(tmp, 'wb') as f:
         f.write(content)
@@ -92,10 +98,11 @@ def write_faults(path, **faults):
     return fault_digest(content)
 
 
-def apply_faults(path, timeout=5.0, **faults):
+def apply_faults(path, timeout=10.0, **faults):
     """write_faults, then wait until the emulator watching path acknowledges this content.
 
-    From the return on, every instruction the emulator answers sees these faults. Raises
+    From the return on, every instruction the emulator answers sees these faults (after
+    port_down_s: the port is gone). Tests call this instead of sleeping after a change. Raises
     FaultsNotAppliedError when the emulator refused the content or did not answer within
     timeout [s] (no emulator started with this --fault-file / sim_fault_file).
     """

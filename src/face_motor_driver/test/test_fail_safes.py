@@ -19,6 +19,7 @@ from face_motor_driver.driver import DriverSettings, FaceDriver
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 from face_motor_driver.protocol import ERR_ACCESS
 from face_motor_driver.servo_model import AccessError, EmulatedServo
+from face_motor_driver.waiting import wait_until
 
 WATCHDOG = load_face_config(default_face_config_path()).bus.watchdog   # [s]
 UNITS = round(WATCHDOG / 0.02)
@@ -98,22 +99,22 @@ def test_a_stalled_cycle_trips_the_watchdog_and_the_driver_rearms_it(face_config
     jaw = face_config.names.index('jaw_open')
     actuator = face_config.actuators[jaw]
 
-    def run(seconds, goal=None):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if goal is not None:
-                driver.submit(['jaw_open'], [goal], [], 10, time.monotonic())
+    def run_until(condition, what, goal):
+        def cycle():
+            driver.submit(['jaw_open'], [goal], [], 10, time.monotonic())
             driver.cycle(time.monotonic())
-            time.sleep(0.005)
+        wait_until(condition, 15, what, step=cycle)
     try:
+        # The sleeps are the silences under test: no instruction reaches the servos.
         time.sleep(SILENCE)    # a node taking its time between start() and its first cycle
-        run(0.5, goal=0.1)
+        run_until(lambda: abs(driver.position[jaw] - 0.1) < 0.01, 'the jaw at 0.1', 0.1)
         assert driver.watchdog_trips == 26, 'the first cycle re-arms what tripped meanwhile'
-        assert driver.position[jaw] == pytest.approx(0.1, abs=0.01), 'goals ignored'
         time.sleep(SILENCE)                      # the host stalls: no instruction at all
         assert bus.read(actuator, 'bus_watchdog') == WATCHDOG_TRIPPED
-        run(1.0, goal=0.3)                       # the late cycle finds it and re-arms it
-        assert driver.watchdog_trips >= 27
+        # the late cycle finds it and re-arms it
+        run_until(lambda: driver.watchdog_trips >= 27 and abs(driver.position[jaw] - 0.3) < 0.01,
+                  lambda: f'a re-armed watchdog ({driver.watchdog_trips} trips) and the jaw at '
+                  f'0.3 ({driver.position[jaw]:.3f})', 0.3)
         assert any('bus watchdog' in line for line in logs)
         assert bus.read(actuator, 'bus_watchdog') == UNITS
         assert driver.position[jaw] == pytest.approx(0.3, abs=0.01), 'goals ignored'
@@ -122,6 +123,7 @@ def test_a_stalled_cycle_trips_the_watchdog_and_the_driver_rearms_it(face_config
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_kill_9_of_the_driver_mid_motion_leaves_the_servos_stopped_by_their_watchdog(
         face_config, emulator, ros_context):
     """The driver node on a separate emulator process (as on a real bus, the servos outlive
@@ -150,10 +152,8 @@ def test_kill_9_of_the_driver_mid_motion_leaves_the_servos_stopped_by_their_watc
         node.create_subscription(JointState, 'face/joint_states', states.append, 10)
         lip = node.create_publisher(FaceCommand, 'face/lip_command',
                                     QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        deadline = time.monotonic() + 30
-        while not states and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        assert states, 'the driver did not come up'
+        wait_until(lambda: states, 60, 'the first joint state of the driver', interval=0,
+                   step=lambda: executor.spin_once(timeout_sec=0.05))
         jaw = list(states[-1].name).index('jaw_open')
         # swing the jaw until it is moving fast, then kill the driver
         for k in range(200):
@@ -169,6 +169,8 @@ def test_kill_9_of_the_driver_mid_motion_leaves_the_servos_stopped_by_their_watc
         if driver.poll() is None:
             driver.kill()
         node.destroy_node()
+    # Under test: the servos, unwatched, stop within the watchdog time. Polling them would
+    # reset their watchdogs (any instruction does), so the test stays off the bus that long.
     time.sleep(SILENCE)
     bus = FaceBus(face_config, port=emulator.port)
     bus.open()
@@ -180,7 +182,7 @@ def test_kill_9_of_the_driver_mid_motion_leaves_the_servos_stopped_by_their_watc
             assert bus.read(a, 'torque_enable') == 1, 'it holds its pose, torque on'
             assert (bus.read(a, 'min_position_limit'), bus.read(a, 'max_position_limit')) == \
                 position_limit_ticks(a)
-        time.sleep(0.2)
+        time.sleep(0.2)   # the span over which a servo still moving would have moved
         assert bus.read_position(actuator) == pytest.approx(first, abs=0.002), 'still moving'
     finally:
         bus.close()

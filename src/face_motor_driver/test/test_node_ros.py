@@ -18,7 +18,8 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 
-from face_motor_driver.emulator_process import write_faults
+from face_motor_driver.emulator_process import apply_faults, write_faults
+from face_motor_driver.waiting import wait_until
 from face_msgs.msg import FaceCommand
 from face_msgs.srv import GoNeutral, SetTorque
 
@@ -77,14 +78,41 @@ class Probe:
                                       self.diagnostics.append, 10)
         self.torque = self.node.create_client(SetTorque, 'face/set_torque')
         self.neutral = self.node.create_client(GoNeutral, 'face/go_neutral')
+        self.malformed_sent = 0   # commands sent that the node must count as malformed
 
-    def spin(self, seconds, until=None):
+    def wait(self, condition, what, timeout=20.0):
+        """Spin until condition() holds; WaitTimeoutError naming what after timeout [s]."""
+        return wait_until(condition, timeout, what, interval=0,
+                          step=lambda: self.executor.spin_once(timeout_sec=0.02))
+
+    def spin_for(self, seconds):
+        """Spin for seconds: only the pace of a publisher (a policy speaking every 20 ms)."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.02)
-            if until and until():
-                return True
-        return False
+            self.executor.spin_once(timeout_sec=max(0.0, end - time.monotonic()))
+
+    def send_malformed(self, publisher, names, positions):
+        self.malformed_sent += 1
+        self.command(publisher, names, positions)
+
+    def settle(self, publisher, cycles=20):
+        """Until the node has taken every command sent so far on publisher and published
+        cycles joint states since: the span in which an ignored command would have shown.
+
+        A marker command naming no actuator goes after them; the node takes one topic's
+        messages in order and counts the marker as malformed on /diagnostics.
+        """
+        self.send_malformed(publisher, ['settle_marker'], [0.0])
+        self.wait(lambda: self.diagnostics and self.counts()['commands_malformed']
+                  >= self.malformed_sent, lambda: f'{self.malformed_sent} malformed commands '
+                  f'counted on /diagnostics ({self.counts()})')
+        count = len(self.states)
+        self.wait(lambda: len(self.states) >= count + cycles, f'{cycles} more joint states')
+
+    def counts(self):
+        """The commands the node did not take, by why, as its last bus status says."""
+        return {v.key: int(v.value) for v in self.status('bus').values
+                if v.key.startswith('commands_')}
 
     def position(self, name):
         msg = self.states[-1]
@@ -95,9 +123,9 @@ class Probe:
         publisher.publish(msg)
 
     def call(self, client, request):
-        assert client.wait_for_service(timeout_sec=10.0)
+        assert client.wait_for_service(timeout_sec=30.0)
         future = client.call_async(request)
-        self.spin(10.0, until=future.done)
+        self.wait(future.done, f'the reply of {client.srv_name}')
         return future.result()
 
     def status(self, name):
@@ -105,10 +133,11 @@ class Probe:
         return next(s for s in array.status if s.name == f'face_motor_driver: {name}')
 
 
+@pytest.mark.realtime
 def test_face_command_in_joint_state_out(ros_context, driver_node, fault_file):
     probe = Probe(ros_context)
     try:
-        assert probe.spin(30.0, until=lambda: len(probe.states) > 5), 'no joint states'
+        probe.wait(lambda: len(probe.states) > 5, 'joint states of the new node', 60.0)
         first = probe.states[-1]
         assert len(first.name) == 26 and all(math.isfinite(p) for p in first.position)
         assert probe.position('jaw_open') == pytest.approx(0.0, abs=0.01)
@@ -118,37 +147,32 @@ def test_face_command_in_joint_state_out(ros_context, driver_node, fault_file):
             probe.command(probe.lip, ['jaw_open', 'lip_corner_left_raise'], [0.3, 2.0])
             return (abs(probe.position('jaw_open') - 0.3) < 0.01
                     and abs(probe.position('lip_corner_left_raise') - 0.45) < 0.01)
-        reached = False
-        for _ in range(100):
-            if probe.spin(0.05, until=lambda: False) or jaw_open():
-                reached = True
-                break
         # 2.0 rad was clamped to the lip corner's limit 0.45 rad
-        assert reached, f'jaw at {probe.position("jaw_open")}, corner at ' \
-                        f'{probe.position("lip_corner_left_raise")}'
+        probe.wait(jaw_open, lambda: f'the jaw at 0.3 (it is at {probe.position("jaw_open")}), '
+                   f'the corner at 0.45 ({probe.position("lip_corner_left_raise")})')
 
         # a NaN command is rejected whole; the jaw stays where it was
-        probe.command(probe.lip, ['jaw_open'], [math.nan])
-        probe.command(probe.expression, ['no_such_actuator'], [0.1])
-        probe.spin(0.3)
+        probe.send_malformed(probe.lip, ['jaw_open'], [math.nan])
+        probe.send_malformed(probe.expression, ['no_such_actuator'], [0.1])
+        probe.settle(probe.lip)
         assert probe.position('jaw_open') == pytest.approx(0.3, abs=0.01)
 
         # the lower-priority expression command does not take the lip actuator
         probe.command(probe.lip, ['jaw_open'], [0.3])
         probe.command(probe.expression, ['jaw_open', 'brow_left_inner_raise'], [0.0, 0.3])
-        probe.spin(0.4)
+        probe.wait(lambda: abs(probe.position('brow_left_inner_raise') - 0.3) < 0.01,
+                   'the brow at 0.3 (its part of the expression command)')
         assert probe.position('jaw_open') == pytest.approx(0.3, abs=0.01)
-        assert probe.position('brow_left_inner_raise') == pytest.approx(0.3, abs=0.01)
 
         # commands stop: after the 1 s timeout everything eases back to neutral
-        assert probe.spin(4.0, until=lambda: abs(probe.position('jaw_open')) < 0.005 and abs(
-            probe.position('brow_left_inner_raise')) < 0.005)
+        probe.wait(lambda: abs(probe.position('jaw_open')) < 0.005 and abs(
+            probe.position('brow_left_inner_raise')) < 0.005, 'the jaw and brow at neutral')
 
         # services
         response = probe.call(probe.torque, SetTorque.Request(enable=False))
         assert response.success and 'off' in response.message
         probe.command(probe.lip, ['jaw_open'], [0.2])
-        probe.spin(0.3)
+        probe.settle(probe.lip)
         assert probe.position('jaw_open') == pytest.approx(0.0, abs=0.01)
         assert probe.call(probe.torque, SetTorque.Request(enable=True)).success
         bad = probe.call(probe.neutral, GoNeutral.Request(duration=-1.0))
@@ -156,14 +180,16 @@ def test_face_command_in_joint_state_out(ros_context, driver_node, fault_file):
         assert probe.call(probe.neutral, GoNeutral.Request(duration=0.2)).success
 
         # a servo dropping out: diagnostics ERROR, NaN state, and recovery
-        write_faults(fault_file, absent=[14])
-        assert probe.spin(5.0, until=lambda: probe.diagnostics and probe.status(
-            'nose_wrinkle').level == b'\x02')
-        assert probe.spin(2.0, until=lambda: math.isnan(probe.position('nose_wrinkle')))
+        apply_faults(fault_file, absent=[14])
+        probe.wait(lambda: probe.diagnostics and probe.status('nose_wrinkle').level == b'\x02',
+                   'nose_wrinkle at ERROR on /diagnostics')
+        probe.wait(lambda: math.isnan(probe.position('nose_wrinkle')),
+                   'a NaN position of nose_wrinkle')
         assert 'not answering' in probe.status('nose_wrinkle').message
         assert probe.status('jaw_open').level == b'\x00'
-        write_faults(fault_file)
-        assert probe.spin(5.0, until=lambda: probe.status('nose_wrinkle').level == b'\x00')
+        apply_faults(fault_file)
+        probe.wait(lambda: probe.status('nose_wrinkle').level == b'\x00',
+                   'nose_wrinkle OK again on /diagnostics')
         assert math.isfinite(probe.position('nose_wrinkle'))
     finally:
         probe.node.destroy_node()
@@ -176,27 +202,23 @@ def test_face_command_in_joint_state_out(ros_context, driver_node, fault_file):
     assert "unknown actuator 'no_such_actuator'" in output
 
 
+@pytest.mark.realtime
 def test_no_command_stops_the_face_and_none_outranks_the_speaking_lip_policy(
         ros_context, driver_node):
     probe = Probe(ros_context)
     try:
-        assert probe.spin(30.0, until=lambda: len(probe.states) > 5), 'no joint states'
+        probe.wait(lambda: len(probe.states) > 5, 'joint states of the new node', 60.0)
 
-        def holds_jaw(position, seconds):
+        def speak():
             # the lip policy keeps speaking (commands every 20 ms) while others try
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                probe.command(probe.lip, ['jaw_open'], [position], FaceCommand.SOURCE_LIP)
-                yield
-                probe.spin(0.02)
+            probe.command(probe.lip, ['jaw_open'], [0.3], FaceCommand.SOURCE_LIP)
 
-        for _ in holds_jaw(0.3, 1.0):
-            pass
-        assert probe.position('jaw_open') == pytest.approx(0.3, abs=0.01)
+        probe.wait(lambda: speak() or abs(probe.position('jaw_open') - 0.3) < 0.01,
+                   'the speaking lip policy holding the jaw at 0.3')
         now = probe.node.get_clock().now()
-        tries = 0
-        for _ in holds_jaw(0.3, 1.0):
-            tries += 1
+        tries = 50   # each with five commands the lip policy's claim must outrank
+        for _ in range(tries):
+            speak()
             grab = FaceCommand(name=['jaw_open'], position=[0.0], priority=255,
                                source=FaceCommand.SOURCE_EXPRESSION)
             probe.expression.publish(grab)
@@ -211,25 +233,23 @@ def test_no_command_stops_the_face_and_none_outranks_the_speaking_lip_policy(
             stale = FaceCommand(name=['jaw_open'], position=[0.0])
             stale.header.stamp = (now - rclpy.duration.Duration(seconds=5)).to_msg()
             probe.lip.publish(stale)
+            probe.spin_for(0.02)
             assert probe.position('jaw_open') == pytest.approx(0.3, abs=0.01)
         assert driver_node.poll() is None, 'a command took the driver down'
         count = len(probe.states)
-        assert probe.spin(2.0, until=lambda: len(probe.states) > count + 20), \
-            'the control cycle stopped'
+        probe.wait(lambda: len(probe.states) > count + 20, '20 more joint states (the cycle)')
 
-        def counts():
-            bus = probe.status('bus')
-            return {v.key: int(v.value) for v in bus.values if v.key.startswith('commands_')}
         # each counted by why (a reliable keep-last-10 queue may overflow on a busy machine)
         wanted = {'commands_refused': 2 * tries, 'commands_malformed': tries,
                   'commands_stale': tries}
-        assert probe.spin(3.0, until=lambda: probe.diagnostics and all(
-            0.8 * n <= counts()[key] <= n for key, n in wanted.items())), (counts(), wanted)
+        probe.wait(lambda: probe.diagnostics and all(
+            0.8 * n <= probe.counts()[key] <= n for key, n in wanted.items()),
+            lambda: f'the refused commands counted on /diagnostics: {probe.counts()}, '
+            f'wanted {wanted}')
 
         # once the lip policy falls silent, its claim expires and expressions may move the jaw
-        assert probe.spin(5.0, until=lambda: probe.command(
-            probe.expression, ['jaw_open'], [0.1]) or abs(
-            probe.position('jaw_open') - 0.1) < 0.01)
+        probe.wait(lambda: probe.command(probe.expression, ['jaw_open'], [0.1]) or abs(
+            probe.position('jaw_open') - 0.1) < 0.01, 'an expression moving the jaw to 0.1')
     finally:
         probe.node.destroy_node()
     driver_node.send_signal(signal.SIGINT)

@@ -15,6 +15,7 @@ import pytest
 from face_motor_driver.bus import FaceBus
 from face_motor_driver.driver import ERROR, DriverSettings, FaceDriver
 from face_motor_driver.emulator_process import apply_faults, write_faults
+from face_motor_driver.waiting import wait_until
 
 DOWN = 2.0   # [s]
 
@@ -26,31 +27,29 @@ def test_the_driver_survives_a_lost_port_and_runs_again_when_it_returns(
                         DriverSettings(health_rate=20.0), log=logs.append)
     driver.start()
     jaw = face_config.names.index('jaw_open')
+    fresh = []   # what each cycle returned (True: fresh states read)
+
+    def cycle(command=False):
+        if command:
+            driver.submit(['jaw_open'], [0.2], [], 10, time.monotonic())
+        fresh.append(driver.cycle(time.monotonic()))
     try:
-        for _ in range(20):
-            assert driver.cycle(time.monotonic())
-            time.sleep(0.005)
+        wait_until(lambda: len(fresh) >= 20, 10, '20 cycles', step=cycle)
+        assert all(fresh), 'cycles failed before the port went'
+        # acknowledged once the emulator has closed the port: the next cycle must notice
         apply_faults(fault_file, port_down_s=DOWN)
-        gone = time.monotonic()
-        cycles = 0
-        while not driver.port_lost and time.monotonic() - gone < 1.0:
-            driver.cycle(time.monotonic())
-            cycles += 1
-            time.sleep(0.005)
-        assert driver.port_lost, 'the lost port went unnoticed'
+        gone, before = time.monotonic(), len(fresh)
+        wait_until(lambda: driver.port_lost, 10, 'the lost port noticed', step=cycle)
+        cycles = len(fresh) - before
         assert cycles <= 2, f'noticed after {cycles} cycles'
         assert np.isnan(driver.position).all(), 'readings of a lost port must not linger'
         assert all(s.level == ERROR for s in driver.statuses())
-        back = None
-        while time.monotonic() - gone < DOWN + 5.0:
-            driver.submit(['jaw_open'], [0.2], [], 10, time.monotonic())
-            fresh = driver.cycle(time.monotonic())
-            if fresh and back is None:
-                back = time.monotonic()
-            if back and abs(driver.position[jaw] - 0.2) < 0.01:
-                break
-            time.sleep(0.005)
-        assert back is not None, f'never recovered: {driver.port_lost}'
+        lost = len(fresh)
+        wait_until(lambda: any(fresh[lost:]), DOWN + 15, lambda: f'recovery: {driver.port_lost}',
+                   step=lambda: cycle(command=True))
+        back = time.monotonic()
+        wait_until(lambda: abs(driver.position[jaw] - 0.2) < 0.01, 10, 'the jaw at 0.2',
+                   step=lambda: cycle(command=True))
         print(f'recovered {back - gone - DOWN:.3f} s after the port returned')
         assert back - gone < DOWN + 1.0
         assert driver.position[jaw] == pytest.approx(0.2, abs=0.01), 'commands do not reach'
@@ -63,6 +62,7 @@ def test_the_driver_survives_a_lost_port_and_runs_again_when_it_returns(
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_the_node_reports_a_lost_port_and_publishes_nothing_stale(ros_context, fault_file):
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
@@ -83,25 +83,22 @@ def test_the_node_reports_a_lost_port_and_publishes_nothing_stale(ros_context, f
         node.create_subscription(DiagnosticArray, '/diagnostics', lambda m: bus_status.extend(
             (time.monotonic(), s) for s in m.status if s.name == 'face_motor_driver: bus'), 50)
 
-        def spin_until(condition, seconds):
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                executor.spin_once(timeout_sec=0.01)
-                if condition():
-                    return True
-            return False
+        def spin_until(condition, seconds, what):
+            wait_until(condition, seconds, what, interval=0,
+                       step=lambda: executor.spin_once(timeout_sec=0.01))
 
-        assert spin_until(lambda: len(states) > 20 and bus_status, 30), 'the node did not start'
+        spin_until(lambda: len(states) > 20 and bus_status, 60,
+                   'the node to start (20 joint states and a bus status)')
         apply_faults(fault_file, port_down_s=DOWN)
         gone = time.monotonic()
-        assert spin_until(lambda: bus_status[-1][1].level == b'\x02', 5.0), 'no ERROR'
+        spin_until(lambda: bus_status[-1][1].level == b'\x02', 10.0, 'the bus status ERROR')
         error_at = next(t for t, s in bus_status if s.level == b'\x02')
         assert 'port lost' in bus_status[-1][1].message
-        assert spin_until(lambda: bus_status[-1][1].level == b'\x00', DOWN + 10.0), \
-            f'no recovery: {bus_status[-1][1].message}'
+        spin_until(lambda: bus_status[-1][1].level == b'\x00', DOWN + 15.0,
+                   lambda: f'the bus status OK again (it says {bus_status[-1][1].message})')
         ok_at = next(t for t, s in bus_status if t > error_at and s.level == b'\x00')
         count = len(states)
-        assert spin_until(lambda: len(states) > count + 20, 5.0), 'joint states did not resume'
+        spin_until(lambda: len(states) > count + 20, 10.0, '20 joint states after recovery')
         print(f'ERROR {1000 * (error_at - gone):.0f} ms after the port went; OK again '
               f'{ok_at - gone - DOWN:.2f} s after it came back')
         # Between the first ERROR and the port coming back nothing went out, and every state
