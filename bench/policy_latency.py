@@ -125,9 +125,9 @@ def run(args, models):
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+    from face_common.qos import audio_qos
     from face_msgs.msg import AudioChunk, FaceCommand
     from lip_policy.audio_clip import speak
-    from lip_policy.qos import audio_qos
 
     clip = speak(args.text)
     chunk_seconds = args.chunk_ms / 1000

@@ -23,6 +23,8 @@ import yaml
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
+from face_common.time import stamp_seconds
+
 FACE_MSGS = ('AudioChunk', 'FaceCommand', 'FaceLandmarks')
 
 
@@ -148,9 +150,9 @@ def recover_bag(path):
     return dropped
 
 
-def stamp_seconds(msg):
+def header_seconds(msg):
     """[s] of a message's header stamp (read from a bag or received live)."""
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    return stamp_seconds(msg.header.stamp)
 
 
 def read_messages(path, topics, typestore=None):

@@ -20,7 +20,7 @@ import threading
 import time
 
 from face_bringup.graphs import GRAPHS, graph
-from mirror_calibration.node_graph import (
+from face_common.node_processes import (
     NodeStartError,
     find_script,
     node_environment,
@@ -117,7 +117,7 @@ def _stop_like_ctrl_c(signum, frame):
 
 
 def parse_args(argv=None):
-    from face_motor_driver.face_config import config_dir
+    from face_common.workspace import config_dir
 
     parser = argparse.ArgumentParser(
         prog='face-bringup', description='Start a node graph of the face (as ros2 launch would).')

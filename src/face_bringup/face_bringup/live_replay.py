@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from face_bringup.bag import stamp_seconds
-from mirror_calibration.node_graph import NodeProcess, NodeStartError
+from face_bringup.bag import header_seconds
+from face_common.frames import FRAME_PERIOD
+from face_common.node_processes import NodeProcess, NodeStartError
 
-FRAME = 0.01  # [s]
 DISCOVERY_TIMEOUT = 120.0  # [s] model loading on a loaded machine included
 TAIL = 1.0  # [s] listened for after the last chunk
 
@@ -58,10 +58,9 @@ class _Link:
     def __init__(self):
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+        from face_common.qos import audio_qos, command_qos
         from face_msgs.msg import AudioChunk, FaceCommand
-        from lip_policy.qos import audio_qos
 
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
@@ -72,9 +71,9 @@ class _Link:
         self.commands = []  # (stamp [s], {name: position})
         self.node.create_subscription(
             FaceCommand, 'face/lip_command',
-            lambda m: self.commands.append((stamp_seconds(m),
+            lambda m: self.commands.append((header_seconds(m),
                                             dict(zip(m.name, m.position)))),
-            QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+            command_qos(100))
 
     def now(self):
         return self.node.get_clock().now().nanoseconds * 1e-9
@@ -125,7 +124,7 @@ def live_replay(audio, names, neutral, params_file, models=('', '', '')):
         shift = link.now() + 0.1 - first_log  # recording time -> now
         for log_ns, chunk in audio:
             link.spin_until(start_wall + (log_ns * 1e-9 - first_log))
-            link.audio.publish(to_ros_chunk(chunk, stamp_seconds(chunk) + shift))
+            link.audio.publish(to_ros_chunk(chunk, header_seconds(chunk) + shift))
         link.spin_until(time.monotonic() + TAIL)
         policy.check_running()
     finally:
@@ -139,12 +138,12 @@ def live_replay(audio, names, neutral, params_file, models=('', '', '')):
     order = np.argsort(stamps, kind='stable')
     stamps = stamps[order]
     poses = np.array([[link.commands[i][1].get(n, np.nan) for n in names] for i in order])
-    begin = stamp_seconds(audio[0][1])
-    end = max(stamp_seconds(c) for _, c in audio) + 0.5
-    grid = np.arange(begin, end, FRAME)
+    begin = header_seconds(audio[0][1])
+    end = max(header_seconds(c) for _, c in audio) + 0.5
+    grid = np.arange(begin, end, FRAME_PERIOD)
     # The command in force at each frame: the last one sent at or before it, if recent.
     last = np.searchsorted(stamps, grid + 1e-6, side='right') - 1
-    fresh = (last >= 0) & (grid - stamps[np.maximum(last, 0)] <= 3 * FRAME)
+    fresh = (last >= 0) & (grid - stamps[np.maximum(last, 0)] <= 3 * FRAME_PERIOD)
     framed = np.where(fresh[:, None], poses[np.maximum(last, 0)], np.asarray(neutral)[None])
     span = stamps[-1] - stamps[0]
     figures = {'live_commands': len(stamps),

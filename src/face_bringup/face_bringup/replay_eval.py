@@ -24,9 +24,7 @@ import sys
 
 import numpy as np
 
-from face_bringup.bag import BagError, read_messages, stamp_seconds
-
-FRAME = 0.01  # [s]
+from face_bringup.bag import BagError, header_seconds, read_messages
 
 
 class ReplayError(RuntimeError):
@@ -41,7 +39,7 @@ def replay_policy(models, chunks):
     policy = models.lip_policy(PolicyConfig(actuator_lag=0.0))
     rejected = 0
     for chunk in sorted(chunks, key=lambda m: m.sequence):
-        stamp = stamp_seconds(chunk)
+        stamp = header_seconds(chunk)
         try:
             policy.push(chunk, stamp, stamp)
         except ChunkError:
@@ -61,7 +59,7 @@ def recorded_lips(landmarks):
     if len(seen) < 10:
         raise ReplayError(f'the bag has {len(seen)} /face/landmarks frames with a face in '
                           f'layout {face_layout.LAYOUT_NAME}; at least 10 are needed')
-    times = np.array([stamp_seconds(m) for m in seen])
+    times = np.array([header_seconds(m) for m in seen])
     points = np.array([[(p.x, p.y, p.z) for p in m.points] for m in seen])
     return times, points[:, face_layout.LIPS]
 
@@ -115,7 +113,7 @@ def evaluate(bag, models, live=None):
               file=sys.stderr)
     if joints:
         names = list(models.to_actuators.names)
-        joint_times = np.array([stamp_seconds(m) for _, m in joints])
+        joint_times = np.array([header_seconds(m) for _, m in joints])
         positions = np.array([[dict(zip(m.name, m.position)).get(n, np.nan) for n in names]
                               for _, m in joints])
         measured = _interpolate(joint_times, positions, times)
@@ -177,7 +175,7 @@ def main(argv=None):
     out = pathlib.Path(args.out) if args.out else bag.parent / f'{bag.name}.eval.json'
     live = None
     if args.realtime:
-        from face_motor_driver.face_config import config_dir
+        from face_common.workspace import config_dir
 
         params_file = pathlib.Path(args.config_dir or config_dir()) / 'lip_policy.yaml'
         if not params_file.is_file():

@@ -18,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 @pytest.mark.ros
 def test_demo_writes_a_video_with_sound_and_prints_figures(tmp_path):
-    from face_sim.video import probe_video
+    from face_common.video import probe_video
 
     # A copy of the tree's scripts and outputs folder, so the test never touches demo.mp4.
     work = tmp_path / 'tree'

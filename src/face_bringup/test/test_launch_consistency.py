@@ -126,7 +126,7 @@ def test_missing_params_file_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize('name', GRAPHS)
 def test_every_launched_node_gets_one_math_thread_as_face_bringup_gives_it(name):
-    from mirror_calibration.node_graph import ONE_MATH_THREAD, node_environment
+    from face_common.node_processes import ONE_MATH_THREAD, node_environment
 
     tree = ast.parse((LAUNCH / f'{name}.launch.py').read_text())
     constants = {t.targets[0].id: ast.literal_eval(t.value) for t in tree.body

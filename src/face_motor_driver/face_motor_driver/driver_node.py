@@ -14,19 +14,28 @@ import threading
 import time
 from array import array
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 
+from face_common import scheduling
+from face_common.parameters import (
+    Parameter,
+    ParameterError,
+    between,
+    declare_parameters,
+    each_one_of,
+    one_of,
+    positive,
+)
+from face_common.qos import COMMAND_QOS
+from face_common.spin import spin_node
+from face_common.time import stamp_seconds
 from face_msgs.checks import MessageError, check_face_command
 from face_msgs.msg import FaceCommand
 from face_msgs.srv import GoNeutral, SetTorque
 
-from . import scheduling
 from .arbitration import CommandArbiter, CommandRefusedError, StaleCommandError
 from .bus import BusError, FaceBus
 from .control_table import ERROR_BITS
@@ -35,119 +44,79 @@ from .emulator import DEFAULT_LAG
 from .emulator_process import EmulatorError, EmulatorProcess
 from .face_config import SIM_PORT, ConfigError, default_face_config_path, load_face_config
 
-
-def _positive(limit=math.inf):
-    return lambda v: 0 < v <= limit, f'must be > 0 and <= {limit}'
-
-
-def _between(low, high):
-    return lambda v: low <= v <= high, f'must be in [{low}, {high}]'
-
-
-_ANY = (lambda v: True, '')
-
-
 _VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|[-+]?\d[\w.+-]*")
 
-
-def _seconds(stamp):
-    """builtin_interfaces/Time (checked valid) as seconds; 0 for an unset time."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-class ParameterError(ValueError):
-    """A node parameter has a value the driver cannot use."""
-
-# name: (default, description, (check, what the check demands))
 PARAMETERS = {
-    'config_file': ('', 'face_motors.yaml with the actuators; empty = the workspace config',
-                    _ANY),
-    'port': ('', "serial device, 'sim' for the emulator, empty = bus.port of the config",
-             _ANY),
-    'baud_rate': (0, 'bus baud rate [bit/s]; 0 = bus.baud_rate of the config',
-                  _between(0, 4_500_000)),
-    'cycle_rate': (150.0, 'control cycles per second [Hz]; 0 = as fast as the bus allows',
-                   _between(0.0, 5000.0)),
-    'command_timeout': (0.5, 'seconds without a command naming an actuator before it eases '
-                        'to neutral [s]', _positive(600.0)),
-    'neutral_duration': (1.0, 'default time to ease to neutral [s]', _positive(60.0)),
-    'lip_priority': (20, 'priority of lip-policy commands (and of face/lip_command) [1..255]',
-                     _between(1, 255)),
-    'expression_priority': (10, 'priority of expression commands (and of '
-                            'face/expression_command) [1..255]', _between(1, 255)),
-    'gaze_priority': (10, 'priority of gaze commands [1..255]', _between(1, 255)),
-    'calibration_priority': (30, 'priority of calibration (babbling) commands [1..255]',
-                             _between(1, 255)),
-    'calibration_mode': (False, 'take calibration commands (babbling moves every actuator at '
-                         'calibration_priority); off on a face in service', _ANY),
-    'max_command_age': (0.5, 'drop commands whose header.stamp is further than this from now '
-                        '(unstamped commands are taken) [s]', _positive(60.0)),
-    'max_reach_ahead': (2.0, 'refuse commands whose reach_time is further ahead than this [s]',
-                        _positive(60.0)),
-    'health_rate': (5.0, 'reads of error bits, voltage and temperature per second [Hz]',
-                    _positive(100.0)),
-    'diagnostics_rate': (2.0, '/diagnostics messages per second [Hz]', _positive(50.0)),
-    'retry_interval': (1.0, 'time between pings of a servo that stopped answering [s]',
-                       _positive(60.0)),
-    'latency_timer_ms': (16.0, 'USB adapter latency timer the reply timeouts assume [ms]',
-                         _between(1.0, 32.0)),
-    'fast_sync_read': (True, 'use FAST_SYNC_READ (0x8A) when every model supports it', _ANY),
-    'profile_velocity': (0.0, 'servo-side speed cap [rad/s]; 0 = none (the driver slews)',
-                         _between(0.0, 100.0)),
-    'profile_acceleration': (0.0, 'servo-side acceleration cap [rad/s^2]; 0 = none',
-                             _between(0.0, 10000.0)),
-    'temperature_warn_margin': (10.0, 'WARN when this close to the temperature limit [deg C]',
-                                _between(0.0, 60.0)),
-    'load_warn': (0.8, 'WARN above this fraction of the current limit [0..1]',
-                  _positive(1.0)),
-    'shutdown_timeout': (3.0, 'longest wait for the neutral pose at shutdown [s]',
-                         _between(0.0, 60.0)),
-    'reboot_on_errors': (['overload', 'overheating'], 'hardware errors cleared by rebooting '
-                         'the servo (overheating once cooled temperature_warn_margin below its '
-                         'limit), then configured again with torque restored; [] = never',
-                         (lambda v: all(e in ERROR_BITS.values() for e in v),
-                          f'must name hardware errors among: {", ".join(ERROR_BITS.values())}')),
-    'reboot_interval': (5.0, 'at least this long between reboots of one servo [s]',
-                        _positive(3600.0)),
-    'frame_id': ('', 'frame_id stamped on face/joint_states', _ANY),
-    'sim_wire_time': (False, "emulator only (port 'sim'): simulate wire time at the baud rate",
-                      _ANY),
-    'sim_lag': (DEFAULT_LAG, "emulator only: servo position lag time constant [s]",
-                _positive(1.0)),
-    'sim_fault_file': ('', 'emulator only: JSON fault-injection file, re-read on change',
-                       _ANY),
-    'scheduling': ('realtime', 'CPU scheduling of this node (and its bus emulator): realtime '
-                   '(SCHED_RR where permitted, else nice -10) or normal',
-                   (lambda v: v in scheduling.SCHEDULING, 'must be realtime or normal')),
-    'realtime_priority': (20, 'SCHED_RR priority with scheduling realtime [1..98]; above the '
-                          "lip policy's, whose commands it serves", _between(1, 98)),
+    'config_file': Parameter('', 'face_motors.yaml with the actuators; empty = the workspace '
+                             'config'),
+    'port': Parameter('', "serial device, 'sim' for the emulator, empty = bus.port of the "
+                      'config'),
+    'baud_rate': Parameter(0, 'bus baud rate [bit/s]; 0 = bus.baud_rate of the config',
+                           between(0, 4_500_000)),
+    'cycle_rate': Parameter(150.0, 'control cycles per second [Hz]; 0 = as fast as the bus '
+                            'allows', between(0.0, 5000.0)),
+    'command_timeout': Parameter(0.5, 'seconds without a command naming an actuator before it '
+                                 'eases to neutral [s]', positive(600.0)),
+    'neutral_duration': Parameter(1.0, 'default time to ease to neutral [s]', positive(60.0)),
+    'lip_priority': Parameter(20, 'priority of lip-policy commands (and of face/lip_command) '
+                              '[1..255]', between(1, 255)),
+    'expression_priority': Parameter(10, 'priority of expression commands (and of '
+                                     'face/expression_command) [1..255]', between(1, 255)),
+    'gaze_priority': Parameter(10, 'priority of gaze commands [1..255]', between(1, 255)),
+    'calibration_priority': Parameter(30, 'priority of calibration (babbling) commands '
+                                      '[1..255]', between(1, 255)),
+    'calibration_mode': Parameter(False, 'take calibration commands (babbling moves every '
+                                  'actuator at calibration_priority); off on a face in '
+                                  'service'),
+    'max_command_age': Parameter(0.5, 'drop commands whose header.stamp is further than this '
+                                 'from now (unstamped commands are taken) [s]', positive(60.0)),
+    'max_reach_ahead': Parameter(2.0, 'refuse commands whose reach_time is further ahead than '
+                                 'this [s]', positive(60.0)),
+    'health_rate': Parameter(5.0, 'reads of error bits, voltage and temperature per second '
+                             '[Hz]', positive(100.0)),
+    'diagnostics_rate': Parameter(2.0, '/diagnostics messages per second [Hz]', positive(50.0)),
+    'retry_interval': Parameter(1.0, 'time between pings of a servo that stopped answering '
+                                '[s]', positive(60.0)),
+    'latency_timer_ms': Parameter(16.0, 'USB adapter latency timer the reply timeouts assume '
+                                  '[ms]', between(1.0, 32.0)),
+    'fast_sync_read': Parameter(True, 'use FAST_SYNC_READ (0x8A) when every model supports it'),
+    'profile_velocity': Parameter(0.0, 'servo-side speed cap [rad/s]; 0 = none (the driver '
+                                  'slews)', between(0.0, 100.0)),
+    'profile_acceleration': Parameter(0.0, 'servo-side acceleration cap [rad/s^2]; 0 = none',
+                                      between(0.0, 10000.0)),
+    'temperature_warn_margin': Parameter(10.0, 'WARN when this close to the temperature limit '
+                                         '[deg C]', between(0.0, 60.0)),
+    'load_warn': Parameter(0.8, 'WARN above this fraction of the current limit [0..1]',
+                           positive(1.0)),
+    'shutdown_timeout': Parameter(3.0, 'longest wait for the neutral pose at shutdown [s]',
+                                  between(0.0, 60.0)),
+    'reboot_on_errors': Parameter(['overload', 'overheating'], 'hardware errors cleared by '
+                                  'rebooting the servo (overheating once cooled '
+                                  'temperature_warn_margin below its limit), then configured '
+                                  'again with torque restored; [] = never',
+                                  each_one_of(ERROR_BITS.values())),
+    'reboot_interval': Parameter(5.0, 'at least this long between reboots of one servo [s]',
+                                 positive(3600.0)),
+    'frame_id': Parameter('', 'frame_id stamped on face/joint_states'),
+    'sim_wire_time': Parameter(False, "emulator only (port 'sim'): simulate wire time at the "
+                               'baud rate'),
+    'sim_lag': Parameter(DEFAULT_LAG, 'emulator only: servo position lag time constant [s]',
+                         positive(1.0)),
+    'sim_fault_file': Parameter('', 'emulator only: JSON fault-injection file, re-read on '
+                                'change'),
+    'scheduling': Parameter('realtime', 'CPU scheduling of this node (and its bus emulator): '
+                            'realtime (SCHED_RR where permitted, else nice -10) or normal',
+                            one_of(scheduling.SCHEDULING)),
+    'realtime_priority': Parameter(20, 'SCHED_RR priority with scheduling realtime [1..98]; '
+                                   "above the lip policy's, whose commands it serves",
+                                   between(1, 98)),
 }
-
-
-def _as_type_of(default, value, name):
-    """value converted to the type of default (int -> float allowed); ParameterError if not."""
-    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if type(value) is not type(default):
-        raise ParameterError(f'parameter {name}={value!r} must be a {type(default).__name__}, '
-                             f'like its default {default!r}')
-    return value
 
 
 class FaceMotorDriverNode(Node):
     def __init__(self, **kwargs):
         super().__init__('face_motor_driver_node', **kwargs)
-        self.p = {}
-        for name, (default, description, (check, demand)) in PARAMETERS.items():
-            # dynamic typing so `-p cycle_rate:=100` (an int) is accepted for a float and
-            # every wrong type gets our message instead of an rclpy traceback
-            value = self.declare_parameter(name, default, ParameterDescriptor(
-                description=description, dynamic_typing=True)).value
-            value = _as_type_of(default, value, name)
-            if not check(value):
-                raise ParameterError(f'parameter {name}={value!r} {demand}; fix it in '
-                                 'config/face_motor_driver.yaml or on the command line')
-            self.p[name] = value
+        self.p = declare_parameters(self, PARAMETERS, 'face_motor_driver.yaml')
         self.add_on_set_parameters_callback(self._refuse_changes)
         config_path = self.p['config_file'] or default_face_config_path()
         self.config = load_face_config(config_path)
@@ -185,16 +154,15 @@ class FaceMotorDriverNode(Node):
         self.refused = {'malformed': 0, 'refused': 0, 'stale': 0}   # commands not taken
         self.lock = threading.Lock()
         self._last_warned = {}
-        commands = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.joint_pub = self.create_publisher(JointState, 'face/joint_states', 10)
         self._joint_state = JointState(name=list(self.config.names))
         self._joint_state.header.frame_id = self.p['frame_id']
         self._system_time = not self.get_parameter('use_sim_time').value
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_subscription(FaceCommand, 'face/lip_command',
-                                 lambda m: self._on_command(m, 'lip'), commands)
+                                 lambda m: self._on_command(m, 'lip'), COMMAND_QOS)
         self.create_subscription(FaceCommand, 'face/expression_command',
-                                 lambda m: self._on_command(m, 'expression'), commands)
+                                 lambda m: self._on_command(m, 'expression'), COMMAND_QOS)
         self.create_service(SetTorque, 'face/set_torque', self._on_set_torque)
         self.create_service(GoNeutral, 'face/go_neutral', self._on_go_neutral)
         self.cycle_hz = 0.0
@@ -234,7 +202,8 @@ class FaceMotorDriverNode(Node):
                else self.get_clock().now().nanoseconds) * 1e-9
         try:
             admitted = self.arbiter.admit(topic, msg.source, msg.priority, msg.name,
-                                          _seconds(msg.header.stamp), _seconds(msg.reach_time),
+                                          stamp_seconds(msg.header.stamp),
+                                          stamp_seconds(msg.reach_time),
                                           now)
         except StaleCommandError as exc:
             self.refused['stale'] += 1
@@ -391,24 +360,12 @@ class FaceMotorDriverNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = FaceMotorDriverNode()
-        node.get_logger().info(scheduling.apply(node.p['scheduling'],
-                                                node.p['realtime_priority']))
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ConfigError, BusError, EmulatorError, ParameterError) as exc:
-        # Start-up failures: say what is wrong and exit non-zero, without a traceback.
-        rclpy.logging.get_logger('face_motor_driver_node').fatal(str(exc))
-        raise SystemExit(1) from None
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    # Start-up failures (config, bus, emulator, parameters) say what is wrong and exit 1.
+    spin_node(FaceMotorDriverNode, args, (ConfigError, BusError, EmulatorError, ParameterError),
+              name='face_motor_driver_node', failure_code=1,
+              started=lambda node: node.get_logger().info(scheduling.apply(
+                  node.p['scheduling'], node.p['realtime_priority'])),
+              stopping=lambda node: node.stop())
 
 
 if __name__ == '__main__':

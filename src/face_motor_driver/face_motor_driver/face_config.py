@@ -6,11 +6,12 @@ ConfigError that names the offending entry and says what to fix.
 """
 
 import math
-import os
 import pathlib
 from dataclasses import dataclass
 
 import yaml
+
+from face_common.workspace import config_dir
 
 from .control_table import ERROR_BITS
 
@@ -189,17 +190,6 @@ def load_face_config(path):
     return parse_face_config(data, str(path))
 
 
-def config_dir():
-    """The folder holding the workspace's config/*.yaml files.
-
-    $FACE_CONFIG_DIR when set (an installed robot keeps its own), else the config/ folder
-    of the source tree this package runs from.
-    """
-    override = os.environ.get('FACE_CONFIG_DIR')
-    if override:
-        return pathlib.Path(override)
-    return pathlib.Path(__file__).resolve().parents[3] / 'config'
-
-
 def default_face_config_path():
+    """config/face_motors.yaml of the workspace (face_common.workspace.config_dir)."""
     return config_dir() / 'face_motors.yaml'

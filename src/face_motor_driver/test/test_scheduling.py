@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from face_motor_driver import scheduling
+from face_common import scheduling
 
 CHILD = '''
 import json, os, subprocess, sys, threading, time
-from face_motor_driver import scheduling
+from face_common import scheduling
 stop = threading.Event()
 worker = threading.Thread(target=stop.wait)  # a thread that exists before apply()
 worker.start()

@@ -14,18 +14,23 @@ waiting up to a frame period for the next free-running frame.
 """
 
 import math
-import sys
 
-import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
+from face_common.parameters import (
+    Parameter,
+    ParameterError,
+    between,
+    declare_parameters,
+    even_between,
+    non_empty,
+)
+from face_common.qos import TRIGGER_QOS
+from face_common.spin import spin_node
 from face_motor_driver.face_config import (
     ConfigError,
     default_face_config_path,
@@ -37,50 +42,37 @@ from face_sim.photo import PhotoError
 from face_sim.render import FaceRenderer
 
 POSE_STALE = 0.1  # [s] joint states older than this no longer date the image
-TRIGGER_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-
-PARAMETERS = (
-    # name, default, description, check (returns an error message or None)
-    ('width', 480, 'image width [px], even, 64..1920',
-     lambda v: None if 64 <= v <= 1920 and v % 2 == 0 else 'must be even and in 64..1920'),
-    ('height', 360, 'image height [px], even, 48..1080',
-     lambda v: None if 48 <= v <= 1080 and v % 2 == 0 else 'must be even and in 48..1080'),
-    ('rate_hz', 30.0, 'frame rate [Hz], 1..120',
-     lambda v: None if 1.0 <= v <= 120.0 else 'must be in 1..120 Hz'),
-    ('seed', 0, 'seed of the camera nuisances (head motion phases, noise), >= 0',
-     lambda v: None if v >= 0 else 'must be >= 0'),
-    ('skin_seed', 0, "seed of the hidden skin's per-head gain variation, >= 0",
-     lambda v: None if v >= 0 else 'must be >= 0'),
-    ('head_motion', False, 'add small slow head motion (roll, shift, scale) to the image', None),
-    ('lighting', False, 'add slow brightness change and a left-right light gradient', None),
-    ('noise', False, 'add Gaussian sensor noise', None),
-    ('latency', False, 'delay every frame by one frame period', None),
-    ('trigger', True, 'also capture a frame when asked on camera/trigger (std_msgs/Header: '
-     'a frame of the face at or after its stamp)', None),
-    ('face_config', '', "path of face_motors.yaml; '' = the workspace's config/face_motors.yaml",
-     None),
-    ('frame_id', 'camera', 'frame_id written into every image header',
-     lambda v: None if v else 'must not be empty'),
-)
+PARAMETERS = {
+    'width': Parameter(480, 'image width [px], even, 64..1920', even_between(64, 1920)),
+    'height': Parameter(360, 'image height [px], even, 48..1080', even_between(48, 1080)),
+    'rate_hz': Parameter(30.0, 'frame rate [Hz], 1..120', between(1.0, 120.0, 'Hz')),
+    'seed': Parameter(0, 'seed of the camera nuisances (head motion phases, noise), >= 0',
+                      between(0, 2**63 - 1)),
+    'skin_seed': Parameter(0, "seed of the hidden skin's per-head gain variation, >= 0",
+                           between(0, 2**63 - 1)),
+    'head_motion': Parameter(False, 'add small slow head motion (roll, shift, scale) to the '
+                             'image'),
+    'lighting': Parameter(False, 'add slow brightness change and a left-right light gradient'),
+    'noise': Parameter(False, 'add Gaussian sensor noise'),
+    'latency': Parameter(False, 'delay every frame by one frame period'),
+    'trigger': Parameter(True, 'also capture a frame when asked on camera/trigger '
+                         '(std_msgs/Header: a frame of the face at or after its stamp)'),
+    'face_config': Parameter('', "path of face_motors.yaml; '' = the workspace's "
+                             'config/face_motors.yaml'),
+    'frame_id': Parameter('camera', 'frame_id written into every image header', non_empty()),
+}
 
 
 class FaceSimNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('face_sim_node', **kwargs)
-        values = {}
-        for name, default, description, check in PARAMETERS:
-            value = self.declare_parameter(
-                name, default, ParameterDescriptor(description=description)).value
-            problem = check(value) if check else None
-            if problem:
-                raise ValueError(f'parameter {name}={value!r} {problem} ({description})')
-            values[name] = value
+        values = declare_parameters(self, PARAMETERS, 'face_sim.yaml')
         config_path = values['face_config'] or default_face_config_path()
         try:
             config = load_face_config(config_path)
         except ConfigError as exc:
-            raise ValueError(f'parameter face_config: {exc}') from exc
+            raise ParameterError(f'parameter face_config: {exc}') from exc
         self._known = set(config.names)
         renderer = FaceRenderer(values['width'], values['height'], config, values['skin_seed'])
         nuisances = Nuisances(values['head_motion'], values['lighting'], values['noise'],
@@ -179,23 +171,8 @@ def main(args=None):
     import cv2
 
     cv2.setNumThreads(1)  # one math thread per node (its own pool ignores OMP_NUM_THREADS)
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = FaceSimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, ParameterException, PhotoError) as exc:
-        # A bad parameter, config or face photo: say which and how to fix it, no traceback.
-        hint = (' (write floating-point parameters with a decimal point, e.g. 30.0)'
-                if isinstance(exc, ParameterException) else '')
-        print(f'face_sim_node: {exc}{hint}', file=sys.stderr)
-        sys.exit(2)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    # A bad parameter, config or face photo: say which and how to fix it, no traceback.
+    spin_node(FaceSimNode, args, (ValueError, PhotoError), name='face_sim_node')
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from face_common.video import VideoError, write_video
 from face_motor_driver.face_config import (
     ConfigError,
     default_face_config_path,
@@ -25,7 +26,6 @@ from face_motor_driver.face_config import (
 from face_sim.camera import Nuisances, SimCamera
 from face_sim.photo import PhotoError
 from face_sim.render import FaceRenderer
-from face_sim.video import VideoError, write_video
 
 
 def sweep_path(actuator, frames):

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from face_motor_driver.face_config import config_dir
+from face_common.workspace import config_dir
 
 pytestmark = pytest.mark.ros
 
@@ -139,7 +139,7 @@ def test_images_follow_joint_states(ros_context, tmp_path):
 @pytest.mark.parametrize('argument, message', [
     ('width:=641', 'width'),
     ('rate_hz:=0.0', 'rate_hz'),
-    ('rate_hz:=30', 'decimal point'),
+    ('rate_hz:=fast', 'must be a float'),  # an int (rate_hz:=30) is taken for a float
     ('face_config:=/nonexistent/face_motors.yaml', 'cannot read face config'),
 ])
 def test_bad_parameters_fail_clearly(tmp_path, argument, message):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from face_common.video import probe_video
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 from face_sim.sweep import main, sweep_path
-from face_sim.video import probe_video
 
 
 def test_sweep_path_visits_both_limits_and_returns_to_neutral():

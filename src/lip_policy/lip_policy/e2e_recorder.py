@@ -25,8 +25,8 @@ class Recorder:
         from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
         from sensor_msgs.msg import Image, JointState
 
+        from face_common.qos import audio_qos
         from face_msgs.msg import AudioChunk, FaceCommand, FaceLandmarks
-        from lip_policy.qos import audio_qos
 
         self.node = rclpy.create_node('lip_e2e_recorder', context=context)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=context)

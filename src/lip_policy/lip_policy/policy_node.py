@@ -29,20 +29,28 @@ import sys
 import threading
 import time
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 
-from face_motor_driver import scheduling
+from face_common import scheduling
+from face_common.frames import FRAME_PERIOD
+from face_common.parameters import (
+    Check,
+    Parameter,
+    ParameterError,
+    between,
+    declare_parameters,
+    one_of,
+)
+from face_common.qos import AUDIO_DEPTH, RELIABILITY, audio_qos
+from face_common.spin import spin_node
+from face_common.time import stamp_seconds
 from face_msgs.msg import AudioChunk, FaceCommand
 from lip_policy.audio_intake import ChunkInbox, Reorder
-from lip_policy.lip_command import FRAME_PERIOD, ChunkError, PolicyConfig
+from lip_policy.lip_command import ChunkError, PolicyConfig
 from lip_policy.policy_health import PolicyHealth
-from lip_policy.qos import AUDIO_DEPTH, RELIABILITY, audio_qos
 
 # [s] added to the actuator lag for how long a chunk after a gap is held for the missing one:
 # the frames after the gap still have to be computed before they are commanded.
@@ -51,103 +59,83 @@ COMMAND_HISTORY = 100  # lip commands kept for late subscribers (1 s at command_
 FIRST_FRAME_COST = 0.002  # [s] compute per frame assumed until one is measured
 
 
-def _finite(lo, hi):
-    return lambda v: isinstance(v, (int, float)) and lo <= v <= hi
-
-
-# name: (default, description, check, what it accepts)
+SECONDS_10 = between(0.0, 10.0, 's')
 PARAMETERS = {
-    'lip_model': ('', 'audio->lip model checkpoint; "" = models/lip_model.pt of the workspace',
-                  None, ''),
-    'self_model': ('', 'self-model checkpoint; "" = models/self_model_sim.pt of the workspace',
-                   None, ''),
-    'retarget': ('', 'retargeting file (python -m lip_policy.retarget); "" = '
-                 'models/retarget.npz of the workspace', None, ''),
-    'actuator_lag': (-1.0, 'commands lead the audio by this [s]; < 0 = the lag measured '
-                     'during calibration (self-model metadata actuator_lag), else 0.045',
-                     _finite(-1.0, 1.0), 'a lag in [0, 1] s, or -1 for the calibrated one'),
-    'servo_time_constant': (-1.0, 'first-order time constant of the servos [s], undone by '
-                            'feed-forward (pose + constant x its rate); 0 = off; < 0 = the one '
-                            'mirror-lag measured (self-model metadata servo_time_constant), '
-                            'else 0', _finite(-1.0, 0.5), 'a time in [0, 0.5] s, or -1'),
-    'command_rate': (100.0, 'lip commands per second while the lips move [Hz]',
-                     _finite(1.0, 1000.0), 'a rate in [1, 1000] Hz'),
-    'stall_timeout': (0.25, 'audio missing this long for the commanded time -> ease to '
-                      'neutral [s]', _finite(0.02, 10.0), '[0.02, 10] s'),
-    'ease_time': (0.3, 'time to ease to neutral after a stall [s]', _finite(0.0, 10.0),
-                  '[0, 10] s'),
-    'silence_threshold_db': (-45.0, 'audio below this RMS level is silence [dBFS]',
-                             _finite(-120.0, 0.0), '[-120, 0] dBFS'),
-    'silence_hold': (0.25, 'pauses shorter than this keep the lips moving [s]',
-                     _finite(0.0, 10.0), '[0, 10] s'),
-    'voice_attack': (0.05, 'neutral -> full lip motion when the voice starts [s]',
-                     _finite(0.0, 2.0), '[0, 2] s'),
-    'silence_release': (0.3, 'full lip motion -> neutral in silence [s]', _finite(0.0, 10.0),
-                        '[0, 10] s'),
-    'max_gap': (0.5, 'stamp gaps (lost chunks) up to this are filled with silence [s]',
-                _finite(0.0, 10.0), '[0, 10] s'),
-    'max_chunk_duration': (2.0, 'longer audio chunks are rejected [s]', _finite(0.01, 60.0),
-                           '[0.01, 60] s'),
-    'pose_smoothing': (2, 'frames (10 ms) each side of the zero-phase smoothing of the lip '
-                       'poses, which keeps per-frame jitter from the servos\' slew limits; '
-                       'a pose is final this many frames later; 0 = off',
-                       lambda v: isinstance(v, int) and 0 <= v <= 10, 'an integer in [0, 10]'),
-    'pacing': (1.0, 'fraction of each lip actuator\'s max_velocity (face_config) the commanded '
-               'poses keep to; fast moves are centred on their time instead of trailing '
-               'behind the driver\'s slew limit; 0 = off', _finite(0.0, 1.0), '[0, 1]'),
-    'face_config': ('', 'actuator file whose max_velocity the pacing keeps to; "" = '
-                    'config/face_motors.yaml of the workspace', None, ''),
-    'inverse_refine_steps': (3, 'damped Gauss-Newton steps refining the inverse self-model '
-                             'through the forward model per frame (lip points and inner-lip '
-                             'gaps); 0 = the network alone',
-                             lambda v: isinstance(v, int) and 0 <= v <= 50,
-                             'an integer in [0, 50]'),
-    'priority': (0, 'FaceCommand priority; 0 = the driver\'s lip priority',
-                 lambda v: isinstance(v, int) and 0 <= v <= 255, 'an integer in [0, 255]'),
-    'threads': (1, 'CPU threads for the models', lambda v: isinstance(v, int) and 1 <= v <= 16,
-                'an integer in [1, 16]'),
-    'audio_reliability': ('reliable', 'QoS reliability of the audio subscription: reliable, or '
-                          'best_effort for a speech stack that publishes best effort',
-                          lambda v: v in RELIABILITY, 'reliable or best_effort'),
-    'audio_depth': (AUDIO_DEPTH, 'chunks of history of the audio subscription (2 s or more '
-                    'of chunks rides out a busy moment)',
-                    lambda v: isinstance(v, int) and 1 <= v <= 10000, 'an integer in [1, 10000]'),
-    'hurry_after': (0.04, 'audio that waited longer than this for the worker, with its frames '
-                    'about due, is pushed through without the inverse refinement, to catch up '
-                    '[s]', _finite(0.0, 10.0), '[0, 10] s'),
-    'hop_budget': (0.008, 'compute per 10 ms lip frame (p99) above which /diagnostics warns: '
-                   'less than 20 % of real time left [s]',
-                   _finite(0.0001, 1.0), '[0.0001, 1] s'),
-    'diagnostics_rate': (1.0, '/diagnostics messages per second [Hz]', _finite(0.1, 50.0),
-                         '[0.1, 50] Hz'),
-    'scheduling': ('realtime', 'CPU scheduling of this node: realtime (SCHED_RR where '
-                   'permitted, else nice -10) or normal', lambda v: v in scheduling.SCHEDULING,
-                   'realtime or normal'),
-    'realtime_priority': (10, 'SCHED_RR priority with scheduling realtime [1..98]',
-                          lambda v: isinstance(v, int) and 1 <= v <= 98, 'an integer in [1, 98]'),
+    'lip_model': Parameter('', 'audio->lip model checkpoint; "" = models/lip_model.pt of the '
+                           'workspace'),
+    'self_model': Parameter('', 'self-model checkpoint; "" = models/self_model_sim.pt of the '
+                            'workspace'),
+    'retarget': Parameter('', 'retargeting file (python -m lip_policy.retarget); "" = '
+                          'models/retarget.npz of the workspace'),
+    'actuator_lag': Parameter(-1.0, 'commands lead the audio by this [s]; < 0 = the lag '
+                              'measured during calibration (self-model metadata '
+                              'actuator_lag), else 0.045',
+                              Check(lambda v: -1.0 <= v <= 1.0,
+                                    'a lag in [0, 1] s, or -1 for the calibrated one')),
+    'servo_time_constant': Parameter(-1.0, 'first-order time constant of the servos [s], '
+                                     'undone by feed-forward (pose + constant x its rate); 0 = '
+                                     'off; < 0 = the one mirror-lag measured (self-model '
+                                     'metadata servo_time_constant), else 0',
+                                     Check(lambda v: -1.0 <= v <= 0.5,
+                                           'a time in [0, 0.5] s, or -1')),
+    'command_rate': Parameter(100.0, 'lip commands per second while the lips move [Hz]',
+                              between(1.0, 1000.0, 'Hz')),
+    'stall_timeout': Parameter(0.25, 'audio missing this long for the commanded time -> ease '
+                               'to neutral [s]', between(0.02, 10.0, 's')),
+    'ease_time': Parameter(0.3, 'time to ease to neutral after a stall [s]', SECONDS_10),
+    'silence_threshold_db': Parameter(-45.0, 'audio below this RMS level is silence [dBFS]',
+                                      between(-120.0, 0.0, 'dBFS')),
+    'silence_hold': Parameter(0.25, 'pauses shorter than this keep the lips moving [s]',
+                              SECONDS_10),
+    'voice_attack': Parameter(0.05, 'neutral -> full lip motion when the voice starts [s]',
+                              between(0.0, 2.0, 's')),
+    'silence_release': Parameter(0.3, 'full lip motion -> neutral in silence [s]', SECONDS_10),
+    'max_gap': Parameter(0.5, 'stamp gaps (lost chunks) up to this are filled with silence '
+                         '[s]', SECONDS_10),
+    'max_chunk_duration': Parameter(2.0, 'longer audio chunks are rejected [s]',
+                                    between(0.01, 60.0, 's')),
+    'pose_smoothing': Parameter(2, 'frames (10 ms) each side of the zero-phase smoothing of '
+                                'the lip poses, which keeps per-frame jitter from the servos\' '
+                                'slew limits; a pose is final this many frames later; 0 = off',
+                                between(0, 10)),
+    'pacing': Parameter(1.0, 'fraction of each lip actuator\'s max_velocity (face_config) the '
+                        'commanded poses keep to; fast moves are centred on their time instead '
+                        'of trailing behind the driver\'s slew limit; 0 = off',
+                        between(0.0, 1.0)),
+    'face_config': Parameter('', 'actuator file whose max_velocity the pacing keeps to; "" = '
+                             'config/face_motors.yaml of the workspace'),
+    'inverse_refine_steps': Parameter(3, 'damped Gauss-Newton steps refining the inverse '
+                                      'self-model through the forward model per frame (lip '
+                                      'points and inner-lip gaps); 0 = the network alone',
+                                      between(0, 50)),
+    'priority': Parameter(0, 'FaceCommand priority; 0 = the driver\'s lip priority',
+                          between(0, 255)),
+    'threads': Parameter(1, 'CPU threads for the models', between(1, 16)),
+    'audio_reliability': Parameter('reliable', 'QoS reliability of the audio subscription: '
+                                   'reliable, or best_effort for a speech stack that publishes '
+                                   'best effort', one_of(RELIABILITY)),
+    'audio_depth': Parameter(AUDIO_DEPTH, 'chunks of history of the audio subscription (2 s '
+                             'or more of chunks rides out a busy moment)', between(1, 10000)),
+    'hurry_after': Parameter(0.04, 'audio that waited longer than this for the worker, with '
+                             'its frames about due, is pushed through without the inverse '
+                             'refinement, to catch up [s]', SECONDS_10),
+    'hop_budget': Parameter(0.008, 'compute per 10 ms lip frame (p99) above which /diagnostics '
+                            'warns: less than 20 % of real time left [s]',
+                            between(0.0001, 1.0, 's')),
+    'diagnostics_rate': Parameter(1.0, '/diagnostics messages per second [Hz]',
+                                  between(0.1, 50.0, 'Hz')),
+    'scheduling': Parameter('realtime', 'CPU scheduling of this node: realtime (SCHED_RR where '
+                            'permitted, else nice -10) or normal',
+                            one_of(scheduling.SCHEDULING)),
+    'realtime_priority': Parameter(10, 'SCHED_RR priority with scheduling realtime [1..98]',
+                                   between(1, 98)),
 }
-
-
-class ParameterError(ValueError):
-    """A parameter value the node cannot run with."""
-
-
-def _seconds(stamp):
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class LipPolicyNode(Node):
     def __init__(self, **kwargs):
         super().__init__('lip_policy', **kwargs)
-        self.p = {}
-        for name, (default, description, check, accepts) in PARAMETERS.items():
-            value = self.declare_parameter(
-                name, default, ParameterDescriptor(description=description)).value
-            if check is not None and not check(value):
-                raise ParameterError(f'parameter {name}={value!r} is invalid: expected '
-                                     f'{accepts}; fix it in config/lip_policy.yaml or on the '
-                                     'command line')
-            self.p[name] = value
+        self.p = declare_parameters(self, PARAMETERS, 'lip_policy.yaml')
         from lip_policy.predictor import limit_math_threads
 
         limit_math_threads(self.p['threads'])  # torch's pools and numpy's BLAS alike
@@ -242,7 +230,7 @@ class LipPolicyNode(Node):
         now = self._now()
         for msg, arrived in received:
             try:
-                arrival = self.policy.accept(msg, _seconds(msg.header.stamp), now)
+                arrival = self.policy.accept(msg, stamp_seconds(msg.header.stamp), now)
             except ChunkError as error:
                 self._warn(f'dropped audio chunk {msg.sequence}: {error}', now)
                 continue
@@ -332,30 +320,16 @@ def main(args=None):
     from lip_policy.retarget import RetargetError
     from mirror_calibration.self_model import SelfModelError
 
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = LipPolicyNode()
-        node.get_logger().info(scheduling.apply(node.p['scheduling'],
-                                                node.p['realtime_priority']))
-        rclpy.spin(node)
-    except (ParameterError, CheckpointError, SelfModelError, RetargetError,
-            ConfigError) as error:
-        print(f'lip_policy_node: cannot start: {error}', file=sys.stderr)
-        code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            # The context may already be shut down (SIGINT): print, as /rosout is gone.
-            print(f'lip_policy_node: {node.summary()}', file=sys.stderr)
-            node.destroy_node()
-            if node.worker_error is not None:
-                code = 1
-        rclpy.try_shutdown()
-    if code:
-        sys.exit(code)
+    def stopping(node):
+        # The context may already be shut down (SIGINT): print, as /rosout is gone.
+        print(f'lip_policy_node: {node.summary()}', file=sys.stderr)
+        return 1 if node.worker_error is not None else 0
+
+    spin_node(LipPolicyNode, args, (ParameterError, CheckpointError, SelfModelError,
+                                    RetargetError, ConfigError),
+              name='lip_policy_node', stopping=stopping,
+              started=lambda node: node.get_logger().info(scheduling.apply(
+                  node.p['scheduling'], node.p['realtime_priority'])))
 
 
 if __name__ == '__main__':

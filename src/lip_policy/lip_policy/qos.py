@@ -1,22 +1,12 @@
-"""QoS of the audio topic, one definition for every publisher and subscriber of it.
+"""Moved to face_common.qos (issue #14): import it from there.
 
-Audio is reliable with AUDIO_DEPTH chunks of history on both ends: a lost chunk is a wrong
-mouth, and audio is small (20 ms at 16-48 kHz is a few KB), so keeping 256 chunks (5 s of
-20 ms chunks, 2.5 s of 10 ms ones) costs little and rides out a busy subscriber. A speech
-stack that publishes best effort is still heard by a subscription set to best effort
-(lip_policy_node's audio_reliability): a reliable subscription does not match a best
-effort publisher.
+Kept only while lip_policy/e2e_eval.py (owned by another engineer during the move) and
+face_speech/speech_node.py (another engineer's package) still import audio_qos from here;
+delete this file once they import face_common.qos.
 """
 
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+import sys
 
-AUDIO_DEPTH = 256  # [chunks]
-RELIABILITY = {'reliable': ReliabilityPolicy.RELIABLE,
-               'best_effort': ReliabilityPolicy.BEST_EFFORT}
+from face_common import qos
 
-
-def audio_qos(reliability='reliable', depth=AUDIO_DEPTH):
-    """The QoS profile of /audio ('reliable' or 'best_effort')."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=RELIABILITY[reliability],
-                      durability=DurabilityPolicy.VOLATILE)
+sys.modules[__name__] = qos

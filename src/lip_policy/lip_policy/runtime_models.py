@@ -22,7 +22,7 @@ DEFAULT_FILES = {'lip_model': 'lip_model.pt', 'self_model': 'self_model_sim.pt',
 
 def model_path(value, kind):
     """value as a path, or the workspace's default file for kind ('lip_model', ...)."""
-    from face_motor_driver.face_config import config_dir
+    from face_common.workspace import config_dir
 
     return pathlib.Path(value) if value else config_dir().parent / 'models' / DEFAULT_FILES[kind]
 

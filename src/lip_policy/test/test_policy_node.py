@@ -98,8 +98,8 @@ class Probe:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import JointState
 
+        from face_common.qos import audio_qos
         from face_msgs.msg import AudioChunk, FaceCommand
-        from lip_policy.qos import audio_qos
 
         self.node = rclpy.create_node('policy_probe', context=context)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=context)

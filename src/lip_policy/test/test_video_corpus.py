@@ -42,7 +42,7 @@ def test_bad_videos_are_reported_and_skipped(teacher_video_file, tmp_path):
     garbage = tmp_path / 'garbage.mp4'
     garbage.write_bytes(b'\x00not a video' * 100)
     silent = tmp_path / 'silent.mp4'
-    from face_sim.video import write_video
+    from face_common.video import write_video
 
     write_video(silent, [np.full((64, 64, 3), 128, np.uint8)] * 5, fps=10.0)
     report = video_corpus.build([garbage, silent, tmp_path / 'absent.mp4', path],

@@ -18,8 +18,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from tqdm import tqdm
 
+from face_common.node_processes import NodeStartError
 from face_msgs.action import Babble
-from mirror_calibration.node_graph import NodeStartError, mirror_graph
+from mirror_calibration.node_graph import mirror_graph
 
 
 class BabbleFailedError(RuntimeError):

@@ -26,8 +26,16 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from rclpy.parameter import Parameter as RosParameter
 
+from face_common.parameters import (
+    Check,
+    Parameter,
+    ParameterError,
+    declare_parameters,
+    positive,
+)
+from face_common.spin import spin_node
 from face_motor_driver.face_config import (
     ConfigError,
     default_face_config_path,
@@ -43,74 +51,62 @@ from mirror_calibration.babbling import (
 )
 from mirror_calibration.dataset import DatasetError, DatasetMeta, DatasetWriter
 from mirror_calibration.face_probe import FaceProbe, ProbeError
-from mirror_calibration.node_support import ParameterError, declare, spin_node
 
 POSE_BLOCK = 64  # poses generated at a time (the sequence is resumable at any index)
 
 
-def _positive(value):
-    return isinstance(value, float) and math.isfinite(value) and value > 0
-
-
-def _short_time(value):
-    return isinstance(value, float) and 0.0 <= value < 0.5
+SECONDS = positive(unit='s')
+SHORT_TIME = Check(lambda v: 0.0 <= v < 0.5, 'in [0, 0.5) s')
+PARAMETERS = {
+    'face_config': Parameter('', 'path of face_motors.yaml; empty = the workspace '
+                             'config/face_motors.yaml'),
+    'command_topic': Parameter('face/expression_command', 'topic the calibration '
+                               'FaceCommands go to (the driver\'s command input)',
+                               Check(bool, 'a topic name')),
+    'command_rate': Parameter(50.0, 'rate of FaceCommands during moves and holds [Hz]',
+                              positive(500.0, 'Hz')),
+    'transition_time': Parameter(0.3, 'default time of the smooth move between poses [s] '
+                                 '(lengthened when max_velocity needs it)', SECONDS),
+    'settle_timeout': Parameter(1.0, 'default longest wait for joints to settle [s]',
+                                SECONDS),
+    'settle_window': Parameter(0.06, 'joints count as settled after being still this long '
+                               '[s]', SECONDS),
+    'settle_tolerance': Parameter(0.003, 'largest joint motion [rad] within settle_window '
+                                  'that counts as still', positive(unit='rad')),
+    'frame_delay': Parameter(0.03, 'a frame counts only if captured this long after '
+                             'settling [s] (lets the skin follow the joints)',
+                             Check(lambda v: 0.0 <= v < 5.0, 'in [0, 5) s')),
+    'servo_lag': Parameter(0.03, 'time constant of the servos\' first-order position lag '
+                           '[s], led during moves so joints stop when the commands do; 0 = '
+                           'no lead', SHORT_TIME),
+    'command_latency': Parameter(0.04, 'time from publishing a command to the servos acting '
+                                 'on it [s]; moves are commanded that far ahead', SHORT_TIME),
+    'frame_timeout': Parameter(3.0, 'longest wait for a camera frame after settling [s]; '
+                               'then the goal aborts', SECONDS),
+}
 
 
 class CalibrationNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('calibration_node', **kwargs)
-        config_path = declare(self, 'face_config', '',
-                              'path of face_motors.yaml; empty = the workspace '
-                              'config/face_motors.yaml')
-        command_topic = declare(self, 'command_topic', 'face/expression_command',
-                                'topic the calibration FaceCommands go to (the driver\'s '
-                                'command input)', lambda v: v != '', 'a topic name')
-        rate = declare(self, 'command_rate', 50.0,
-                       'rate of FaceCommands during moves and holds [Hz]',
-                       lambda v: _positive(v) and v <= 500, 'a rate in (0, 500] Hz')
-        self.transition_time = declare(self, 'transition_time', 0.3,
-                                       'default time of the smooth move between poses [s] '
-                                       '(lengthened when max_velocity needs it)',
-                                       _positive, 'a positive time in seconds')
-        self.settle_timeout = declare(self, 'settle_timeout', 1.0,
-                                      'default longest wait for joints to settle [s]',
-                                      _positive, 'a positive time in seconds')
-        window = declare(self, 'settle_window', 0.06,
-                         'joints count as settled after being still this long [s]',
-                         _positive, 'a positive time in seconds')
-        tolerance = declare(self, 'settle_tolerance', 0.003,
-                            'largest joint motion [rad] within settle_window that counts as '
-                            'still', _positive, 'a positive angle in radians')
-        frame_delay = declare(self, 'frame_delay', 0.03,
-                              'a frame counts only if captured this long after settling [s] '
-                              '(lets the skin follow the joints)',
-                              lambda v: isinstance(v, float) and 0.0 <= v < 5.0,
-                              'a time in [0, 5) s')
-        servo_lag = declare(self, 'servo_lag', 0.03,
-                            'time constant of the servos\' first-order position lag [s], led '
-                            'during moves so joints stop when the commands do; 0 = no lead',
-                            _short_time, 'a time in [0, 0.5) s')
-        latency = declare(self, 'command_latency', 0.04,
-                          'time from publishing a command to the servos acting on it [s]; '
-                          'moves are commanded that far ahead',
-                          _short_time, 'a time in [0, 0.5) s')
-        self.frame_timeout = declare(self, 'frame_timeout', 3.0,
-                                     'longest wait for a camera frame after settling [s]; '
-                                     'then the goal aborts', _positive,
-                                     'a positive time in seconds')
+        p = declare_parameters(self, PARAMETERS, 'mirror_calibration.yaml')
+        self.transition_time = p['transition_time']
+        self.settle_timeout = p['settle_timeout']
+        self.frame_timeout = p['frame_timeout']
         try:
-            self.face = load_face_config(config_path or default_face_config_path())
+            self.face = load_face_config(p['face_config'] or default_face_config_path())
         except ConfigError as exc:
             raise ParameterError(str(exc)) from exc
         self.meta = DatasetMeta.from_face_config(self.face, face_layout.LAYOUT_NAME,
                                                  len(face_layout.FACE_SUBSET))
         self._probe_node = Node(
             f'{self.get_name()}_probe', namespace=self.get_namespace(), context=self.context,
-            start_parameter_services=False, parameter_overrides=[Parameter(
+            start_parameter_services=False, parameter_overrides=[RosParameter(
                 'use_sim_time', value=self.get_parameter('use_sim_time').value)])
-        self.probe = FaceProbe(self._probe_node, self.face, command_topic, rate, window,
-                               tolerance, frame_delay, servo_lag, latency)
+        self.probe = FaceProbe(self._probe_node, self.face, p['command_topic'],
+                               p['command_rate'], p['settle_window'], p['settle_tolerance'],
+                               p['frame_delay'], p['servo_lag'], p['command_latency'])
         self._probe_executor = SingleThreadedExecutor(context=self.context)
         self._probe_executor.add_node(self._probe_node)
         self._probe_thread = threading.Thread(target=self._probe_executor.spin, daemon=True)

@@ -4,33 +4,42 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
+from face_common.parameters import (
+    Check,
+    Parameter,
+    ParameterError,
+    between,
+    declare_parameters,
+    non_empty,
+    positive,
+)
+from face_common.spin import spin_node
 from mirror_calibration.camera_source import CameraError, CameraSource
 from mirror_calibration.image_codec import rgb_to_image_fields
-from mirror_calibration.node_support import ParameterError, declare, spin_node
 
 MAX_RATE = 240.0  # [Hz] beyond any camera this stack expects
+
+PARAMETERS = {
+    'device': Parameter('0', 'camera index (e.g. "0" for /dev/video0) or the path of a video '
+                        'file', Check(lambda v: v.strip() != '',
+                                      'a camera index such as "0" or a video file path')),
+    'width': Parameter(480, 'frame width [px]', between(16, 7680)),
+    'height': Parameter(360, 'frame height [px]', between(16, 4320)),
+    'rate': Parameter(30.0, 'frames published per second [Hz]', positive(MAX_RATE, 'Hz')),
+    'loop': Parameter(True, 'restart a video file at its end (ignored for cameras)'),
+    'frame_id': Parameter('camera', 'frame_id stamped on every image (the camera optical '
+                          'frame)', non_empty()),
+}
 
 
 class CameraNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('camera_node', **kwargs)
-        device = declare(self, 'device', '0',
-                         'camera index (e.g. "0" for /dev/video0) or the path of a video file',
-                         lambda v: isinstance(v, str) and v.strip() != '',
-                         'a camera index such as "0" or a video file path')
-        width = declare(self, 'width', 480, 'frame width [px]',
-                        lambda v: 16 <= v <= 7680, 'an integer in [16, 7680]')
-        height = declare(self, 'height', 360, 'frame height [px]',
-                         lambda v: 16 <= v <= 4320, 'an integer in [16, 4320]')
-        rate = declare(self, 'rate', 30.0, 'frames published per second [Hz]',
-                       lambda v: 0.0 < v <= MAX_RATE, f'a rate in (0, {MAX_RATE:g}] Hz')
-        loop = declare(self, 'loop', True,
-                       'restart a video file at its end (ignored for cameras)')
-        self.frame_id = declare(self, 'frame_id', 'camera',
-                                'frame_id stamped on every image (the camera optical frame)',
-                                lambda v: isinstance(v, str) and v != '', 'a non-empty name')
-        self.source = CameraSource(device, width, height, loop)
+        p = declare_parameters(self, PARAMETERS, 'mirror_calibration.yaml')
+        device, width, height, rate = p['device'], p['width'], p['height'], p['rate']
+        self.frame_id = p['frame_id']
+        self.source = CameraSource(device, width, height, p['loop'])
         self.missed = 0
         self.publisher = self.create_publisher(Image, 'camera/image_raw',
                                                qos_profile_sensor_data)

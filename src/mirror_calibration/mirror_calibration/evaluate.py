@@ -25,12 +25,13 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from tqdm import tqdm
 
+from face_common.node_processes import NodeStartError
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 from mirror_calibration.babbling import transition_time
 from mirror_calibration.dataset import DatasetError, load_dataset
 from mirror_calibration.face_probe import FaceProbe, ProbeError
 from mirror_calibration.fit import Samples, lip_error_fraction, split, usable_samples
-from mirror_calibration.node_graph import NodeStartError, mirror_graph
+from mirror_calibration.node_graph import mirror_graph
 from mirror_calibration.self_model import SelfModelError, load_checkpoint, require_actuators
 
 

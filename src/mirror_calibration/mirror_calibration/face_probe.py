@@ -22,27 +22,23 @@ import time
 
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
+from face_common.qos import COMMAND_QOS, TRIGGER_QOS, landmark_reader_qos
+from face_common.time import stamp_seconds
 from face_msgs.msg import FaceCommand, FaceLandmarks
 from mirror_calibration.babbling import SettleDetector, nearest_in_time, ramped_move
-from mirror_calibration.qos import COMMAND_QOS, landmark_reader_qos
 
 JOINT_HISTORY = 2000  # joint states kept for pairing with frames (20 s at 100 Hz)
 FRAME_HISTORY = 50    # image and landmark stamps kept (1.7 s at 30 Hz)
 STARTUP_TIMEOUT = 60.0  # [s] for a just-started mirror graph's first joints, image, landmarks
 _LOST = object()      # observation(): the observer skipped the frame
-TRIGGER_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class ProbeError(RuntimeError):
     """The graph around the probe is not delivering what it needs (joints, landmarks)."""
-
-
-def _seconds(stamp):
-    return stamp.sec + 1e-9 * stamp.nanosec
 
 
 class Observed:
@@ -105,7 +101,7 @@ class FaceProbe:
 
     # --- incoming ------------------------------------------------------------------------
     def _on_joints(self, msg):
-        stamp = _seconds(msg.header.stamp) or self.now()
+        stamp = stamp_seconds(msg.header.stamp) or self.now()
         positions = np.full(len(self.names), math.nan)
         for name, position in zip(msg.name, msg.position):
             i = self._index.get(name)
@@ -118,12 +114,12 @@ class FaceProbe:
 
     def _on_image(self, msg):
         with self._lock:
-            self._images.append(_seconds(msg.header.stamp))
+            self._images.append(stamp_seconds(msg.header.stamp))
             self._news.notify_all()
 
     def _on_landmarks(self, msg):
         # Unstamped landmarks count as seen now; a stamp must equal its image's to pair.
-        stamp = _seconds(msg.header.stamp) or self.now()
+        stamp = stamp_seconds(msg.header.stamp) or self.now()
         with self._lock:
             self._landmarks.append((stamp, msg))
             self._news.notify_all()

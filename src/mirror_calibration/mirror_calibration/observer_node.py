@@ -10,46 +10,46 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
+from face_common.parameters import Parameter, ParameterError, between, declare_parameters, one_of
+from face_common.qos import LANDMARK_QOS
+from face_common.spin import spin_node
 from face_msgs import face_layout
 from face_msgs.msg import FaceLandmarks
 from mirror_calibration.image_codec import ImageFormatError, image_fields_to_rgb
-from mirror_calibration.node_support import declare, spin_node
 from mirror_calibration.observer import FaceObserver
-from mirror_calibration.qos import LANDMARK_QOS
 
 LAYOUTS = (FaceLandmarks.LAYOUT_FACE_SUBSET, FaceLandmarks.LAYOUT_MEDIAPIPE_478)
 
-
-def _unit_interval(value):
-    return isinstance(value, float) and 0.0 <= value <= 1.0
+PARAMETERS = {
+    'static_images': Parameter(False, 'true: detect the face afresh in every frame (photos, '
+                               'shuffled frames); false: track it across a video stream '
+                               '(faster)'),
+    'min_detection_confidence': Parameter(0.5, 'face detector score needed to accept a new '
+                                          'face [0..1]', between(0, 1)),
+    'min_tracking_confidence': Parameter(0.5, 'landmark presence score needed to keep '
+                                         'tracking a face [0..1]', between(0, 1)),
+    'layout': Parameter(FaceLandmarks.LAYOUT_FACE_SUBSET, 'landmarks to publish: '
+                        'face_subset_v1 (109 points: lips, jaw, eyes, brows) or '
+                        'mediapipe_face_mesh_478 (the full mesh)', one_of(LAYOUTS)),
+}
 
 
 class ObserverNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('observer_node', **kwargs)
-        static = declare(self, 'static_images', False,
-                         'true: detect the face afresh in every frame (photos, shuffled '
-                         'frames); false: track it across a video stream (faster)')
-        detection = declare(self, 'min_detection_confidence', 0.5,
-                            'face detector score needed to accept a new face [0..1]',
-                            _unit_interval, 'a number in [0, 1]')
-        tracking = declare(self, 'min_tracking_confidence', 0.5,
-                           'landmark presence score needed to keep tracking a face [0..1]',
-                           _unit_interval, 'a number in [0, 1]')
-        self.layout = declare(self, 'layout', FaceLandmarks.LAYOUT_FACE_SUBSET,
-                              'landmarks to publish: face_subset_v1 (109 points: lips, jaw, '
-                              'eyes, brows) or mediapipe_face_mesh_478 (the full mesh)',
-                              lambda v: v in LAYOUTS, ' or '.join(LAYOUTS))
-        self.observer = FaceObserver(static, detection, tracking)
+        p = declare_parameters(self, PARAMETERS, 'mirror_calibration.yaml')
+        self.layout = p['layout']
+        self.observer = FaceObserver(p['static_images'], p['min_detection_confidence'],
+                                     p['min_tracking_confidence'])
         self.frames = 0
         self.faces = 0
         self.publisher = self.create_publisher(FaceLandmarks, 'face/landmarks', LANDMARK_QOS)
         self.create_subscription(Image, 'camera/image_raw', self.on_image,
                                  qos_profile_sensor_data)
         # Said once everything is set up, so a supervisor or test can wait for it.
-        self.get_logger().info(f'observer ready: {self.layout}, '
-                               f'{"detecting in every frame" if static else "tracking"}')
+        mode = 'detecting in every frame' if p['static_images'] else 'tracking'
+        self.get_logger().info(f'observer ready: {self.layout}, {mode}')
 
     def on_image(self, image):
         out = FaceLandmarks(header=image.header, layout=self.layout, detected=False,
@@ -83,4 +83,4 @@ class ObserverNode(Node):
 
 
 def main(args=None):
-    spin_node(ObserverNode, args)
+    spin_node(ObserverNode, args, errors=(ParameterError,))

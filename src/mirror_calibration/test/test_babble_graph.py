@@ -32,7 +32,7 @@ class Recorder:
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import JointState
 
-        from mirror_calibration.qos import landmark_reader_qos
+        from face_common.qos import landmark_reader_qos
 
         self.joints, self.landmarks = [], {}
         self.heard = threading.Event()   # the observer's landmarks reach this recorder

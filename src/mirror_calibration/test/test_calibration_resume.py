@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import skimage.data
 
+from face_common.node_processes import NodeProcess, running_nodes, wait_for_processes
 from mirror_calibration.babble_client import run_babble
 from mirror_calibration.dataset import load_dataset
-from mirror_calibration.node_graph import NodeProcess, running_nodes, wait_for_processes
 
 pytestmark = pytest.mark.ros
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import skimage.data
 
+from face_common.node_processes import NodeProcess
 from face_msgs import face_layout
-from mirror_calibration.node_graph import NodeProcess
 
 pytestmark = pytest.mark.ros
 
@@ -31,8 +31,8 @@ def _collect(context, count, timeout):
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
 
+    from face_common.qos import LANDMARK_QOS
     from face_msgs.msg import FaceLandmarks
-    from mirror_calibration.qos import LANDMARK_QOS
 
     node = Node('landmark_listener', context=context)
     received = []
@@ -118,7 +118,7 @@ def test_params_file_is_accepted_by_every_node():
 
 
 def face_layout_config_path():
-    from face_motor_driver.face_config import config_dir
+    from face_common.workspace import config_dir
     return config_dir() / 'mirror_calibration.yaml'
 
 
@@ -128,9 +128,9 @@ def test_observer_survives_malformed_images_and_serves_the_full_mesh(ros_context
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
+    from face_common.qos import LANDMARK_QOS
     from face_msgs.msg import FaceLandmarks
     from mirror_calibration.image_codec import rgb_to_image_fields
-    from mirror_calibration.qos import LANDMARK_QOS
 
     face = cv2.resize(skimage.data.astronaut(), (256, 256))
     encoding, height, width, step, data = rgb_to_image_fields(face)

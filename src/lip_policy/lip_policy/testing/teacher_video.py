@@ -48,7 +48,7 @@ def teacher_renderer(width=320, height=240):
 
 def render_clip(path, audio, lips, fps=25.0, renderer=None):
     """Write an MP4 of the face speaking `lips` (100 Hz) with its 16 kHz audio."""
-    from face_sim.video import write_video
+    from face_common.video import write_video
 
     renderer = renderer or teacher_renderer()
     n_video = int(len(lips) / corpus.FRAME_RATE * fps)

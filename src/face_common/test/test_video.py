@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from face_sim.video import VideoError, probe_video, read_audio, write_video
+from face_common.video import VideoError, probe_video, read_audio, write_video
 
 
 def frames(count, width=64, height=48):
