@@ -43,6 +43,7 @@ def _points(msg):
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_every_message_type_crosses_processes(ros_context, peer_process):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -100,6 +101,7 @@ def test_every_message_type_crosses_processes(ros_context, peer_process):
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_services_and_babble_action_cross_processes(ros_context, peer_process):
     import rclpy
     from rclpy.action import ActionClient

@@ -17,6 +17,7 @@ def _spin_for(executor, seconds):
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_record_then_read_back(ros_context, tmp_path):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -90,6 +91,7 @@ def test_bag_without_the_topic_names_what_it_holds(tmp_path):
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_a_recording_killed_after_10_s_opens_with_at_least_9_s(ros_context, tmp_path):
     """kill -9 runs no cleanup: the bag is what the segments already closed hold."""
     import rclpy

@@ -50,6 +50,7 @@ def test_espeak_text_becomes_a_clip():
 
 @pytest.mark.ros
 @pytest.mark.parametrize('encoding, lookahead', [('float32', 0.0), ('int16', 0.3)])
+@pytest.mark.realtime
 def test_player_streams_the_clip_in_real_time(ros_context, tmp_path, encoding, lookahead):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor

@@ -22,6 +22,7 @@ def _eval(models, tmp_path, *extra):
     return subprocess.run(command, capture_output=True, text=True, timeout=240)
 
 
+@pytest.mark.realtime
 def test_e2e_eval_measures_the_running_system(models, tmp_path):
     result = _eval(models, tmp_path, '--text', 'Bob, my baby, would you bump the map?')
     assert result.returncode == 0, result.stderr[-3000:]

@@ -95,6 +95,7 @@ def random_chunks(count, seed=0):
         yield msg
 
 
+@pytest.mark.realtime
 def test_fuzzed_audio_neither_stops_nor_misdrives_the_lips(ros_context, models):
     import rclpy.duration
 

@@ -106,6 +106,7 @@ def test_without_a_running_face_it_says_what_to_start(tmp_path):
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_measures_the_simulated_head_and_stores_the_lag(tmp_path):
     path = tmp_path / 'self_model.pt'
     shutil.copy(DEFAULT_MODEL, path)
