@@ -17,6 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_demo_writes_a_video_with_sound_and_prints_figures(tmp_path):
     from face_common.video import probe_video
 

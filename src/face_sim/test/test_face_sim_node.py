@@ -97,6 +97,7 @@ def pixels(msg):
     return np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
 
 
+@pytest.mark.realtime
 def test_images_follow_joint_states(ros_context, tmp_path):
     params = config_dir() / 'face_sim.yaml'
     with FaceSimProcess(tmp_path, '--params-file', str(params), '-p', f'width:={WIDTH}',
@@ -150,6 +151,7 @@ def test_bad_parameters_fail_clearly(tmp_path, argument, message):
     assert 'Traceback' not in sim.output()
 
 
+@pytest.mark.realtime
 def test_a_trigger_captures_the_face_of_the_first_joint_states_at_its_stamp(ros_context,
                                                                                tmp_path):
     from rclpy.duration import Duration

@@ -139,6 +139,7 @@ class Probe:
         self.node.destroy_node()
 
 
+@pytest.mark.realtime
 def test_player_policy_driver_moves_the_lips_and_only_them(ros_context, models):
     from face_msgs.checks import check_face_command
 
@@ -181,6 +182,7 @@ def test_player_policy_driver_moves_the_lips_and_only_them(ros_context, models):
     np.testing.assert_allclose(moved[-1, lip], neutral[lip], atol=0.02)
 
 
+@pytest.mark.realtime
 def test_bad_chunks_over_dds_are_logged_and_survived(ros_context, models):
     import array
 
@@ -238,6 +240,7 @@ def test_bad_chunks_over_dds_are_logged_and_survived(ros_context, models):
     assert losing and losing[0].level == bytes([2]), [s.message for s in probe.health]
 
 
+@pytest.mark.realtime
 def test_a_best_effort_speech_stack_is_heard_with_best_effort_audio(ros_context, models):
     import array
 

@@ -70,6 +70,7 @@ def _seconds(stamp):
     return stamp.sec + 1e-9 * stamp.nanosec
 
 
+@pytest.mark.realtime
 def test_tiny_babbling_session_learns_the_face(ros_context, tmp_path):
     import rclpy
 

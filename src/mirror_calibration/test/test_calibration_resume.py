@@ -48,6 +48,7 @@ def _wait_for_samples(directory, count, timeout):
     raise AssertionError(f'fewer than {count} samples after {timeout} s')
 
 
+@pytest.mark.realtime
 def test_killed_session_resumes_without_loss(ros_context, photo_video, tmp_path):
     dataset = tmp_path / 'babble'
     specs = [('face_motor_driver_node', {'port': 'sim', 'calibration_mode': True}),

@@ -49,6 +49,7 @@ def _collect(context, count, timeout):
     return received
 
 
+@pytest.mark.realtime
 def test_video_through_camera_and_observer(ros_context, face_video):
     from face_msgs.checks import check_face_landmarks
 
@@ -122,6 +123,7 @@ def face_layout_config_path():
     return config_dir() / 'mirror_calibration.yaml'
 
 
+@pytest.mark.realtime
 def test_observer_survives_malformed_images_and_serves_the_full_mesh(ros_context):
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
