@@ -10,13 +10,14 @@ import pytest
 from face_common import scheduling
 
 CHILD = '''
-import json, os, subprocess, sys, threading, time
+import json, os, subprocess, sys, threading
 from face_common import scheduling
 stop = threading.Event()
 worker = threading.Thread(target=stop.wait)  # a thread that exists before apply()
 worker.start()
-child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
-time.sleep(0.2)
+# a child that lives until killed (or its stdin closes); it exists once Popen returns
+child = subprocess.Popen([sys.executable, '-c', 'import sys; sys.stdin.read()'],
+                         stdin=subprocess.PIPE)
 line = scheduling.apply(sys.argv[1], 12)
 later = threading.Thread(target=lambda: out.update(later=os.sched_getscheduler(0)))
 out = {'line': line,
