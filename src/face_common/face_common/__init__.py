@@ -1,1 +1,1 @@
-"""Plain-Python parts every face package shares; no rclpy."""
+"""The pieces every face package shares (see README.md); rclpy only in qos and spin."""
