@@ -90,6 +90,12 @@ def train_main(argv=None):
                         default=list(train.HELD_OUT_LANGUAGES),
                         help='held-out languages never trained on (default: '
                              f'{",".join(train.HELD_OUT_LANGUAGES)}; "" for none)')
+    parser.add_argument('--exclude-voices', type=_languages,
+                        default=list(train.HELD_OUT_VOICES),
+                        help='held-out voices never trained on (default: '
+                             f'{",".join(train.HELD_OUT_VOICES)}; "" for none)')
+    parser.add_argument('--no-augment', action='store_true',
+                        help='train on clean audio only (no augment.py chain)')
     parser.add_argument('--lookahead-ms', type=int, default=60,
                         help='audio the model hears after a lip frame [ms], multiple of 10')
     parser.add_argument('--channels', type=int, default=LipModelConfig.channels)
@@ -115,10 +121,12 @@ def train_main(argv=None):
                                   lookahead_frames=args.lookahead_ms // 10)
     train_config = train.TrainConfig(epochs=args.epochs, batch_clips=args.batch_clips,
                                      learning_rate=args.learning_rate, patience=args.patience,
-                                     max_minutes=args.max_minutes, seed=args.seed)
+                                     max_minutes=args.max_minutes, seed=args.seed,
+                                     augment=not args.no_augment)
     try:
         summary = train.train(args.corpora, args.out, model_config, train_config,
-                              exclude_languages=args.exclude_languages)
+                              exclude_languages=args.exclude_languages,
+                              exclude_voices=args.exclude_voices)
     except (corpus.CorpusError, train.TrainingError) as error:
         print(f'lip-train: error: {error}', file=sys.stderr)
         return 2
@@ -138,15 +146,29 @@ def eval_main(argv=None):
     parser.add_argument('--corpus', required=True, help='corpus directory')
     parser.add_argument('--languages', type=_languages, default=None,
                         help='only these languages (e.g. the held-out list)')
+    parser.add_argument('--voices', type=_languages, default=None,
+                        help='only these voices (e.g. held-out festival voices)')
+    parser.add_argument('--by', choices=('voice', 'engine', 'language'), default=None,
+                        help='also print model and baselines per voice, engine or language')
+    parser.add_argument('--condition', default=None,
+                        help='degrade every clip first: noise20, noise10, reverb, telephone '
+                             '(augment.CONDITIONS)')
     parser.add_argument('--json', default=None, help='also write the full report here')
     parser.add_argument('--plots', default=None,
                         help='directory for mouth-opening plots (default: next to --json)')
     args = parser.parse_args(argv)
+    from lip_policy import augment
+
+    if args.condition and args.condition not in augment.CONDITIONS:
+        parser.error(f'--condition must be one of {", ".join(augment.CONDITIONS)}')
     try:
         report = evaluate.evaluate(args.model, args.corpus, languages=args.languages,
-                                   json_path=args.json, plot_dir=args.plots)
+                                   json_path=args.json, plot_dir=args.plots,
+                                   voices=args.voices, condition=args.condition, by=args.by)
     except (corpus.CorpusError, CheckpointError) as error:
         print(f'lip-eval: error: {error}', file=sys.stderr)
         return 2
+    if args.by:
+        print(evaluate.format_by_table(report[f'by_{args.by}'], args.by))
     print(json.dumps(report['overall']))
     return 0

@@ -156,14 +156,18 @@ def load_clip(corpus_dir, entry):
     return Clip(entry, audio, lips.astype(np.float64), valid.astype(bool), phonemes)
 
 
-def load_corpus(corpus_dir, languages=None, exclude_languages=None):
-    """All clips of a corpus (optionally only / not some languages), as a list of Clip."""
+def load_corpus(corpus_dir, languages=None, exclude_languages=None, voices=None,
+                exclude_voices=None):
+    """All clips of a corpus (optionally only / not some languages or voices), as Clips."""
     entries = read_manifest(corpus_dir)
-    if languages:
-        entries = [e for e in entries if e.get('language') in set(languages)]
-    if exclude_languages:
-        entries = [e for e in entries if e.get('language') not in set(exclude_languages)]
+    for field, only, excluded in (('language', languages, exclude_languages),
+                                  ('voice', voices, exclude_voices)):
+        if only:
+            entries = [e for e in entries if e.get(field) in set(only)]
+        if excluded:
+            entries = [e for e in entries if e.get(field) not in set(excluded)]
     if not entries:
         raise CorpusError(f'{corpus_dir}: no clips left (languages={languages}, '
-                          f'excluded={exclude_languages}); check the language codes')
+                          f'excluded={exclude_languages}, voices={voices}, excluded voices='
+                          f'{exclude_voices}); check the language codes and voice names')
     return [load_clip(corpus_dir, e) for e in entries]

@@ -1,8 +1,10 @@
 """lip-eval: a lip model against the amplitude and viseme baselines on the same clips.
 
-Every figure is computed overall, per language, and per kind (speech / sung). Event
-recalls need the clip's true phoneme timing, so they are reported for synthetic clips only;
-the baselines never see those phonemes.
+Every figure is computed overall, per language, per kind (speech / sung), per voice and per
+engine (espeak-ng, festival, video); `--by voice|engine|language` also prints that table.
+Event recalls need the clip's true phoneme timing, so they are reported for synthetic clips
+only; the baselines never see those phonemes. `--condition` scores every system on the same
+degraded audio (noise, reverberation, telephone band: augment.CONDITIONS).
 """
 
 import collections
@@ -18,6 +20,47 @@ from lip_policy.predictor import LipPredictor
 HEADLINE = ('lip_error', 'lip_error_amplitude', 'lip_error_viseme', 'mouth_open_pcc',
             'bilabial_closure_recall', 'pucker_recall', 'sync_offset_ms', 'realtime_factor')
 SYSTEMS = ('model', 'amplitude', 'viseme')
+GROUPINGS = ('language', 'kind', 'voice', 'engine')
+# Per group of --by: every system's lip error, opening r and closure recall, the model's rest.
+BY_COLUMNS = ('clips', 'lip_error', 'lip_error_amplitude', 'lip_error_viseme', 'mouth_open_pcc',
+              'mouth_open_pcc_amplitude', 'mouth_open_pcc_viseme', 'bilabial_closure_recall',
+              'bilabial_closure_recall_amplitude', 'bilabial_closure_recall_viseme',
+              'pucker_recall', 'sync_offset_ms')
+
+
+def engine_of(info):
+    """The speech engine of a clip: its `engine` field, else its source (older corpora)."""
+    return info.get('engine') or info.get('source') or 'unknown'
+
+
+def group_keys(info):
+    """The groups a clip counts in: overall and one per GROUPINGS ('voice:en+f3', ...)."""
+    values = {'language': info.get('language'), 'kind': info.get('kind'),
+              'voice': info.get('voice'), 'engine': engine_of(info)}
+    return ('overall',) + tuple(f'{g}:{values[g] or "unknown"}' for g in GROUPINGS)
+
+
+def by_table(report, by):
+    """{group value: BY_COLUMNS} of a report's details for one of GROUPINGS."""
+    prefix = f'{by}:'
+    return {key[len(prefix):]: {c: summary[c] for c in BY_COLUMNS}
+            for key, summary in report['details'].items() if key.startswith(prefix)}
+
+
+def format_by_table(table, by):
+    """The --by table as text: model / amplitude / viseme side by side per group."""
+    lines = [f'{by:<24} clips  lip error (model amp vis)  opening r (model amp vis)  '
+             'closure (model amp vis)  pucker  sync ms']
+    for name, row in table.items():
+        lines.append(
+            f'{name:<24} {row["clips"]:5d}  {row["lip_error"]:.4f} '
+            f'{row["lip_error_amplitude"]:.4f} {row["lip_error_viseme"]:.4f}     '
+            f'{row["mouth_open_pcc"]:.3f} '
+            f'{row["mouth_open_pcc_amplitude"]:.3f} {row["mouth_open_pcc_viseme"]:.3f}      '
+            f'{row["bilabial_closure_recall"]:.2f} {row["bilabial_closure_recall_amplitude"]:.2f}'
+            f' {row["bilabial_closure_recall_viseme"]:.2f}     {row["pucker_recall"]:.2f}  '
+            f'{row["sync_offset_ms"]:+.0f}')
+    return '\n'.join(lines)
 
 
 class _Group:
@@ -63,20 +106,30 @@ class _Group:
 
 
 def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=None,
-             progress=True, max_plots=4):
-    """Score the model and baselines; returns {'overall', 'by_language', 'by_kind'}."""
+             progress=True, max_plots=4, voices=None, condition=None, by=None):
+    """Score the model and baselines; returns {'overall', 'details', ...} (+ 'by_<by>').
+
+    voices: only these voices; condition: an augment.CONDITIONS name, applied to every
+    clip's audio (seeded by the clip id) before any system hears it."""
     import torch
     from tqdm import tqdm
 
     torch.set_num_threads(1)  # the real-time factor is quoted for one core
     predictor = LipPredictor.load(model_path)
-    clips = corpus.load_corpus(corpus_dir, languages=languages)
+    clips = corpus.load_corpus(corpus_dir, languages=languages, voices=voices)
+    degrade = None
+    if condition:
+        from lip_policy import augment
+
+        degrade = augment.condition(condition)
     geometry = teacher.LipGeometry()
     recogniser = baselines.PhonemeRecogniser()
     predictor.predict(np.zeros(corpus.SAMPLE_RATE))  # warm up before timing
     groups = collections.defaultdict(_Group)
     samples = []
     for clip in tqdm(clips, desc='lip-eval', unit='clip', disable=not progress):
+        if degrade is not None:
+            clip.audio = degrade(clip.audio, clip.id)
         started = time.perf_counter()
         model_lips = predictor.predict(clip.audio)
         model_seconds = time.perf_counter() - started
@@ -88,8 +141,7 @@ def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=No
         if not valid.any():
             continue
         ref = metrics.reference_width(true[valid])
-        keys = ('overall', f'language:{clip.info.get("language", "unknown")}',
-                f'kind:{clip.info.get("kind", "unknown")}')
+        keys = group_keys(clip.info)
         true_open = metrics.opening(true)
         for key in keys:
             group = groups[key]
@@ -127,7 +179,10 @@ def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=No
         'overall': {k: groups['overall'].summary()[k] for k in HEADLINE},
         'details': {key: group.summary() for key, group in sorted(groups.items())},
         'model': str(model_path), 'corpus': str(corpus_dir), 'languages': languages,
+        'voices': voices, 'condition': condition,
     }
+    if by:
+        report[f'by_{by}'] = by_table(report, by)
     if json_path:
         json_path = pathlib.Path(json_path)
         json_path.parent.mkdir(parents=True, exist_ok=True)
