@@ -18,7 +18,7 @@ import pytest
 
 from face_bringup.cpu_load import cpu_hogs
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.realtime]
 
 
 def test_two_cpu_hogs_lose_no_audio_and_the_commands_follow_the_offline_policy(tmp_path):

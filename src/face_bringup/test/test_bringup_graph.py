@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from face_motor_driver.face_config import default_face_config_path, load_face_config
+from face_motor_driver.waiting import wait_until
 
 
 def _descendants(pid):
@@ -61,6 +62,30 @@ def _start_bringup(*args):
     return bringup, output, reader
 
 
+def _policy_ready(output, bringup, executor, timeout=180):
+    """Spin until face-bringup's lip policy says it has loaded (and warmed up) its models."""
+    wait_until(lambda: any('lip policy ready' in line for line in output)
+               or bringup.poll() is not None, timeout, 'the line "lip policy ready"',
+               interval=0, step=lambda: executor.spin_once(timeout_sec=0.1))
+    assert any('lip policy ready' in line for line in output), ''.join(output)[-3000:]
+
+
+def _speak(executor, text, listeners, timeout=60):
+    """audio_player_node says text once listeners subscribe; spin until it has exited."""
+    player = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), 'audio_player_node'), '--ros-args',
+         '-p', f'text:={text}', '-p', 'lookahead:=0.2',
+         '-p', f'wait_for_subscribers:={listeners}', '-p', 'exit_when_done:=true'])
+    try:
+        wait_until(lambda: player.poll() is not None, timeout, 'audio_player_node to finish',
+                   interval=0, step=lambda: executor.spin_once(timeout_sec=0.05))
+    finally:
+        if player.poll() is None:
+            player.kill()
+            player.wait()
+    assert player.returncode == 0
+
+
 def _stop_bringup(bringup, reader):
     """Ctrl-C as a person would; returns the processes that were below face-bringup."""
     children = _descendants(bringup.pid)
@@ -75,6 +100,7 @@ def _stop_bringup(bringup, reader):
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_path):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -91,20 +117,16 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
     node.create_subscription(JointState, 'face/joint_states',
                              lambda m: states.append((time.monotonic(), m)),
                              qos_profile_sensor_data)
-    player = recorder = None
+    recorder = None
     bin_dir = os.path.dirname(sys.executable)
     bag = tmp_path / 'speech'
     try:
-        deadline = time.monotonic() + 60
-        while not states and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.1)
-        assert states, 'face-bringup did not bring up the driver'
+        wait_until(lambda: states or bringup.poll() is not None, 120,
+                   'the first joint state of the driver face-bringup started', interval=0,
+                   step=lambda: executor.spin_once(timeout_sec=0.1))
+        assert states, 'face-bringup did not bring up the driver: ' + ''.join(output)[-3000:]
         # Speak only once the policy has loaded (and warmed up) its models.
-        ready = time.monotonic() + 120
-        while not any('lip policy ready' in line for line in output) and \
-                time.monotonic() < ready:
-            executor.spin_once(timeout_sec=0.1)
-        assert any('lip policy ready' in line for line in output), ''.join(output)[-3000:]
+        _policy_ready(output, bringup, executor)
         recorder = subprocess.Popen(
             [os.path.join(bin_dir, 'face-record'), '--topics', '/audio', '/face/landmarks',
              '/face/joint_states', '--out', str(bag)], stdout=subprocess.PIPE, text=True)
@@ -112,28 +134,18 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
         # waits for face-record and the policy to subscribe (wait_for_subscribers).
         recording = []
         threading.Thread(target=lambda: recording.extend(recorder.stdout), daemon=True).start()
-        deadline = time.monotonic() + 30
         wanted = ('recording /face/joint_states', 'recording /face/landmarks')
-        while not all(any(w in line for line in recording) for w in wanted) and \
-                time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        assert all(any(w in line for line in recording) for w in wanted), recording
+        wait_until(lambda: all(any(w in line for line in recording) for w in wanted), 60,
+                   lambda: f'face-record recording {wanted} (it said {recording})',
+                   interval=0, step=lambda: executor.spin_once(timeout_sec=0.05))
         states.clear()
-        player = subprocess.Popen(
-            [os.path.join(bin_dir, 'audio_player_node'), '--ros-args',
-             '-p', 'text:=Bob bought a map. We will move it.', '-p', 'lookahead:=0.2',
-             '-p', 'wait_for_subscribers:=2',  # the policy and face-record
-             '-p', 'exit_when_done:=true'])
-        deadline = time.monotonic() + 40
-        while player.poll() is None and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        end = time.monotonic() + 1.0
-        while time.monotonic() < end:
-            executor.spin_once(timeout_sec=0.05)
-        assert player.poll() == 0
+        _speak(executor, 'Bob bought a map. We will move it.', 2)  # the policy, face-record
+        # The lips' last moves come after the last audio chunk: 150 more joint states (1 s
+        # at the driver's cycle rate) go into the recording and the travel below.
+        count = len(states)
+        wait_until(lambda: len(states) >= count + 150, 30, '150 joint states after the speech',
+                   interval=0, step=lambda: executor.spin_once(timeout_sec=0.05))
     finally:
-        if player is not None and player.poll() is None:
-            player.kill()
         if recorder is not None:
             recorder.send_signal(signal.SIGINT)
             recorder.wait(timeout=20)
@@ -181,6 +193,7 @@ def test_bringup_moves_the_lips_to_speech_and_stops_cleanly(ros_context, tmp_pat
 
 
 @pytest.mark.ros
+@pytest.mark.realtime
 def test_composed_bringup_moves_the_lips_in_one_process_and_stops_cleanly(ros_context):
     """--composed: the same nodes in one process on a multi-threaded executor."""
     import rclpy
@@ -199,26 +212,14 @@ def test_composed_bringup_moves_the_lips_in_one_process_and_stops_cleanly(ros_co
     from face_msgs.msg import FaceLandmarks
 
     node.create_subscription(FaceLandmarks, 'face/landmarks', landmarks.append, 10)
-    player = None
     try:
-        ready = time.monotonic() + 120
-        while not any('lip policy ready' in line for line in output) and \
-                time.monotonic() < ready and bringup.poll() is None:
-            executor.spin_once(timeout_sec=0.1)
-        assert any('lip policy ready' in line for line in output), ''.join(output)[-3000:]
-        executor.spin_once(timeout_sec=1.0)
+        _policy_ready(output, bringup, executor)
+        # this watcher hears the face before the speech starts
+        wait_until(lambda: states, 30, 'joint states at the watcher', interval=0,
+                   step=lambda: executor.spin_once(timeout_sec=0.1))
         states.clear()
-        player = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), 'audio_player_node'), '--ros-args',
-             '-p', 'text:=Bob bought a map.', '-p', 'lookahead:=0.2',
-             '-p', 'wait_for_subscribers:=1', '-p', 'exit_when_done:=true'])
-        deadline = time.monotonic() + 40
-        while player.poll() is None and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        assert player.poll() == 0
+        _speak(executor, 'Bob bought a map.', 1)
     finally:
-        if player is not None and player.poll() is None:
-            player.kill()
         node.destroy_node()
         children = _stop_bringup(bringup, reader)
     out = ''.join(output)
