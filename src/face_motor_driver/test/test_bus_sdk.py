@@ -194,6 +194,18 @@ def test_fault_changes_are_acknowledged_or_refused_with_a_reason(face_config, em
         bus.close()
 
 
+def test_a_port_loss_is_acknowledged_once_the_port_is_gone_each_time(emulator, fault_file):
+    # The same fault written again is a change of its own: the port goes away again, and
+    # the acknowledgement comes only once it has.
+    import os
+
+    from face_motor_driver.waiting import wait_until
+    for _ in range(2):
+        apply_faults(fault_file, port_down_s=0.3)
+        assert not os.path.exists(emulator.port), 'acknowledged while the port was still up'
+        wait_until(lambda: os.path.exists(emulator.port), 10, 'the port back')
+
+
 def test_waiting_for_faults_without_an_emulator_fails_clearly(tmp_path):
     from face_motor_driver.emulator_process import FaultsNotAppliedError
     with pytest.raises(FaultsNotAppliedError, match='no bus emulator applied fault file'):
