@@ -159,6 +159,7 @@ def at_rest(command):
                for n, p in zip(command.name, command.position))
 
 
+@pytest.mark.realtime
 def test_say_plays_stamped_audio_the_lips_follow_and_the_result_says_what_played(graph):
     recorder, _ = graph
     feedback, audio = [], recorder.audio['']
@@ -196,6 +197,7 @@ def test_say_plays_stamped_audio_the_lips_follow_and_the_result_says_what_played
     assert_inside_limits(recorder.commands)
 
 
+@pytest.mark.realtime
 def test_cancel_is_barge_in_the_sound_stops_at_once_and_the_lips_rest(graph):
     recorder, _ = graph
     feedback, audio = [], recorder.audio['']
@@ -234,6 +236,7 @@ def test_cancel_is_barge_in_the_sound_stops_at_once_and_the_lips_rest(graph):
     assert rest - stopped < 0.4
 
 
+@pytest.mark.realtime
 def test_goals_queue_one_after_the_other(graph):
     recorder, _ = graph
     audio = recorder.audio['']
@@ -249,6 +252,7 @@ def test_goals_queue_one_after_the_other(graph):
     assert (gaps > 0).all()  # played in order, never on top of each other
 
 
+@pytest.mark.realtime
 def test_a_new_goal_preempts_the_one_speaking(graph):
     recorder, _ = graph
     feedback = []
@@ -263,6 +267,7 @@ def test_a_new_goal_preempts_the_one_speaking(graph):
     assert status_2 == STATUS_SUCCEEDED and result_2.text_played == 'Sorry.'
 
 
+@pytest.mark.realtime
 def test_failing_and_hanging_tts_commands_abort_the_goal_and_the_node_serves_on(graph):
     recorder, processes = graph
     status, result = recorder.result(recorder.send('/cmd', text='Please fail now.'))
@@ -278,6 +283,7 @@ def test_failing_and_hanging_tts_commands_abort_the_goal_and_the_node_serves_on(
     processes[2].check_running()
 
 
+@pytest.mark.realtime
 def test_raw_samples_and_the_external_stream_are_played_and_republished(graph):
     from face_msgs.msg import AudioChunk
 
@@ -300,6 +306,7 @@ def test_raw_samples_and_the_external_stream_are_played_and_republished(graph):
     assert all(np.allclose(samples_of(m), tone[:1600], atol=1e-6) for _, m in audio)
 
 
+@pytest.mark.realtime
 def test_face_say_and_face_chat(graph):
     say = subprocess.run([find_script('face-say'), 'Hello.', '--wait', '--action',
                           '/cmd/speech/say'], capture_output=True, text=True, timeout=TIMEOUT)
