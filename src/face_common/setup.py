@@ -14,6 +14,8 @@ setup(
     zip_safe=True,
     maintainer='Face team',
     maintainer_email='dev@face-robot.invalid',
-    description='The pieces every face package shares: crash-safe files, the parameter table and spin_node, node processes and scheduling, QoS, stamps, the lip frame, video, the workspace config.',
+    description=('The pieces every face package shares: crash-safe files, the parameter '
+                 'table and spin_node, node processes and scheduling, QoS, stamps, the lip '
+                 'frame, video, the workspace config.'),
     license='Apache-2.0',
 )
