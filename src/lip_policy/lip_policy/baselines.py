@@ -12,8 +12,8 @@ import os
 
 import numpy as np
 
+from face_common.frames import HOP, SAMPLE_RATE
 from lip_policy import teacher, visemes
-from lip_policy.corpus import HOP, SAMPLE_RATE
 
 
 def amplitude_lips(audio, geometry):

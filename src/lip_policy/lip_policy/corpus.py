@@ -20,9 +20,9 @@ import wave
 
 import numpy as np
 
-SAMPLE_RATE = 16000  # [Hz] every corpus clip's audio
-FRAME_RATE = 100  # [Hz] every corpus clip's landmarks
-HOP = SAMPLE_RATE // FRAME_RATE  # audio samples per landmark frame
+# Every corpus clip's audio is at SAMPLE_RATE, its landmarks at FRAME_RATE (one per HOP).
+from face_common.frames import SAMPLE_RATE
+
 MANIFEST = 'manifest.jsonl'
 
 

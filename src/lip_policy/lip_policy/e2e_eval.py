@@ -34,7 +34,6 @@ lost or that r is below 0.9.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import pathlib
@@ -42,11 +41,12 @@ import sys
 
 import numpy as np
 
+from face_common.frames import FRAME_PERIOD
+from face_common.time import stamp_seconds
 from lip_policy import metrics
 from lip_policy.e2e_recorder import E2EError, Recorder, health_figures
 from lip_policy.lip_command import Chunk
 
-FRAME = 0.01  # [s]
 # The run fails (exit code FAILED) when audio was lost or the live commands follow the
 # offline policy less closely than this: then the figures judge the machine, not the policy.
 MIN_LIVE_VS_OFFLINE = 0.9
@@ -66,39 +66,22 @@ def _workspace():
     return config_dir().parent
 
 
-def _module(module, *ros_args):
-    return [sys.executable, '-m', module, '--ros-args', *ros_args]
-
-
-def _script(name, *ros_args):
-    """The command starting console script `name`, or None when it is not installed."""
-    from mirror_calibration.node_graph import NodeStartError, find_script
+def _script(name):
+    """The path of console script `name`, or None when it is not installed."""
+    from face_common.node_processes import NodeStartError, find_script
 
     try:
-        return [find_script(name), '--ros-args', *ros_args]
+        return find_script(name)
     except NodeStartError:
         return None
 
 
-@contextlib.contextmanager
-def _running(commands):
-    """Each (command, niceness) as a NodeProcess, all of them stopped (and their logs
-    closed) on exit."""
-    from mirror_calibration.node_graph import NodeProcess
+def _running(specs):
+    """The NodeSpecs running as NodeProcesses, all of them stopped (and their logs closed)
+    on exit: face_common.graphs.running."""
+    from face_common.graphs import running
 
-    nodes = []
-    try:
-        for command, nice in commands:
-            name = command[2] if command[1] == '-m' else pathlib.Path(command[0]).name
-            nodes.append(NodeProcess(name, command=command, nice=nice))
-        yield nodes
-    finally:
-        for node in reversed(nodes):
-            node.close()
-
-
-def _stamp(msg):
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    return running(specs)
 
 
 def _interpolate(times, values, at):
@@ -133,7 +116,7 @@ class Evaluation:
             clip = load_audio_file(args.audio)
             self.audio, self.rate = clip.samples.mean(axis=1), clip.sample_rate
         self.duration = len(self.audio) / self.rate
-        self.frames = int(self.duration / FRAME)
+        self.frames = int(self.duration / FRAME_PERIOD)
 
     # --- references ------------------------------------------------------------------------
     def robot_lips_of(self, lip_positions, rest=None):
@@ -153,7 +136,7 @@ class Evaluation:
         """The commands the live node would send if nothing were late or lost: the policy
         core (with its actuator lead, feed-forward and pacing, as the node configures it) fed
         the whole clip ahead of time and asked at every frame; (frames, L) poses, frame k
-        being the command for audio time k * FRAME."""
+        being the command for audio time k * FRAME_PERIOD."""
         from lip_policy.lip_command import PolicyConfig
 
         lead, _ = self.models.actuator_lag(-1.0 if lag is None else lag)
@@ -167,7 +150,7 @@ class Evaluation:
             stamp = first / self.rate + 1.0  # [s] after a clock origin of 1 s
             policy.push(chunk, stamp, stamp - OFFLINE_CHUNK)
         policy.end_segment()
-        at = 1.0 + np.arange(self.frames) * FRAME
+        at = 1.0 + np.arange(self.frames) * FRAME_PERIOD
         commands = [policy.command(t - lead) for t in at]
         return np.array([policy.neutral if c is None else c.positions for c in commands])
 
@@ -180,31 +163,22 @@ class Evaluation:
 
     # --- the live run ----------------------------------------------------------------------
     def commands(self, through, lag):
-        models = ['-p', f'lip_model:={self.lip_model}',
-                  '-p', f'self_model:={self.self_model_path}',
-                  '-p', f'retarget:={self.retarget_path}']
-        if lag is not None:
-            models += ['-p', f'actuator_lag:={lag}']
-        workspace = _workspace()
-        # The driver and the policy raise their own priority (their `scheduling`).
-        graph = [(_module('face_motor_driver.driver_node', '--params-file',
-                          str(workspace / 'config' / 'face_motor_driver.yaml'),
-                          '-p', 'port:=sim'), 0),
-                 (_module('lip_policy.policy_node', '--params-file',
-                          str(workspace / 'config' / 'lip_policy.yaml'), *models), 0)]
-        if through == 'camera':
-            graph += [(_script('face_sim_node', '-p', f'rate_hz:={self.args.camera_rate}',
-                               '-p', 'width:=480', '-p', 'height:=360'), INSTRUMENT_NICE),
-                      (_script('observer_node'), INSTRUMENT_NICE)]
-        return graph
+        """The graph under test: face_common.graphs 'e2e' with these models."""
+        from face_common.graphs import graph
+
+        models = {'lip_model': self.lip_model, 'self_model': self.self_model_path,
+                  'retarget': self.retarget_path}
+        return graph('e2e', through=through, models=models, actuator_lag=lag,
+                     camera_rate=self.args.camera_rate, instrument_nice=INSTRUMENT_NICE)
 
     def player(self):
-        source = ['-p', f'text:={self.args.text}', '-p', f'voice:={self.args.voice}'] \
-            if self.args.text else ['-p', f'file:={pathlib.Path(self.args.audio).resolve()}']
-        return _module('lip_policy.audio_player_node', *source,
-                       '-p', f'lookahead:={self.args.lookahead}', '-p', 'start_delay:=1.0',
-                       '-p', 'wait_for_subscribers:=2',  # the policy and this recorder
-                       '-p', 'chunk_duration:=0.02', '-p', 'exit_when_done:=true')
+        """audio_player_node saying the text (or playing the file) once the policy and this
+        recorder listen: face_common.graphs 'player'."""
+        from face_common.graphs import graph
+
+        source = {'text': self.args.text, 'voice': self.args.voice} if self.args.text else \
+            {'file': pathlib.Path(self.args.audio).resolve()}
+        return graph('player', source=source, lookahead=self.args.lookahead, listeners=2)
 
     def run_live(self, through, lag):
         import rclpy
@@ -228,7 +202,7 @@ class Evaluation:
                 if through == 'camera':
                     own |= {'camera/image_raw': 1, 'face/landmarks': 1}
                 recorder.require_alone(own)
-                with _running([(self.player(), 0)]) as (player,):
+                with _running(self.player()) as (player,):
                     recorder.player = player
                     recorder.spin(self.duration + 30, lambda: player.process.poll() is not None,
                                   nodes)
@@ -252,13 +226,13 @@ class Evaluation:
         chunks all hold the same number of samples but the last)."""
         size = max(len(m.samples_float32) + len(m.samples_int16) for m in chunks)
         rate = chunks[0].sample_rate * chunks[0].channels
-        return min(_stamp(m) - m.sequence * size / rate for m in chunks)
+        return min(stamp_seconds(m.header.stamp) - m.sequence * size / rate for m in chunks)
 
     def observation_rate(self, recorder, through, start):
         """Robot lip observations per second during the clip (camera frames or joint
         states): below about 50 the sync offset is only as fine as their spacing."""
         messages = recorder.landmarks if through == 'camera' else recorder.joints
-        times = np.array([_stamp(m) for m in messages])
+        times = np.array([stamp_seconds(m.header.stamp) for m in messages])
         inside = (times >= start) & (times <= start + self.duration)
         return inside.sum() / self.duration
 
@@ -266,23 +240,23 @@ class Evaluation:
         """Camera frames during the clip in which the observer found no face (their lips
         are interpolated from the neighbouring frames)."""
         inside = [m for m in recorder.landmarks
-                  if start <= _stamp(m) <= start + self.duration]
+                  if start <= stamp_seconds(m.header.stamp) <= start + self.duration]
         return sum(not m.detected for m in inside)
 
     def observed_lips(self, recorder, through, start):
         """Robot lips at the audio's frame times (frames, 40, 3) from the recording."""
-        at = start + np.arange(self.frames) * FRAME
+        at = start + np.arange(self.frames) * FRAME_PERIOD
         if through == 'camera':
             from face_msgs import face_layout
 
             seen = [m for m in recorder.landmarks if m.detected]
             if len(seen) < 10:
                 raise E2EError('the observer saw the face in fewer than 10 frames')
-            times = np.array([_stamp(m) for m in seen])
+            times = np.array([stamp_seconds(m.header.stamp) for m in seen])
             points = np.array([[(p.x, p.y, p.z) for p in m.points] for m in seen])
             return _interpolate(times, points[:, face_layout.LIPS], at)
         index = [self.names.index(n) for n in self.to_actuators.names]
-        times = np.array([_stamp(m) for m in recorder.joints])
+        times = np.array([stamp_seconds(m.header.stamp) for m in recorder.joints])
         positions = np.array([[dict(zip(m.name, m.position))[n] for n in self.names]
                               for m in recorder.joints])
         measured = _interpolate(times, positions, at)
@@ -296,12 +270,12 @@ class Evaluation:
         s holds the pose for audio time s + actuator lag; neutral where none was in force."""
         lead, _ = self.models.actuator_lag(-1.0 if lag is None else lag)
         names = self.to_actuators.names
-        times = np.array([_stamp(m) for m in recorder.commands]) + lead - start
+        times = np.array([stamp_seconds(m.header.stamp) for m in recorder.commands]) + lead - start
         poses = np.array([[dict(zip(m.name, m.position)).get(n, np.nan) for n in names]
                           for m in recorder.commands])
         order = np.argsort(times, kind='stable')
         times, poses = times[order], poses[order]
-        at = np.arange(self.frames) * FRAME
+        at = np.arange(self.frames) * FRAME_PERIOD
         framed = _interpolate(times, poses, at)
         # Outside the commands' span (and across pauses longer than the driver's command
         # timeout) the lips were at rest, not at the nearest command.
@@ -359,7 +333,7 @@ class Evaluation:
         Frame k shows the newest camera image captured by start + k / fps, so picture and
         sound keep the timing they had on the robot.
         """
-        from face_sim.video import write_video
+        from face_common.video import write_video
 
         if not images:
             raise E2EError('no camera images were recorded for --video')
@@ -367,7 +341,7 @@ class Evaluation:
         if not images:
             raise E2EError('no rgb8 camera images were recorded for --video')
         fps = self.args.camera_rate
-        times = np.array([_stamp(m) for m in images])
+        times = np.array([stamp_seconds(m.header.stamp) for m in images])
         at = start + np.arange(int(np.ceil(self.duration * fps))) / fps
         index = np.clip(np.searchsorted(times, at, side='right') - 1, 0, len(images) - 1)
         path = pathlib.Path(self.args.video)
@@ -383,7 +357,7 @@ class Evaluation:
         matplotlib.use('Agg')
         from matplotlib import pyplot as plt
 
-        t = np.arange(self.frames) * FRAME
+        t = np.arange(self.frames) * FRAME_PERIOD
         fig, (wave, ax) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True,
                                        gridspec_kw={'height_ratios': [1, 2.5]})
         wave.plot(np.arange(len(self.audio)) / self.rate, self.audio, color='0.4', lw=0.5)

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from face_common.frames import SAMPLE_RATE
 from lip_policy import baselines, corpus, metrics, teacher
 from lip_policy.predictor import LipPredictor
 
@@ -124,7 +125,7 @@ def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=No
         degrade = augment.condition(condition)
     geometry = teacher.LipGeometry()
     recogniser = baselines.PhonemeRecogniser()
-    predictor.predict(np.zeros(corpus.SAMPLE_RATE))  # warm up before timing
+    predictor.predict(np.zeros(SAMPLE_RATE))  # warm up before timing
     groups = collections.defaultdict(_Group)
     samples = []
     for clip in tqdm(clips, desc='lip-eval', unit='clip', disable=not progress):
@@ -146,7 +147,7 @@ def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=No
         for key in keys:
             group = groups[key]
             group.clips += 1
-            group.audio_seconds += len(clip.audio) / corpus.SAMPLE_RATE
+            group.audio_seconds += len(clip.audio) / SAMPLE_RATE
             group.model_seconds += model_seconds
             group.true_open.append(true_open[valid])
         for system, pred in preds.items():
@@ -157,7 +158,7 @@ def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=No
                                               np.where(valid, true_open, 0.0))
             closure = pucker = []
             if clip.phonemes is not None:
-                duration = len(clip.audio) / corpus.SAMPLE_RATE
+                duration = len(clip.audio) / SAMPLE_RATE
                 closure = metrics.event_hits(pred, clip.phonemes, duration, true[valid], 'closure')
                 pucker = metrics.event_hits(pred, clip.phonemes, duration, true[valid], 'pucker')
             for key in keys:

@@ -18,8 +18,8 @@ import dataclasses
 
 import numpy as np
 
-SAMPLE_RATE = 16000  # [Hz]
-HOP = 160  # [samples] 10 ms
+from face_common.frames import HOP, SAMPLE_RATE
+
 WINDOW = 400  # [samples] 25 ms
 N_FFT = 512
 FLOOR = 1e-6  # mel power floor before the log (silence), level 'absolute'

@@ -41,8 +41,8 @@ import time
 
 import numpy as np
 
+from face_common.frames import FRAME_PERIOD, HOP
 from face_msgs.checks import MessageError, check_audio_chunk
-from lip_policy.features import HOP, SAMPLE_RATE
 from lip_policy.pose_filters import (
     PACE_HORIZON,
     PoseSmoother,
@@ -53,7 +53,6 @@ from lip_policy.pose_filters import (
 from lip_policy.resample import Resampler
 from lip_policy.voice_gate import SILENCE_DB, VoiceGate, hop_levels
 
-FRAME_PERIOD = HOP / SAMPLE_RATE  # [s] one lip frame (10 ms)
 ENCODING_FLOAT32, ENCODING_INT16 = 0, 1  # as face_msgs/AudioChunk
 RECENT_SEQUENCES = 512  # chunk sequence numbers remembered to tell duplicates (10 s of 20 ms)
 COMPUTE_HISTORY = 2000  # compute figures kept for the medians and percentiles

@@ -6,7 +6,7 @@ face_msgs/FaceCommand for the jaw and lip actuators only: at once when audio has
 processed (lowest latency) and otherwise at command_rate. When the lips rest at neutral it
 publishes nothing, so the driver's own timeout and other nodes own the face again.
 
-Holding up under load: /audio is reliable with seconds of history (lip_policy.qos), the
+Holding up under load: /audio is reliable with seconds of history (face_common.qos), the
 subscription callback only hands each chunk to a worker thread (audio_intake.ChunkInbox),
 and the worker pushes everything pending through the model in one go, in playback order,
 holding a chunk after a gap while the missing one can still arrive in time (Reorder).

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from face_common.files import replace_atomically
-from lip_policy.features import HOP, FeatureConfig, LogMel
+from face_common.frames import FRAME_PERIOD, HOP
+from lip_policy.features import FeatureConfig, LogMel
 from lip_policy.lip_space import LipBasis
 from lip_policy.model import FrozenLipModel, LipModel, LipModelConfig
 
@@ -144,7 +145,7 @@ class LipPredictor:
     @property
     def latency(self):
         """[s] audio needed after a frame's start before its lips are known."""
-        return (1 + self.lookahead_frames) * HOP / 16000.0
+        return (1 + self.lookahead_frames) * FRAME_PERIOD
 
     def predict_coefficients(self, audio):
         """(samples,) -> (samples // HOP, coeffs): a whole clip, look-ahead padded by silence."""

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from lip_policy.features import SAMPLE_RATE
+from face_common.frames import SAMPLE_RATE
 
 
 class Resampler:

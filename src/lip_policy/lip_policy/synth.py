@@ -12,6 +12,7 @@ festival_phones and on to the same teacher.
 import numpy as np
 import scipy.signal
 
+from face_common.frames import HOP, SAMPLE_RATE
 from lip_policy import corpus, festival, teacher, visemes
 from lip_policy.espeak import Speaker
 
@@ -56,10 +57,10 @@ def _words(language):
 
 def _to_corpus_rate(audio, rate):
     """Resample espeak's audio (22050 Hz) to the corpus rate (16 kHz)."""
-    if rate == corpus.SAMPLE_RATE:
+    if rate == SAMPLE_RATE:
         return audio.astype(np.float32)
-    g = np.gcd(rate, corpus.SAMPLE_RATE)
-    return scipy.signal.resample_poly(audio, corpus.SAMPLE_RATE // g, rate // g).astype(
+    g = np.gcd(rate, SAMPLE_RATE)
+    return scipy.signal.resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(
         np.float32)
 
 
@@ -68,8 +69,8 @@ def _finish(audio, rate, phonemes):
     pad = np.zeros(int(PAUSE * rate), np.float32)
     audio = _to_corpus_rate(np.concatenate([pad, audio, pad]), rate)
     phonemes = [('', 0.0)] + [(ipa, start + PAUSE) for ipa, start in phonemes]
-    duration = len(audio) / corpus.SAMPLE_RATE
-    frames = len(audio) // corpus.HOP
+    duration = len(audio) / SAMPLE_RATE
+    frames = len(audio) // HOP
     lips, params = teacher.teach(phonemes, duration, frames)
     return audio, lips, phonemes
 

@@ -24,6 +24,7 @@ import time
 import numpy as np
 import torch
 
+from face_common.frames import HOP
 from lip_policy import corpus
 from lip_policy.features import FeatureConfig, LogMel
 from lip_policy.lip_space import LipBasis
@@ -85,9 +86,9 @@ def split_speakers(clips, fraction, seed):
 def prepare(clips, log_mel, basis, lookahead_frames):
     examples = []
     for clip in clips:
-        frames = min(len(clip.audio) // corpus.HOP, len(clip.lips))
-        tail = np.zeros(lookahead_frames * corpus.HOP)
-        feats = log_mel(np.concatenate([clip.audio[:frames * corpus.HOP], tail]))
+        frames = min(len(clip.audio) // HOP, len(clip.lips))
+        tail = np.zeros(lookahead_frames * HOP)
+        feats = log_mel(np.concatenate([clip.audio[:frames * HOP], tail]))
         lips = np.where(clip.valid[:frames, None, None], clip.lips[:frames], basis.mean.reshape(
             40, 3))
         examples.append(Example(feats, basis.encode(lips).astype(np.float32),

@@ -14,6 +14,7 @@ import subprocess
 
 import numpy as np
 
+from face_common.frames import FRAME_RATE, HOP, SAMPLE_RATE
 from lip_policy import corpus
 
 
@@ -35,7 +36,7 @@ def read_audio(path):
         raise VideoFileError('no audio track (lip learning needs the speech)')
     result = subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), '-v', 'error', '-i', str(path), '-vn', '-ac', '1',
-         '-ar', str(corpus.SAMPLE_RATE), '-f', 's16le', '-'],
+         '-ar', str(SAMPLE_RATE), '-f', 's16le', '-'],
         capture_output=True, check=False)
     if result.returncode != 0:
         message = result.stderr.decode(errors='replace').strip().splitlines()
@@ -76,7 +77,7 @@ def observe_frames(path, observer):
 
 def resample_lips(times, lips, detected, n_frames):
     """Video-rate lips -> (n_frames, 40, 3) at 100 Hz and their valid mask."""
-    t = np.arange(n_frames) / corpus.FRAME_RATE
+    t = np.arange(n_frames) / FRAME_RATE
     right = np.clip(np.searchsorted(times, t, side='right'), 1, len(times) - 1)
     left = right - 1
     if len(times) == 1:
@@ -98,7 +99,7 @@ def video_clip(path, observer):
     times, lips, detected = observe_frames(path, observer)
     if not detected.any():
         raise VideoFileError('no face found in any frame')
-    n_frames = len(audio) // corpus.HOP
+    n_frames = len(audio) // HOP
     if n_frames == 0:
         raise VideoFileError('the audio track is shorter than 10 ms')
     out, valid = resample_lips(times, lips, detected, n_frames)

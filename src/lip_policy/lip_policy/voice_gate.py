@@ -8,7 +8,7 @@ short pauses and eases to neutral in longer silence.
 
 import numpy as np
 
-from lip_policy.features import HOP
+from face_common.frames import HOP
 
 SILENCE_DB = -120.0  # [dBFS] level reported for digital silence
 

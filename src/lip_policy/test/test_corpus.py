@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
+from face_common.frames import HOP, SAMPLE_RATE
 from lip_policy import cli, corpus, synth
 from lip_policy.espeak import EspeakError, Speaker
 
@@ -33,9 +34,9 @@ def test_synth_builds_a_manifest_of_complete_clips(tiny_corpus):
     assert len({e['speaker'] for e in entries}) >= 2
     clips = corpus.load_corpus(tiny_corpus)
     for clip in clips:
-        assert clip.lips.shape == (len(clip.audio) // corpus.HOP, 40, 3)
+        assert clip.lips.shape == (len(clip.audio) // HOP, 40, 3)
         assert clip.valid.all() and np.isfinite(clip.lips).all()
-        assert clip.phonemes and clip.phonemes[-1][1] <= len(clip.audio) / corpus.SAMPLE_RATE
+        assert clip.phonemes and clip.phonemes[-1][1] <= len(clip.audio) / SAMPLE_RATE
         assert 0.01 < np.abs(clip.audio).max() <= 1.0
     sung = [c for c in clips if c.info['kind'] == 'sung'][0]
     assert len(sung.info['melody']) >= 5

@@ -10,6 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from face_common.frames import HOP, SAMPLE_RATE
 from lip_policy import cli, corpus, festival, festival_phones, synth, visemes
 
 needs_festival = pytest.mark.skipif(
@@ -104,9 +105,9 @@ def test_festival_clips_join_the_corpus_and_resume(tmp_path):
                                           'fest_czech_krb_0000', 'fest_czech_krb_0001']
     for clip in corpus.load_corpus(out):
         assert clip.info['engine'] == 'festival' and clip.info['speaker'] == clip.info['voice']
-        assert clip.lips.shape == (len(clip.audio) // corpus.HOP, 40, 3)
+        assert clip.lips.shape == (len(clip.audio) // HOP, 40, 3)
         assert np.isfinite(clip.lips).all() and 0.01 < np.abs(clip.audio).max() <= 1.0
-        assert clip.phonemes[-1][1] <= len(clip.audio) / corpus.SAMPLE_RATE
+        assert clip.phonemes[-1][1] <= len(clip.audio) / SAMPLE_RATE
         seen = {v for ipa, _ in clip.phonemes for v in visemes.visemes_of(ipa)}
         assert len(seen) >= 6
     assert synth.synthesise_festival(['ked_diphone', 'czech_krb'], 2, 5, out,

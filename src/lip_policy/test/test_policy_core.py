@@ -8,9 +8,9 @@ clips for the lip model, a babbling dataset of the stand-in face for the self-mo
 import numpy as np
 import pytest
 
+from face_common.frames import FRAME_PERIOD
 from lip_policy import corpus
 from lip_policy.lip_command import (
-    FRAME_PERIOD,
     Chunk,
     ChunkError,
     LipPolicy,
@@ -131,7 +131,6 @@ def test_commands_lead_the_audio_by_the_actuator_lag(parts, speech):
 
 
 def test_servo_feed_forward_adds_the_time_constant_times_the_pose_rate(parts, speech):
-    from lip_policy.lip_command import FRAME_PERIOD
 
     tau, lag = 0.03, 0.04
     plain, fed = make_policy(parts, actuator_lag=lag), make_policy(

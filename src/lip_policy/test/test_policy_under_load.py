@@ -5,9 +5,10 @@ and when its worker is behind (lip_command + audio_intake), with small real mode
 import numpy as np
 import pytest
 
+from face_common.frames import FRAME_PERIOD
 from lip_policy import corpus
 from lip_policy.audio_intake import ChunkInbox, Reorder
-from lip_policy.lip_command import FRAME_PERIOD, Chunk, LipPolicy, PolicyConfig
+from lip_policy.lip_command import Chunk, LipPolicy, PolicyConfig
 from lip_policy.policy_health import ERROR, OK, WARN, PolicyHealth
 from lip_policy.retarget import LipsToActuators
 

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from face_common.frames import FRAME_RATE, HOP
 from lip_policy import cli, corpus, video_corpus
 from lip_policy.testing import teacher_video
 
@@ -12,9 +13,9 @@ from lip_policy.testing import teacher_video
 @pytest.fixture(scope='module')
 def teacher_video_file(tiny_corpus, tmp_path_factory):
     clip = corpus.load_corpus(tiny_corpus, languages=['en'])[0]
-    n = int(1.6 * corpus.FRAME_RATE)  # 1.6 s keeps rendering and observing quick
+    n = int(1.6 * FRAME_RATE)  # 1.6 s keeps rendering and observing quick
     path = tmp_path_factory.mktemp('video') / 'talking.mp4'
-    teacher_video.render_clip(path, clip.audio[:n * corpus.HOP], clip.lips[:n])
+    teacher_video.render_clip(path, clip.audio[:n * HOP], clip.lips[:n])
     return path, clip.lips[:n]
 
 
@@ -26,7 +27,7 @@ def test_video_lips_match_the_teacher_within_tolerance(teacher_video_file, tmp_p
     assert report['written'] == ['video_talking'] and report['skipped'] == []
     clip = corpus.load_corpus(out)[0]
     assert clip.info['kind'] == 'video' and clip.info['language'] == 'en'
-    assert len(clip.audio) == pytest.approx(len(teacher_lips) * corpus.HOP, abs=2 * 160)
+    assert len(clip.audio) == pytest.approx(len(teacher_lips) * HOP, abs=2 * 160)
     assert clip.valid.mean() > 0.95
     # Stated tolerance (README): opening correlation >= 0.9, |sync| <= 20 ms, lip error after
     # removing the constant rendering bias <= 0.08 mouth widths.

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from face_common.time import stamp_seconds
 from face_msgs import face_layout
 from mirror_calibration.lag_estimate import LagError, estimate_lag, fit_servo
 
@@ -43,8 +44,8 @@ class LagProbe:
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import JointState
 
+        from face_common.qos import COMMAND_QOS, landmark_reader_qos
         from face_msgs.msg import FaceCommand, FaceLandmarks
-        from mirror_calibration.qos import COMMAND_QOS, landmark_reader_qos
 
         self.node = rclpy.create_node('mirror_lag')
         self.names, self.neutral = list(actuator_names), np.asarray(neutral, float)
@@ -66,21 +67,17 @@ class LagProbe:
     def now(self):
         return self.node.get_clock().now().nanoseconds * 1e-9
 
-    @staticmethod
-    def _stamp(msg):
-        return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-
     def _on_joints(self, msg):
         position = dict(zip(msg.name, msg.position)).get('jaw_open')
         if position is not None and np.isfinite(position):
             with self.lock:
-                self.joints.append((self._stamp(msg), position))
+                self.joints.append((stamp_seconds(msg.header.stamp), position))
 
     def _on_landmarks(self, msg):
         if msg.detected and msg.layout == face_layout.LAYOUT_NAME:
             points = np.array([(p.x, p.y, p.z) for p in msg.points])
             with self.lock:
-                self.openings.append((self._stamp(msg),
+                self.openings.append((stamp_seconds(msg.header.stamp),
                                       float(face_layout.mouth_opening(points[None])[0])))
 
     def wait_for_face(self, timeout):

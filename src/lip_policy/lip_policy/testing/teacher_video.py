@@ -10,7 +10,8 @@ lips can be compared with the teacher's (bench/lip_video_check.py, test_video_co
 
 import numpy as np
 
-from lip_policy import corpus, metrics
+from face_common.frames import FRAME_RATE, SAMPLE_RATE
+from lip_policy import metrics
 from lip_policy.neutral_mouth import neutral_lips
 
 
@@ -51,10 +52,10 @@ def render_clip(path, audio, lips, fps=25.0, renderer=None):
     from face_common.video import write_video
 
     renderer = renderer or teacher_renderer()
-    n_video = int(len(lips) / corpus.FRAME_RATE * fps)
-    frames = (renderer.render(lips[min(int(round(i / fps * corpus.FRAME_RATE)),
+    n_video = int(len(lips) / FRAME_RATE * fps)
+    frames = (renderer.render(lips[min(int(round(i / fps * FRAME_RATE)),
                                        len(lips) - 1)]) for i in range(n_video))
-    return write_video(path, frames, fps=fps, audio=audio, sample_rate=corpus.SAMPLE_RATE)
+    return write_video(path, frames, fps=fps, audio=audio, sample_rate=SAMPLE_RATE)
 
 
 def compare(observed, valid, teacher_lips):

@@ -1,4 +1,4 @@
-"""CPU scheduling of node processes (face_motor_driver.scheduling), in child processes so
+"""CPU scheduling of node processes (face_common.scheduling), in child processes so
 the test run itself keeps its priority."""
 
 import json
