@@ -28,7 +28,6 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -129,10 +128,11 @@ def run_node(seconds, parameters, desc):
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import JointState
 
-    command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
-               '-p', 'port:=sim']
-    for name, value in parameters.items():
-        command += ['-p', f'{name}:={value}']
+    from face_common.graphs import command as node_command
+    from face_common.graphs import graph
+
+    spec, = graph('driver', parameters={'port': 'sim', **parameters})
+    command = node_command(spec)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     context = rclpy.Context()
     rclpy.init(context=context)

@@ -70,12 +70,15 @@ def resolve_models(args):
 
 def start_policy(models, command_rate, refine_steps):
     log = tempfile.TemporaryFile(mode='w+')
-    command = [sys.executable, '-m', 'lip_policy.policy_node', '--ros-args',
-               '--params-file', str(ROOT / 'config' / 'lip_policy.yaml'),
-               '-p', f'lip_model:={models[0]}', '-p', f'self_model:={models[1]}',
-               '-p', f'retarget:={models[2]}', '-p', f'command_rate:={command_rate}']
+    from face_common.graphs import command as node_command
+    from face_common.graphs import graph
+
+    parameters = {'lip_model': models[0], 'self_model': models[1], 'retarget': models[2],
+                  'command_rate': command_rate}
     if refine_steps is not None:
-        command += ['-p', f'inverse_refine_steps:={refine_steps}']
+        parameters['inverse_refine_steps'] = refine_steps
+    spec, = graph('policy', parameters=parameters)
+    command = node_command(spec, ROOT / 'config')
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True), log
 

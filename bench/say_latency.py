@@ -63,7 +63,7 @@ def main():
     from rclpy.action import ActionClient
     from rclpy.executors import MultiThreadedExecutor
 
-    from face_common.node_processes import NodeProcess
+    from face_common.graphs import node, start
     from face_common.qos import audio_qos
     from face_motor_driver.face_config import default_face_config_path, load_face_config
     from face_msgs.action import Say
@@ -71,10 +71,10 @@ def main():
 
     neutral = {a.name: a.neutral for a in
                load_face_config(default_face_config_path()).lip_actuators}
-    nodes = [NodeProcess('speech_node', {'output': 'null', 'scheduling': 'normal',
-                                         'rest_silence': args.rest_silence})]
+    nodes = [start(node('speech_node', {'output': 'null', 'scheduling': 'normal',
+                                        'rest_silence': args.rest_silence}))]
     if args.barge_in:
-        nodes.append(NodeProcess('lip_policy_node', {'scheduling': 'normal'}))
+        nodes.append(start(node('lip_policy_node', {'scheduling': 'normal'})))
     rclpy.init()
     node = rclpy.create_node('say_latency_bench')
     audio, commands, feedback = [], [], []

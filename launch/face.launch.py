@@ -7,16 +7,18 @@ camera (what launch/face_sim.launch.py does). face-bringup starts the same nodes
 ros2 launch is not installed.
 """
 
-import os
-
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'config')
-# One math thread per node (as face-bringup starts them: mirror_calibration.node_graph), so
+from face_common.workspace import config_dir as workspace_config_dir
+
+# $FACE_CONFIG_DIR, else share/face_bringup/config through the ament index (colcon install),
+# else the source tree's config/ (the editable .venv): face_common.workspace, as face-bringup.
+CONFIG_DIR = str(workspace_config_dir())
+# One math thread per node (as face-bringup starts them: face_common.node_processes), so
 # no node's numpy or torch fights the others for every core. The driver and the lip policy
 # raise their own CPU priority (their `scheduling` parameter in config/).
 ONE_MATH_THREAD = {'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}

@@ -1,7 +1,7 @@
 """face-bringup: start one of the face's node graphs, as `ros2 launch` would, and stop it cleanly.
 
 `ros2 launch` cannot be installed here (no launch/launch_ros wheels), so this starts the
-nodes of face_bringup.graphs as separate processes from their console scripts, with the
+nodes of face_common.graphs as separate processes from their console scripts, with the
 same YAML files and arguments as launch/*.launch.py. Each node's output is prefixed with
 its name. Ctrl-C (or SIGTERM) stops every node: SIGINT first so each one shuts down
 cleanly (the driver eases to neutral and turns torque off), SIGKILL after a timeout. If a
@@ -12,55 +12,18 @@ multi-threaded executor instead (face_bringup.composed).
 """
 
 import argparse
-import pathlib
 import signal
 import subprocess
 import sys
 import threading
 import time
 
-from face_bringup.graphs import GRAPHS, graph
-from face_common.node_processes import (
-    NodeStartError,
-    find_script,
-    node_environment,
-    stop_process_group,
-)
+from face_common.graphs import GRAPHS, GraphError, graph, ros_arguments
+from face_common.graphs import command as node_command
+from face_common.node_processes import node_environment, stop_process_group
 
-
-class BringupError(RuntimeError):
-    """A node could not be started; the text says which and why."""
-
-
-def _ros_value(value):
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return '""' if value == '' else str(value)
-
-
-def ros_arguments(spec, config_dir, namespace=''):
-    """The ROS arguments of one NodeSpec: params file, overrides, remappings, namespace."""
-    params_file = pathlib.Path(config_dir) / spec.params_file
-    if not params_file.is_file():
-        raise BringupError(f'parameter file {params_file} is missing; pass --config-dir with '
-                           'the folder holding the config/*.yaml files')
-    command = ['--ros-args', '--params-file', str(params_file)]
-    for name, value in spec.parameters:
-        command += ['-p', f'{name}:={_ros_value(value)}']
-    for source, target in spec.remappings:
-        command += ['-r', f'{source}:={target}']
-    if namespace:
-        command += ['-r', f'__ns:={namespace if namespace.startswith("/") else "/" + namespace}']
-    return command
-
-
-def node_command(spec, config_dir, namespace=''):
-    """The command line that starts one NodeSpec as its own process."""
-    arguments = ros_arguments(spec, config_dir, namespace)
-    try:
-        return [find_script(spec.executable), *arguments]
-    except NodeStartError as error:
-        raise BringupError(str(error)) from error
+# A node that cannot be started: the text says which and why.
+BringupError = GraphError
 
 
 class RunningNode:

@@ -1,14 +1,16 @@
 """face-replay-eval --realtime: the bag's audio through a running lip_policy_node over DDS.
 
-A lip_policy_node process is started with the workspace's config/lip_policy.yaml, the
-chosen models and actuator_lag 0 (so a command stamped t holds the pose for audio time t,
-as the offline replay schedules it). The recorded /audio chunks are published on /audio at
-the pace they were recorded (bag receive times), each restamped by the same shift from
-recording time to now, which keeps their recorded look-ahead. Every face/lip_command that
-comes back is shifted back to recording time and put on the 10 ms frame grid of the audio;
-frames with no command (the node is silent while the lips rest) are neutral.
+A lip_policy_node process (face_common.graphs 'policy') is started with
+config/lip_policy.yaml, the chosen models and actuator_lag 0 (so a command stamped t holds
+the pose for audio time t, as the offline replay schedules it). The recorded /audio chunks
+are published on /audio at the pace they were recorded (bag receive times), each restamped
+by the same shift from recording time to now, which keeps their recorded look-ahead. Every
+face/lip_command that comes back is shifted back to recording time and put on the 10 ms
+frame grid of the audio; frames with no command (the node is silent while the lips rest)
+are neutral.
 """
 
+import pathlib
 import re
 import time
 
@@ -16,7 +18,8 @@ import numpy as np
 
 from face_bringup.bag import header_seconds
 from face_common.frames import FRAME_PERIOD
-from face_common.node_processes import NodeProcess, NodeStartError
+from face_common.graphs import graph, start
+from face_common.node_processes import NodeStartError
 
 DISCOVERY_TIMEOUT = 120.0  # [s] model loading on a loaded machine included
 TAIL = 1.0  # [s] listened for after the last chunk
@@ -111,9 +114,9 @@ def live_replay(audio, names, neutral, params_file, models=('', '', '')):
     lip_model, self_model, retarget = models
     audio = sorted(audio, key=lambda item: item[0])
     try:
-        policy = NodeProcess('lip_policy_node', {
-            'lip_model': lip_model or '""', 'self_model': self_model or '""',
-            'retarget': retarget or '""', 'actuator_lag': 0.0}, params_file=params_file)
+        spec, = graph('policy', parameters={'lip_model': lip_model, 'self_model': self_model,
+                                            'retarget': retarget, 'actuator_lag': 0.0})
+        policy = start(spec, config_dir=pathlib.Path(params_file).parent)
     except NodeStartError as error:
         raise LiveReplayError(str(error)) from error
     link = _Link()

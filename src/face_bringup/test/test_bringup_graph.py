@@ -19,6 +19,7 @@ import time
 import numpy as np
 import pytest
 
+from face_common.graphs import command, node
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 from face_motor_driver.waiting import wait_until
 
@@ -72,10 +73,10 @@ def _policy_ready(output, bringup, executor, timeout=180):
 
 def _speak(executor, text, listeners, timeout=60):
     """audio_player_node says text once listeners subscribe; spin until it has exited."""
-    player = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), 'audio_player_node'), '--ros-args',
-         '-p', f'text:={text}', '-p', 'lookahead:=0.2',
-         '-p', f'wait_for_subscribers:={listeners}', '-p', 'exit_when_done:=true'])
+    player = subprocess.Popen(command(node(
+        'audio_player_node', {'text': text, 'lookahead': 0.2,
+                              'wait_for_subscribers': listeners, 'exit_when_done': True},
+        params_file=False)))
     try:
         wait_until(lambda: player.poll() is not None, timeout, 'audio_player_node to finish',
                    interval=0, step=lambda: executor.spin_once(timeout_sec=0.05))

@@ -2,7 +2,7 @@
 
 ros2 launch is not installable here, so the launch files are read as Python syntax trees
 (not run): every launch_ros Node(...) is turned into the NodeSpec it would start under the
-given launch arguments, and compared with face_bringup.graphs.
+given launch arguments, and compared with face_common.graphs.
 """
 
 import ast
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from face_bringup.bringup import node_command
-from face_bringup.graphs import GRAPHS, NodeSpec, graph
+from face_common.graphs import GRAPHS, NodeSpec, graph
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 LAUNCH = ROOT / 'launch'

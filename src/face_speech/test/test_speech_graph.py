@@ -18,7 +18,8 @@ import time
 import numpy as np
 import pytest
 
-from face_common.node_processes import NodeProcess, find_script
+from face_common.graphs import node, start
+from face_common.node_processes import find_script
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 
 pytestmark = pytest.mark.ros
@@ -40,10 +41,8 @@ def wait_until(condition, what, timeout=TIMEOUT):
 
 
 def speech_process(namespace, **parameters):
-    command = [find_script('speech_node'), '--ros-args', '-r', f'__ns:={namespace}']
-    for name, value in {**SPEECH, **parameters}.items():
-        command += ['-p', f'{name}:={value}']
-    return NodeProcess('speech_node', command=command)
+    return start(node('speech_node', {**SPEECH, **parameters}, params_file=False),
+                 namespace=namespace)
 
 
 class Recorder:
@@ -113,7 +112,7 @@ def graph():
         speech_process('/preempt', on_new_goal='preempt'),
         speech_process('/cmd', engine='command', tts_command=f'"{fake}"', tts_timeout=2.0,
                        sample_rate=16000),
-        NodeProcess('lip_policy_node', {'scheduling': 'normal'}),
+        start(node('lip_policy_node', {'scheduling': 'normal'}, params_file=False)),
     ]
     recorder = Recorder(context)
     try:

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import skimage.data
 
-from face_common.node_processes import NodeProcess, running_nodes, wait_for_processes
+from face_common.graphs import node, running, start
+from face_common.node_processes import wait_for_processes
 from mirror_calibration.babble_client import run_babble
 from mirror_calibration.dataset import load_dataset
 
@@ -51,13 +52,14 @@ def _wait_for_samples(directory, count, timeout):
 @pytest.mark.realtime
 def test_killed_session_resumes_without_loss(ros_context, photo_video, tmp_path):
     dataset = tmp_path / 'babble'
-    specs = [('face_motor_driver_node', {'port': 'sim', 'calibration_mode': True}),
-             ('camera_node', {'device': str(photo_video), 'width': 192, 'height': 192,
-                              'rate': 30.0}),
-             ('observer_node', {})]
-    with running_nodes(*specs) as graph:
+    specs = [node('face_motor_driver_node', {'port': 'sim', 'calibration_mode': True},
+                  params_file=False),
+             node('camera_node', {'device': str(photo_video), 'width': 192, 'height': 192,
+                                  'rate': 30.0}, params_file=False),
+             node('observer_node', params_file=False)]
+    with running(specs) as graph:
         wait_for_processes(graph, 2.0)
-        calibration = NodeProcess('calibration_node', FAST)
+        calibration = start(node('calibration_node', FAST, params_file=False))
         # The first session's client runs in its own process: it is left hanging by the
         # kill and is stopped by the test.
         client = subprocess.Popen([str(pathlib.Path(sys.executable).parent / 'mirror-babble'),
@@ -75,7 +77,7 @@ def test_killed_session_resumes_without_loss(ros_context, photo_video, tmp_path)
         assert before.damaged <= 1
         np.testing.assert_array_equal(before.index, np.arange(len(before)))
 
-        with NodeProcess('calibration_node', FAST) as resumed:
+        with start(node('calibration_node', FAST, params_file=False)) as resumed:
             wait_for_processes([resumed], 1.0)
             result = run_babble(ros_context, dataset, len(before) + 10, seed=4,
                                 groups=['jaw', 'lips'], timeout=120)
