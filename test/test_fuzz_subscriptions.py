@@ -156,6 +156,11 @@ def test_no_message_stops_the_simulated_head_or_the_observer(fuzzer):
                 publisher.publish(msg)
                 if k % 50 == 0:
                     fuzzer.spin()
+        # A publisher inventing names: warned about a bounded number of times.
+        from sensor_msgs.msg import JointState
+
+        ghosts = [f'ghost_{k}' for k in range(300)]
+        fuzzer.joints.publish(JointState(name=ghosts, position=[0.0] * len(ghosts)))
         for node in (head, observer):
             node.check_running()
         # The head still renders what it is sent, the observer still sees the face in it.
@@ -172,4 +177,6 @@ def test_no_message_stops_the_simulated_head_or_the_observer(fuzzer):
         # The flood arrived and was refused with a reason, not silently lost.
         assert 'dropped a JointState' in head.output(), head.output()[-3000:]
         assert 'ignored a frame request' in head.output(), head.output()[-3000:]
+        assert 'not warning about further ones' in head.output(), head.output()[-3000:]
+        assert head.output().count('ghost_') < 100
         assert 'cannot read camera frame' in observer.output(), observer.output()[-3000:]

@@ -42,6 +42,8 @@ from face_sim.photo import PhotoError
 from face_sim.render import FaceRenderer
 
 POSE_STALE = 0.1  # [s] joint states older than this no longer date the image
+WARNED_LIMIT = 100  # kinds of bad input warned about (each once), so memory stays bounded
+
 PARAMETERS = {
     'width': Parameter(480, 'image width [px], even, 64..1920', even_between(64, 1920)),
     'height': Parameter(360, 'image height [px], even, 48..1080', even_between(48, 1080)),
@@ -98,9 +100,15 @@ class FaceSimNode(Node):
             f'({", ".join(k for k, v in vars(nuisances).items() if v) or "no nuisances"})')
 
     def _warn_once(self, key, text):
-        if key not in self._warned:
-            self._warned.add(key)
-            self.get_logger().warning(text)
+        if key in self._warned:
+            return
+        if len(self._warned) >= WARNED_LIMIT:  # a publisher inventing names: say so once
+            key, text = 'limit', (f'more than {WARNED_LIMIT} kinds of bad joint states; '
+                                  'not warning about further ones')
+            if key in self._warned:
+                return
+        self._warned.add(key)
+        self.get_logger().warning(text)
 
     def _on_joint_states(self, msg):
         try:
