@@ -44,3 +44,11 @@ def write_text_atomically(path, text):
     """`path.write_text(text)`, crash-safe."""
     with replace_atomically(path, 'w') as f:
         f.write(text)
+
+
+def write_json(path, data, **dump_options):
+    """Write a JSON report (figures, metadata) crash-safely: readers see the old file or the
+    new one, never half of one. dump_options go to json.dump (default indent=1)."""
+    import json
+
+    write_text_atomically(path, json.dumps(data, **{'indent': 1, **dump_options}))

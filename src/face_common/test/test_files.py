@@ -73,3 +73,16 @@ def test_kill_9_at_random_points_during_50_checkpoint_saves_keeps_a_loadable_one
     print(f'{size / 1e6:.1f} MB checkpoint; {len(versions)} versions seen, '
           f'{len(leftovers)} saves killed midway')
     assert size > 1_000_000 and len(versions) >= 5 and len(leftovers) >= 5
+
+
+def test_a_json_report_is_written_whole_or_not_at_all(tmp_path):
+    import json
+
+    from face_common.files import write_json
+
+    path = tmp_path / 'figures.json'
+    write_json(path, {'r': 0.8})
+    with pytest.raises(TypeError):  # not serialisable: found before the old file is touched
+        write_json(path, {'r': object()})
+    assert json.loads(path.read_text()) == {'r': 0.8}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['figures.json']

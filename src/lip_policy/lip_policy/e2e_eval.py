@@ -41,6 +41,7 @@ import sys
 
 import numpy as np
 
+from face_common.files import write_json
 from face_common.frames import FRAME_PERIOD
 from face_common.time import stamp_seconds
 from lip_policy import metrics
@@ -440,7 +441,7 @@ def main(argv=None):
             ConfigError) as error:
         print(f'lip-e2e-eval: {error}', file=sys.stderr)
         return 2
-    pathlib.Path(args.out).write_text(json.dumps(result, indent=1))
+    write_json(args.out, result)
     print(json.dumps(result))
     problems = run_problems(result)
     for problem in problems:

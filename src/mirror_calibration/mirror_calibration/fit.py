@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from face_common.files import write_json
 from face_motor_driver.face_config import (
     ConfigError,
     default_face_config_path,
@@ -299,7 +300,7 @@ def run_fit(dataset, out, face_config_path=None, options=None, limit=0, plots=Tr
     prefix = str(out.with_suffix(''))
     if plots:
         write_plots(prefix, history, report)
-    pathlib.Path(prefix + '.json').write_text(json.dumps(report, indent=1))
+    write_json(prefix + '.json', report)
     return report
 
 

@@ -31,6 +31,7 @@ import json
 import pathlib
 import sys
 
+from face_common.files import write_json
 from mirror_calibration.lag_checkpoint import write_lag
 from mirror_calibration.lag_estimate import LagError
 from mirror_calibration.lag_probe import LagProbe, measure
@@ -132,7 +133,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(out.with_suffix('.png'), series, figures)
     figures['plot'] = str(out.with_suffix('.png'))
-    out.write_text(json.dumps(figures, indent=1))
+    write_json(out, figures)
     print(json.dumps(figures))
     return 0
 
