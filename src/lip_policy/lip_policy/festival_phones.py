@@ -20,15 +20,15 @@ The sets and the voices that use them (see festival.VOICES):
   tap /ɾ/ and `rr` the trill /r/, `S Z` /ʃ ʒ/; a '1' marks stress.
 """
 
+from lip_policy import visemes
+
 SILENCE_PHONES = ('pau', 'h#', 'brth', '#', '##', '_')
 
-_RADIO = {
-    'aa': 'ɑ', 'ae': 'æ', 'ah': 'ʌ', 'ao': 'ɔ', 'aw': 'aʊ', 'ax': 'ə', 'axr': 'ɚ', 'ay': 'aɪ',
-    'b': 'b', 'ch': 'tʃ', 'd': 'd', 'dh': 'ð', 'dx': 'ɾ', 'eh': 'ɛ', 'el': 'əl', 'em': 'əm',
-    'en': 'ən', 'er': 'ɝ', 'ey': 'eɪ', 'f': 'f', 'g': 'ɡ', 'hh': 'h', 'hv': 'ɦ', 'ih': 'ɪ',
-    'iy': 'i', 'jh': 'dʒ', 'k': 'k', 'l': 'l', 'm': 'm', 'n': 'n', 'nx': 'n', 'ng': 'ŋ',
-    'ow': 'oʊ', 'oy': 'ɔɪ', 'p': 'p', 'r': 'ɹ', 's': 's', 'sh': 'ʃ', 't': 't', 'th': 'θ',
-    'uh': 'ʊ', 'uw': 'u', 'v': 'v', 'w': 'w', 'y': 'j', 'z': 'z', 'zh': 'ʒ',
+# radio is ARPAbet in lower case (the pocketsphinx baseline's table) plus the phones ARPAbet
+# leaves out: schwa, r-coloured schwa, flaps, syllabic consonants and the voiced h.
+_RADIO = {arpabet.lower(): ipa for arpabet, ipa in visemes.ARPABET.items() if ipa} | {
+    'ax': 'ə', 'axr': 'ɚ', 'dx': 'ɾ', 'nx': 'n', 'el': 'əl', 'em': 'əm', 'en': 'ən',
+    'hv': 'ɦ',
 }
 
 _CZECH = {
