@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from face_common.node_processes import NodeProcess
+from face_common.waiting import wait_until
 from face_common.workspace import config_dir
 from face_motor_driver.face_config import default_face_config_path, load_face_config
-from face_motor_driver.waiting import wait_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.realtime]
 FACE = load_face_config(default_face_config_path())

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from face_common.graphs import command, node
+from face_common.waiting import wait_until
 from face_motor_driver.face_config import default_face_config_path, load_face_config
-from face_motor_driver.waiting import wait_until
 
 
 def _descendants(pid):

@@ -199,7 +199,7 @@ def test_a_port_loss_is_acknowledged_once_the_port_is_gone_each_time(emulator, f
     # the acknowledgement comes only once it has.
     import os
 
-    from face_motor_driver.waiting import wait_until
+    from face_common.waiting import wait_until
     for _ in range(2):
         apply_faults(fault_file, port_down_s=0.3)
         assert not os.path.exists(emulator.port), 'acknowledged while the port was still up'

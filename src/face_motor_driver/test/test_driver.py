@@ -5,10 +5,10 @@ import time
 import numpy as np
 import pytest
 
+from face_common.waiting import wait_until
 from face_motor_driver.bus import FaceBus, ServoMissingError
 from face_motor_driver.driver import ERROR, OK, STALE, DriverSettings, FaceDriver
 from face_motor_driver.emulator_process import apply_faults
-from face_motor_driver.waiting import wait_until
 
 PERIOD = 0.004   # [s] between the test's driver cycles, as the node's control loop paces them
 

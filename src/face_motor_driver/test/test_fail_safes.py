@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from face_common.waiting import wait_until
 from face_motor_driver.bus import FaceBus
 from face_motor_driver.control_table import (
     ERROR_BITS,
@@ -19,7 +20,6 @@ from face_motor_driver.driver import DriverSettings, FaceDriver
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 from face_motor_driver.protocol import ERR_ACCESS
 from face_motor_driver.servo_model import AccessError, EmulatedServo
-from face_motor_driver.waiting import wait_until
 
 WATCHDOG = load_face_config(default_face_config_path()).bus.watchdog   # [s]
 UNITS = round(WATCHDOG / 0.02)

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from face_common.waiting import wait_until
 from face_motor_driver.face_config import default_face_config_path, load_face_config
-from face_motor_driver.waiting import wait_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.realtime]
 FACE = load_face_config(default_face_config_path())

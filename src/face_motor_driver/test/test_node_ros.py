@@ -18,8 +18,8 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 
+from face_common.waiting import wait_until
 from face_motor_driver.emulator_process import apply_faults, write_faults
-from face_motor_driver.waiting import wait_until
 from face_msgs.msg import FaceCommand
 from face_msgs.srv import GoNeutral, SetTorque
 

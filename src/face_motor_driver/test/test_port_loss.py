@@ -12,10 +12,10 @@ import time
 import numpy as np
 import pytest
 
+from face_common.waiting import wait_until
 from face_motor_driver.bus import FaceBus
 from face_motor_driver.driver import ERROR, DriverSettings, FaceDriver
 from face_motor_driver.emulator_process import apply_faults, write_faults
-from face_motor_driver.waiting import wait_until
 
 DOWN = 2.0   # [s]
 

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from face_common.waiting import wait_until
+
 pytestmark = pytest.mark.ros
 
 
@@ -52,7 +54,6 @@ def test_e2e_eval_refuses_missing_inputs(models, tmp_path):
 
 
 def test_recorder_refuses_to_share_its_domain_with_another_graph(ros_context):
-    import time
 
     import rclpy
 
@@ -63,9 +64,8 @@ def test_recorder_refuses_to_share_its_domain_with_another_graph(ros_context):
     recorder.require_alone({'audio': 0, 'face/joint_states': 0})  # nothing else is running
     stranger = rclpy.create_node('someone_elses_player', context=ros_context)
     stranger.create_publisher(AudioChunk, 'audio', 10)
-    deadline = time.monotonic() + 5
-    while recorder.node.count_publishers('audio') == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: recorder.node.count_publishers('audio'), 5,
+               "the recorder discovering the stranger's publisher")
     with pytest.raises(E2EError, match='ROS_DOMAIN_ID set to a free domain'):
         recorder.require_alone({'audio': 0, 'face/joint_states': 0})
     recorder.require_alone({'audio': 1, 'face/joint_states': 0})  # the one it started itself

@@ -9,7 +9,6 @@ the moving simulated face.
 import pathlib
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -18,6 +17,7 @@ import skimage.data
 
 from face_common.graphs import node, running, start
 from face_common.node_processes import wait_for_processes
+from face_common.waiting import wait_until
 from mirror_calibration.babble_client import run_babble
 from mirror_calibration.dataset import load_dataset
 
@@ -38,15 +38,13 @@ def photo_video(tmp_path):
 
 
 def _wait_for_samples(directory, count, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def enough():
         try:
-            if len(load_dataset(directory)) >= count:
-                return
+            return len(load_dataset(directory)) >= count
         except Exception:  # the directory may not exist yet
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f'fewer than {count} samples after {timeout} s')
+            return False
+
+    wait_until(enough, timeout, f'{count} samples in {directory}', interval=0.2)
 
 
 @pytest.mark.realtime

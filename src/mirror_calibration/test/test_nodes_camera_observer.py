@@ -8,6 +8,7 @@ import pytest
 import skimage.data
 
 from face_common.node_processes import NodeProcess
+from face_common.waiting import wait_until
 from face_msgs import face_layout
 
 pytestmark = pytest.mark.ros
@@ -101,12 +102,10 @@ def test_params_file_is_accepted_by_every_node():
     params = face_layout_config_path()
     with NodeProcess('observer_node', params_file=params) as observer, \
             NodeProcess('calibration_node', params_file=params) as calibration:
-        deadline = time.monotonic() + 60
-        while 'observer ready' not in observer.output() and time.monotonic() < deadline:
-            observer.check_running()
-            calibration.check_running()
-            time.sleep(0.1)
-        assert 'observer ready' in observer.output(), observer.output()
+        wait_until(lambda: (observer.check_running(), calibration.check_running(),
+                            'observer ready' in observer.output())[-1], 60,
+                   lambda: f'the observer announcing it is ready: {observer.output()[-2000:]}',
+                   interval=0.1)
         observer.check_running()
         calibration.check_running()
     camera = NodeProcess('camera_node', params_file=params)
