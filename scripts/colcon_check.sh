@@ -39,7 +39,13 @@ colcon --log-base "$OUT/log" build --base-paths src "${BASES[@]}" \
   -DCMAKE_BUILD_TYPE=Release
 
 echo "colcon_check: colcon test (tests that start no ROS graph)"
+# As a ROS engineer does before testing: source the install, so every package's tests find
+# face_bringup's share (config/, models/) through the ament index, not only its dependants'.
+set +u
+# shellcheck disable=SC1091
+. "$OUT/install/setup.bash"
+set -u
 colcon --log-base "$OUT/log" test --base-paths src "${BASES[@]}" \
   --event-handlers console_direct- console_cohesion+ summary+ \
-  --pytest-args -m "not ros and not realtime" -p no:cacheprovider ${COLCON_PYTEST_ARGS:-}
+  --python-testing pytest --pytest-args -m "not ros and not realtime" -p no:cacheprovider ${COLCON_PYTEST_ARGS:-}
 colcon test-result --test-result-base "$OUT/build" --all
