@@ -4,6 +4,7 @@
 #
 #   scripts/colcon_check.sh            build every package, then test the fast subset
 #   COLCON_OUT=/tmp/ws scripts/colcon_check.sh
+#   COLCON_TEST_PACKAGES="face_common face_bringup" scripts/colcon_check.sh   # test only these
 #
 # Everything colcon writes goes under build/colcon/ (build/, install/, log/), apart from the
 # build/ folders scripts/setup.sh uses. The install is isolated (one prefix per package,
@@ -45,7 +46,11 @@ set +u
 # shellcheck disable=SC1091
 . "$OUT/install/setup.bash"
 set -u
-colcon --log-base "$OUT/log" test --base-paths src "${BASES[@]}" \
+# Results of an earlier run (other packages) must not count in this run's test-result.
+find "$OUT/build" -maxdepth 2 -name pytest.xml -delete
+SELECT=()
+[[ -n "${COLCON_TEST_PACKAGES:-}" ]] && read -r -a SELECT <<< "--packages-select $COLCON_TEST_PACKAGES"
+colcon --log-base "$OUT/log" test --base-paths src "${BASES[@]}" "${SELECT[@]}" \
   --event-handlers console_direct- console_cohesion+ summary+ \
   --python-testing pytest --pytest-args -m "not ros and not realtime" -p no:cacheprovider ${COLCON_PYTEST_ARGS:-}
 colcon test-result --test-result-base "$OUT/build" --all
