@@ -5,7 +5,7 @@ running nodes; launch/launch_ros are not installable here, so this starts each n
 child process (one math thread, an optional nice value) and always stops it again: SIGINT
 first (clean rclpy shutdown), then SIGKILL to its process group if it does not exit in
 time. Plain Python, no rclpy. Which nodes make up a graph is said elsewhere
-(mirror_calibration.node_graph, face_bringup.graphs).
+(face_common.graphs, the one definition of every graph).
 """
 
 import contextlib
