@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from face_common import graphs
 from face_common.waiting import wait_until
 from face_motor_driver.bus import FaceBus
 from face_motor_driver.control_table import (
@@ -136,7 +137,6 @@ def test_kill_9_of_the_driver_mid_motion_leaves_the_servos_stopped_by_their_watc
     import os
     import signal
     import subprocess
-    import sys
 
     import rclpy
     import yaml
@@ -150,9 +150,9 @@ def test_kill_9_of_the_driver_mid_motion_leaves_the_servos_stopped_by_their_watc
     config_file = tmp_path / 'face_motors.yaml'
     config_file.write_text(yaml.safe_dump(settings))
     driver = subprocess.Popen(
-        [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
-         '-p', f'port:={emulator.port}', '-p', 'scheduling:=normal',
-         '-p', f'config_file:={config_file}'],
+        graphs.command(graphs.node('face_motor_driver_node',
+                                   {'port': emulator.port, 'scheduling': 'normal',
+                                    'config_file': config_file}, params_file=False)),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     node = rclpy.create_node('kill_probe', context=ros_context)
     try:
