@@ -14,13 +14,13 @@ import math
 import signal
 import statistics
 import subprocess
-import sys
 import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from face_common import graphs
 from face_common.waiting import wait_until
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 
@@ -102,9 +102,10 @@ def test_fuzzed_commands_neither_stop_the_face_nor_cross_a_limit(ros_context, tm
     log = tmp_path / 'driver.log'
     with open(log, 'w') as out:
         driver = subprocess.Popen(
-            [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
-             '-p', 'port:=sim', '-p', f'cycle_rate:={CYCLE_RATE}',
-             '-p', 'diagnostics_rate:=2.0'], stdout=out, stderr=subprocess.STDOUT)
+            graphs.command(graphs.node('face_motor_driver_node',
+                                       {'port': 'sim', 'cycle_rate': CYCLE_RATE,
+                                        'diagnostics_rate': 2.0}, params_file=False)),
+            stdout=out, stderr=subprocess.STDOUT)
     node = rclpy.create_node('fuzz_commands', context=ros_context)
     crossed, rates, states = [], [], [0]
     limits = {a.name: (a.min, a.max) for a in FACE.actuators}
