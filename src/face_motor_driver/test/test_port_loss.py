@@ -6,12 +6,12 @@ ERROR on /diagnostics."""
 import math
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
+from face_common import graphs
 from face_common.waiting import wait_until
 from face_motor_driver.bus import FaceBus
 from face_motor_driver.driver import ERROR, DriverSettings, FaceDriver
@@ -70,8 +70,9 @@ def test_the_node_reports_a_lost_port_and_publishes_nothing_stale(ros_context, f
 
     write_faults(fault_file)
     node_process = subprocess.Popen(
-        [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
-         '-p', 'port:=sim', '-p', f'sim_fault_file:={fault_file}'],
+        graphs.command(graphs.node('face_motor_driver_node',
+                                   {'port': 'sim', 'sim_fault_file': fault_file},
+                                   params_file=False)),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     node = rclpy.create_node('port_loss_probe', context=ros_context)
     try:
