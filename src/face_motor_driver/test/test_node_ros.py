@@ -9,7 +9,6 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -18,6 +17,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 
+from face_common import graphs
 from face_common.waiting import wait_until
 from face_motor_driver.emulator_process import apply_faults, write_faults
 from face_msgs.msg import FaceCommand
@@ -25,6 +25,13 @@ from face_msgs.srv import GoNeutral, SetTorque
 
 pytestmark = pytest.mark.ros
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+def _command(parameters, params_file=False):
+    """face_motor_driver_node's command line: config/face_motor_driver.yaml of this
+    workspace (params_file=True) or none, with the given overrides."""
+    return graphs.command(graphs.node('face_motor_driver_node', parameters,
+                                      params_file=params_file), config_dir=ROOT / 'config')
 
 
 def _children_of(pid):
@@ -42,11 +49,9 @@ def _children_of(pid):
 @pytest.fixture
 def driver_node(fault_file):
     write_faults(fault_file)
-    command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
-               '--params-file', str(ROOT / 'config' / 'face_motor_driver.yaml'),
-               '-p', 'port:=sim', '-p', 'cycle_rate:=100', '-p', 'command_timeout:=1.0',
-               '-p', 'diagnostics_rate:=5.0', '-p', 'health_rate:=10.0',
-               '-p', 'retry_interval:=0.3', '-p', f'sim_fault_file:={fault_file}']
+    command = _command({'port': 'sim', 'cycle_rate': 100, 'command_timeout': 1.0,
+                        'diagnostics_rate': 5.0, 'health_rate': 10.0, 'retry_interval': 0.3,
+                        'sim_fault_file': fault_file}, params_file=True)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
     try:
@@ -262,21 +267,19 @@ def test_no_command_stops_the_face_and_none_outranks_the_speaking_lip_policy(
 
 def test_missing_servo_at_start_exits_with_a_clear_error(fault_file):
     write_faults(fault_file, absent=[4])
-    command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
-               '-p', 'port:=sim', '-p', f'sim_fault_file:={fault_file}']
+    command = _command({'port': 'sim', 'sim_fault_file': fault_file})
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert 'lip_corner_right_raise (id 4)' in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize('argument, message', [
-    ('cycle_rate:=-5.0', 'cycle_rate=-5.0 must be in [0.0, 5000.0]'),
-    ('command_timeout:=fast', "command_timeout='fast' must be a float"),
-    ('lip_priority:=300', 'lip_priority=300 must be in [1, 255]'),
+@pytest.mark.parametrize('parameter, message', [
+    (('cycle_rate', '-5.0'), 'cycle_rate=-5.0 must be in [0.0, 5000.0]'),
+    (('command_timeout', 'fast'), "command_timeout='fast' must be a float"),
+    (('lip_priority', '300'), 'lip_priority=300 must be in [1, 255]'),
 ])
-def test_a_bad_parameter_stops_the_node_naming_it(argument, message):
-    command = [sys.executable, '-m', 'face_motor_driver.driver_node', '--ros-args',
-               '-p', 'port:=sim', '-p', argument]
+def test_a_bad_parameter_stops_the_node_naming_it(parameter, message):
+    command = _command([('port', 'sim'), parameter])
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert message in result.stdout + result.stderr
