@@ -1,56 +1,21 @@
 """face_sim_node as a real process over DDS: joint states in, camera images out."""
 
-import os
-import pathlib
-import shutil
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
-from face_common.workspace import config_dir
+from face_common import graphs
 
 pytestmark = pytest.mark.ros
 
 WIDTH, HEIGHT = 320, 240
 
 
-def node_command(*ros_args):
-    exe = shutil.which('face_sim_node', path=str(pathlib.Path(sys.executable).parent))
-    assert exe, 'face_sim_node is not installed; run make setup'
-    return [exe, '--ros-args', *ros_args]
-
-
-class FaceSimProcess:
-    """face_sim_node in its own process group, always stopped (and reaped) on exit."""
-
-    def __init__(self, tmp_path, *ros_args):
-        self.log = tmp_path / 'face_sim_node.log'
-        with open(self.log, 'wb') as log:
-            self.process = subprocess.Popen(node_command(*ros_args), stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-
-    def output(self):
-        return self.log.read_text(errors='replace')
-
-    def close(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+def face_sim(parameters, params_file=False):
+    """face_sim_node started with the given overrides, on config/face_sim.yaml
+    (params_file=True) or its built-in defaults; its output is kept (.output())."""
+    return graphs.start(graphs.node('face_sim_node', parameters, params_file=params_file))
 
 
 class Probe:
@@ -98,11 +63,9 @@ def pixels(msg):
 
 
 @pytest.mark.realtime
-def test_images_follow_joint_states(ros_context, tmp_path):
-    params = config_dir() / 'face_sim.yaml'
-    with FaceSimProcess(tmp_path, '--params-file', str(params), '-p', f'width:={WIDTH}',
-                        '-p', f'height:={HEIGHT}', '-p', 'rate_hz:=15.0',
-                        '-p', 'frame_id:=mirror') as sim:
+def test_images_follow_joint_states(ros_context):
+    with face_sim({'width': WIDTH, 'height': HEIGHT, 'rate_hz': 15.0, 'frame_id': 'mirror'},
+                  params_file=True) as sim:
         probe = Probe(ros_context)
         try:
             assert probe.spin_until(lambda: len(probe.images) >= 3, 60), sim.output()
@@ -133,34 +96,35 @@ def test_images_follow_joint_states(ros_context, tmp_path):
             assert sim.process.poll() is None, sim.output()
         finally:
             probe.close()
-    assert 'parallel arrays' in sim.output()
-    assert 'JointState header.stamp is sec=-3' in sim.output()
+        sim.stop()
+        output = sim.output()
+    assert 'parallel arrays' in output
+    assert 'JointState header.stamp is sec=-3' in output
 
 
-@pytest.mark.parametrize('argument, message', [
-    ('width:=641', 'width'),
-    ('rate_hz:=0.0', 'rate_hz'),
-    ('rate_hz:=fast', 'must be a float'),  # an int (rate_hz:=30) is taken for a float
-    ('face_config:=/nonexistent/face_motors.yaml', 'cannot read face config'),
+@pytest.mark.parametrize('parameter, message', [
+    (('width', '641'), 'width'),
+    (('rate_hz', '0.0'), 'rate_hz'),
+    (('rate_hz', 'fast'), 'must be a float'),  # an int (rate_hz:=30) is taken for a float
+    (('face_config', '/nonexistent/face_motors.yaml'), 'cannot read face config'),
 ])
-def test_bad_parameters_fail_clearly(tmp_path, argument, message):
-    with FaceSimProcess(tmp_path, '-p', argument) as sim:
+def test_bad_parameters_fail_clearly(parameter, message):
+    with face_sim([parameter]) as sim:
         code = sim.process.wait(timeout=60)
-    assert code == 2, sim.output()
-    assert message in sim.output()
-    assert 'Traceback' not in sim.output()
+        output = sim.output()
+    assert code == 2, output
+    assert message in output
+    assert 'Traceback' not in output
 
 
 @pytest.mark.realtime
-def test_a_trigger_captures_the_face_of_the_first_joint_states_at_its_stamp(ros_context,
-                                                                               tmp_path):
+def test_a_trigger_captures_the_face_of_the_first_joint_states_at_its_stamp(ros_context):
     from rclpy.duration import Duration
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from std_msgs.msg import Header
 
     # Free-running at 1 Hz: three requests 0.4 s apart can only be answered by the trigger.
-    with FaceSimProcess(tmp_path, '-p', f'width:={WIDTH}', '-p', f'height:={HEIGHT}',
-                        '-p', 'rate_hz:=1.0') as sim:
+    with face_sim({'width': WIDTH, 'height': HEIGHT, 'rate_hz': 1.0}) as sim:
         probe = Probe(ros_context)
         trigger = probe.node.create_publisher(
             Header, 'camera/trigger', QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
