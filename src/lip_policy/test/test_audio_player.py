@@ -1,13 +1,13 @@
 """The audio player streams a clip onto /audio in real time, whole and correctly stamped."""
 
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import soundfile
 
+from face_common import graphs
 from lip_policy.audio_clip import AudioClipError, load_audio_file, speak, split_into_chunks
 
 
@@ -67,12 +67,10 @@ def test_player_streams_the_clip_in_real_time(ros_context, tmp_path, encoding, l
     node.create_subscription(
         AudioChunk, 'audio', lambda m: received.append((time.time(), m)),
         qos_profile_sensor_data)
-    player = subprocess.Popen(
-        [sys.executable, '-m', 'lip_policy.audio_player_node', '--ros-args',
-         '-p', f'file:={tmp_path / "tone.wav"}', '-p', 'chunk_duration:=0.02',
-         '-p', f'encoding:={encoding}', '-p', f'lookahead:={lookahead}',
-         '-p', 'wait_for_subscribers:=1', '-p', 'start_delay:=0.3',
-         '-p', 'exit_when_done:=true'])
+    player = subprocess.Popen(graphs.command(graphs.node('audio_player_node', {
+        'file': tmp_path / 'tone.wav', 'chunk_duration': 0.02, 'encoding': encoding,
+        'lookahead': lookahead, 'wait_for_subscribers': 1, 'start_delay': 0.3,
+        'exit_when_done': True}, params_file=False)))
     try:
         deadline = time.monotonic() + 20
         while len(received) < 30 and time.monotonic() < deadline:
