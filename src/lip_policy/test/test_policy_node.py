@@ -1,6 +1,6 @@
 """lip_policy_node over real DDS: player -> policy -> driver on the emulated bus.
 
-Every node is a real process (python -m ...); the test only talks to them through topics.
+Every node is a real process (its console script); the test only talks to them through topics.
 Models are the small real ones of lip_policy.testing.small_models.
 """
 
@@ -9,53 +9,18 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 
 import numpy as np
 import pytest
 
+from face_common import graphs
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 
 pytestmark = pytest.mark.ros
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FACE = load_face_config(default_face_config_path())
 LIP_NAMES = [a.name for a in FACE.lip_actuators]
-
-
-
-class Process:
-    """A node process in its own session, always stopped (and its bus emulator with it)."""
-
-    def __init__(self, module, *ros_args):
-        self.log = tempfile.TemporaryFile(mode='w+')
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', module, '--ros-args', *ros_args],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def alive(self):
-        return self.process.poll() is None
-
-    def stop(self):
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        for pid in _emulators_of(self.process.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        self.log.close()
 
 
 def _emulators_of(pid):
@@ -70,25 +35,29 @@ def _emulators_of(pid):
 
 @contextlib.contextmanager
 def processes(*specs):
+    """The NodeSpecs started in their own sessions (config/ of this workspace), always
+    stopped, last first, and a bus emulator a killed driver left behind with them."""
     started = []
     try:
         for spec in specs:
-            started.append(Process(*spec))
+            started.append(graphs.start(spec, config_dir=ROOT / 'config'))
         yield started
     finally:
         for process in reversed(started):
-            process.stop()
+            process.stop(timeout=15)
+            process.close()
+            for pid in _emulators_of(process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
-def policy_spec(models, *extra):
-    return ('lip_policy.policy_node', '-p', f'lip_model:={models.lip_model}',
-            '-p', f'self_model:={models.self_model}', '-p', f'retarget:={models.retarget}',
-            '-p', 'actuator_lag:=0.035', *extra)
+def policy_spec(models, **extra):
+    return graphs.node('lip_policy_node', {
+        'lip_model': models.lip_model, 'self_model': models.self_model,
+        'retarget': models.retarget, 'actuator_lag': 0.035, **extra}, params_file=False)
 
 
-DRIVER = ('face_motor_driver.driver_node', '--params-file',
-          str(ROOT / 'config' / 'face_motor_driver.yaml'), '-p', 'port:=sim',
-          '-p', 'command_timeout:=1.0')
+DRIVER = graphs.node('face_motor_driver_node', {'port': 'sim', 'command_timeout': 1.0})
 
 
 class Probe:
@@ -125,7 +94,7 @@ class Probe:
         while time.monotonic() < deadline:
             self.executor.spin_once(timeout_sec=0.02)
             for process in nodes:
-                assert process.alive(), process.output()[-3000:]
+                process.check_running()
             if until is not None and until():
                 return True
         return False
@@ -152,14 +121,14 @@ def test_player_policy_driver_moves_the_lips_and_only_them(ros_context, models):
             probe.spin(1.0, nodes=nodes)
             before = probe.positions()[-1]
             probe.states.clear()
-            with processes(('lip_policy.audio_player_node', '-p',
-                            'text:=Bob, my baby, would you bump the map by the wall?',
-                            '-p', 'lookahead:=0.2', '-p', 'start_delay:=0.3',
-                            # play only once discovery has matched it with the policy:
-                            # best-effort chunks sent before that are lost
-                            '-p', 'wait_for_subscribers:=1',
-                            '-p', 'exit_when_done:=true')) as (player,):
-                probe.spin(20, lambda: not player.alive(), nodes)
+            with processes(graphs.node('audio_player_node', {
+                    'text': 'Bob, my baby, would you bump the map by the wall?',
+                    'lookahead': 0.2, 'start_delay': 0.3,
+                    # play only once discovery has matched it with the policy:
+                    # best-effort chunks sent before that are lost
+                    'wait_for_subscribers': 1, 'exit_when_done': True},
+                    params_file=False)) as (player,):
+                probe.spin(20, lambda: player.process.poll() is not None, nodes)
                 assert player.process.returncode == 0, player.output()
             probe.spin(2.5, nodes=nodes)
             policy_log = nodes[1].output()
@@ -201,7 +170,7 @@ def test_bad_chunks_over_dds_are_logged_and_survived(ros_context, models):
     try:
         # Chunks of many seconds do not survive best-effort DDS reliably: the size bound is
         # lowered so that a 1 s chunk counts as huge here.
-        with processes(policy_spec(models, '-p', 'max_chunk_duration:=0.5')) as nodes:
+        with processes(policy_spec(models, max_chunk_duration=0.5)) as nodes:
             assert probe.spin(30, lambda: probe.audio.get_subscription_count() > 0, nodes)
             probe.spin(1.0, nodes=nodes)
             t = np.arange(320) / 16000
@@ -248,7 +217,7 @@ def test_a_best_effort_speech_stack_is_heard_with_best_effort_audio(ros_context,
 
     probe = Probe(ros_context, audio_reliability='best_effort')
     try:
-        spec = policy_spec(models, '-p', 'audio_reliability:=best_effort')
+        spec = policy_spec(models, audio_reliability='best_effort')
         with processes(spec) as nodes:
             assert probe.spin(30, lambda: probe.audio.get_subscription_count() > 0, nodes)
             probe.spin(1.0, nodes=nodes)
@@ -290,18 +259,18 @@ def test_params_file_lists_every_parameter_of_both_nodes(ros_context, models):
         assert set(config[f'/**/{name}']['ros__parameters']) == declared, name
 
 
-@pytest.mark.parametrize('args, message', [
-    (('-p', 'command_rate:=0.0'), 'command_rate'),
-    (('-p', 'silence_threshold_db:=5.0'), 'silence_threshold_db'),
-    (('-p', 'lip_model:=/nonexistent/lip.pt'), 'does not exist'),
-    (('-p', 'face_config:=/nonexistent/face_motors.yaml'), 'cannot read face config'),
-    (('-p', 'pacing:=1.5'), 'pacing'),
+@pytest.mark.parametrize('parameter, message', [
+    (('command_rate', '0.0'), 'command_rate'),
+    (('silence_threshold_db', '5.0'), 'silence_threshold_db'),
+    (('lip_model', '/nonexistent/lip.pt'), 'does not exist'),
+    (('face_config', '/nonexistent/face_motors.yaml'), 'cannot read face config'),
+    (('pacing', '1.5'), 'pacing'),
 ])
-def test_bad_parameters_stop_the_node_with_a_reason(models, args, message):
+def test_bad_parameters_stop_the_node_with_a_reason(models, parameter, message):
     result = subprocess.run(
-        [sys.executable, '-m', 'lip_policy.policy_node', '--ros-args',
-         '-p', f'self_model:={models.self_model}', '-p', f'retarget:={models.retarget}',
-         '-p', f'lip_model:={models.lip_model}', *args],
+        graphs.command(graphs.node('lip_policy_node', (
+            ('self_model', models.self_model), ('retarget', models.retarget),
+            ('lip_model', models.lip_model), parameter), params_file=False)),
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert 'cannot start' in result.stderr and message in result.stderr
