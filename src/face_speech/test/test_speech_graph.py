@@ -110,7 +110,7 @@ def graph():
     processes = [
         speech_process('/'),
         speech_process('/preempt', on_new_goal='preempt'),
-        speech_process('/cmd', engine='command', tts_command=f'"{fake}"', tts_timeout=2.0,
+        speech_process('/cmd', engine='command', tts_command=f'"{fake}"', tts_timeout=5.0,
                        sample_rate=16000),
         start(node('lip_policy_node', {'scheduling': 'normal'}, params_file=False)),
     ]
@@ -274,8 +274,8 @@ def test_failing_and_hanging_tts_commands_abort_the_goal_and_the_node_serves_on(
     assert 'no such voice' in result.message
     began = time.monotonic()
     status, result = recorder.result(recorder.send('/cmd', text='Hang on.'))
-    assert status == STATUS_ABORTED and 'did not finish within 2 s' in result.message
-    assert time.monotonic() - began < 15.0
+    assert status == STATUS_ABORTED and 'did not finish within 5 s' in result.message
+    assert time.monotonic() - began < 20.0
     status, result = recorder.result(recorder.send('/cmd', text='All good. Again.'))
     assert status == STATUS_SUCCEEDED and result.sentences_played == 2
     assert result.seconds_played == pytest.approx(0.3 * 3, abs=0.02)  # 0.3 s per word
