@@ -6,6 +6,7 @@ speaking a sentence and face-record writing a bag, which face-replay-eval then s
 The test watches face/joint_states from its own process.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -96,6 +97,11 @@ def _stop_bringup(bringup, reader):
     except subprocess.TimeoutExpired:
         os.killpg(bringup.pid, signal.SIGKILL)
         bringup.wait()
+        # The nodes run in sessions of their own: a face-bringup that did not stop must not
+        # leave its graph running into the next tests (the test fails on the exit code).
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     reader.join(timeout=5)
     return children
 
