@@ -35,7 +35,6 @@ from rclpy.time import Time
 
 from face_common import scheduling
 from face_common.parameters import (
-    Check,
     Parameter,
     ParameterError,
     between,
@@ -56,10 +55,6 @@ GOAL_MODES = ('queue', 'preempt')
 CANCEL_STATE_WAIT = 1.0  # [s] longest wait for the action server to mark a cancel
 
 
-def _integer(low, high):
-    return Check(lambda v: low <= v <= high, f'an integer in [{low}, {high}]')
-
-
 PARAMETERS = {
     'engine': Parameter('espeak', 'TTS engine: espeak (espeak-ng in process), festival '
                         '(lip_policy.festival with festival_voice) or command (tts_command)',
@@ -69,7 +64,7 @@ PARAMETERS = {
     'festival_voice': Parameter('cmu_us_slt_arctic_hts', 'festival voice for engine festival, '
                                 'always selected explicitly (one of lip_policy.festival.VOICES)',
                                 non_empty()),
-    'rate_wpm': Parameter(175, 'espeak-ng speaking rate [words/min]', _integer(80, 450)),
+    'rate_wpm': Parameter(175, 'espeak-ng speaking rate [words/min]', between(80, 450)),
     'tts_command': Parameter('', 'command template for engine command: "mytts --out {wav} '
                              '--voice {voice} {text}" ({text} {text_file} {wav} {voice} '
                              '{language}; no shell)'),
@@ -77,13 +72,13 @@ PARAMETERS = {
                              'longer one is killed and the goal aborted',
                              between(0.1, 600.0, 's')),
     'max_sentence_chars': Parameter(200, 'longer sentences are cut at a clause boundary '
-                                    '[characters]', _integer(20, 10000)),
+                                    '[characters]', between(20, 10000)),
     'output': Parameter('auto', 'sound output: auto (PortAudio when a device exists, else '
                         'null), portaudio, or null (virtual DAC on the monotonic clock)',
                         one_of(OUTPUTS)),
     'output_device': Parameter('', 'PortAudio device name or index; "" = the default output'),
     'sample_rate': Parameter(22050, 'output sample rate [Hz]; every source is resampled to it',
-                             _integer(8000, 192000)),
+                             between(8000, 192000)),
     'buffer': Parameter(0.15, 'audio written ahead of the DAC [s]: how far ahead of playback '
                         '/audio is published (the lips need 0.12 or more)',
                         between(0.01, 2.0, 's')),
@@ -111,7 +106,7 @@ PARAMETERS = {
                             'else nice -10), as a sound card\'s feeder runs, or normal',
                             one_of(scheduling.SCHEDULING)),
     'realtime_priority': Parameter(15, 'SCHED_RR priority with scheduling realtime [1..98]',
-                                   _integer(1, 98)),
+                                   between(1, 98)),
 }
 
 
