@@ -139,11 +139,6 @@ class FaceMotorDriverNode(Node):
                       latency_timer_ms=self.p['latency_timer_ms'],
                       fast_sync_read=self.p['fast_sync_read'])
         self.driver = FaceDriver(self.config, bus, settings, log=self.get_logger().warning)
-        try:
-            self.driver.start()
-        except BusError:
-            self._stop_emulator()
-            raise
         self.arbiter = CommandArbiter(
             {FaceCommand.SOURCE_LIP: self.p['lip_priority'],
              FaceCommand.SOURCE_EXPRESSION: self.p['expression_priority'],
@@ -165,6 +160,14 @@ class FaceMotorDriverNode(Node):
                                  lambda m: self._on_command(m, 'expression'), COMMAND_QOS)
         self.create_service(SetTorque, 'face/set_torque', self._on_set_torque)
         self.create_service(GoNeutral, 'face/go_neutral', self._on_go_neutral)
+        # The servos come up last, just before the cycle starts: their Bus Watchdogs are
+        # armed at the end of start(), and creating the ROS entities above can take longer
+        # than the watchdog time on a busy host.
+        try:
+            self.driver.start()
+        except BusError:
+            self._stop_emulator()
+            raise
         self.cycle_hz = 0.0
         self._running = True
         self._thread = threading.Thread(target=self._control_loop, daemon=True)
