@@ -6,7 +6,7 @@ is sent (wall clock, the same system clock the node stamps with):
 - first_published_ms: the first /audio chunk arriving here;
 - first_playback_ms: that chunk's stamp, when its first sample leaves the (null) speaker.
 That includes the action round trip, the first sentence's synthesis and the lead-in
-(lead_in parameter, 150 ms by default: the look-ahead the lips get). Target: <= 300 ms.
+(lead_in parameter, 200 ms by default: the look-ahead the lips get). Target: <= 300 ms.
 
 With --barge-in a lip_policy_node (the repo's models) runs too; each run cancels the goal
 after a second of speech and measures the sound's stop (the result's stop_latency, on the

@@ -5,8 +5,9 @@ A SpeechJob plays its pieces (sentences, or one clip) in order. A synthesis thre
 the next piece while the current one plays (it stays at most two pieces ahead), so only
 the first sentence's synthesis delays the voice. Before the first block, when the output
 is idle, `lead_in` seconds of silence are written: the voice then plays that long after
-its first block is handed on, which is the look-ahead the lips need (the lip model hears
-70 ms ahead and the servos lag 45 ms). The lead-in is not handed on: it is not speech.
+its first block is handed on, which is the look-ahead the lips need (lip_policy_node
+needs about 0.17 s: the model hears 60 ms ahead, the pose smoothing 20 ms, the servos lag
+45 ms, plus a 20 ms chunk and a 10 ms hop). The lead-in is not handed on: it is not speech.
 
 stop() (barge-in, pre-emption) stops the output at once and hands nothing more on; it is
 safe from any thread. The job's outcome says what was played, on the output's clock.
@@ -59,7 +60,7 @@ class SpeechJob:
     mono float32 samples at output.sample_rate (TtsError on failure); publish(stamp,
     samples): hand a block on, stamped with when it leaves the speaker [s]."""
 
-    def __init__(self, labels, produce, output, publish, chunk_duration=0.02, lead_in=0.15):
+    def __init__(self, labels, produce, output, publish, chunk_duration=0.02, lead_in=0.2):
         self.labels = list(labels)
         self.produce, self.output, self.publish = produce, output, publish
         self.block = max(1, round(output.sample_rate * chunk_duration))

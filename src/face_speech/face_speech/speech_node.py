@@ -79,10 +79,11 @@ PARAMETERS = {
     'output_device': Parameter('', 'PortAudio device name or index; "" = the default output'),
     'sample_rate': Parameter(22050, 'output sample rate [Hz]; every source is resampled to it',
                              between(8000, 192000)),
-    'buffer': Parameter(0.15, 'audio written ahead of the DAC [s]: how far ahead of playback '
-                        '/audio is published (the lips need 0.12 or more)',
+    'buffer': Parameter(0.2, 'audio written ahead of the DAC [s]: how far ahead of playback '
+                        '/audio is published (lip_policy_node needs about 0.17: with 0.15 '
+                        'its lips ran 25 ms late)',
                         between(0.01, 2.0, 's')),
-    'lead_in': Parameter(0.15, 'silence before the first sound when the output is idle [s], so '
+    'lead_in': Parameter(0.2, 'silence before the first sound when the output is idle [s], so '
                          'the first words are published that far ahead of playback too',
                          between(0.0, 2.0, 's')),
     'speaker_latency': Parameter(0.0, 'measured time from the DAC to sound leaving the speaker '
