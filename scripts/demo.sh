@@ -1,30 +1,34 @@
 #!/usr/bin/env bash
 # The main job on the simulated head: speak a sentence through the full node graph
-# (audio_player -> lip_policy -> driver on the emulated bus -> face_sim -> observer),
-# then write demo.mp4 (the rendered face with the sound) and demo_mouth.png (mouth opening
-# against the audio), and print the sync offset and accuracy figures.
+# (a Say goal to speech_node, the face's voice -> /audio -> lip_policy -> driver on the
+# emulated bus -> face_sim -> observer), then write demo.mp4 (the rendered face with the
+# sound) and demo_mouth.png (mouth opening against the audio), and print the sync offset
+# and accuracy figures, and what the Say action reported (feedback, result).
 #
 #   make demo                          # the default sentence
 #   make demo TEXT="Hallo Welt" VOICE=de
 #   make demo WAV=/path/to/speech.wav  # your own recording (no phoneme truth: runtime figures)
+#   make demo SOURCE=player            # the stand-in audio_player_node as the voice
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TEXT="${TEXT:-Bob, would you bring me the warm blue map? We will move it by noon.}"
 VOICE="${VOICE:-en}"
+VOICE_NODE="${SOURCE:-speech}"
 OUT="$ROOT/build/demo"
 mkdir -p "$OUT"
 if [[ -n "${WAV:-}" ]]; then
-  SOURCE=(--audio "$WAV")
+  INPUT=(--audio "$WAV")
 else
-  SOURCE=(--text "$TEXT" --voice "$VOICE")
+  INPUT=(--text "$TEXT" --voice "$VOICE")
 fi
 echo "demo: speaking through the simulated face (about a minute)..."
-# lip-e2e-eval exits 3 when audio was lost or the policy did not keep up: the figures are
-# still printed (they say what happened), then the demo fails with that code.
+# lip-e2e-eval exits 3 when audio was lost, the policy did not keep up or the Say goal did
+# not play the clip to the end: the figures are still printed (they say what happened),
+# then the demo fails with that code.
 set +e
-"$ROOT/.venv/bin/lip-e2e-eval" "${SOURCE[@]}" --through camera --video "$ROOT/demo.mp4" \
-  --out "$OUT/demo.json" > "$OUT/eval.out"
+"$ROOT/.venv/bin/lip-e2e-eval" "${INPUT[@]}" --source "$VOICE_NODE" --through camera \
+  --video "$ROOT/demo.mp4" --out "$OUT/demo.json" > "$OUT/eval.out"
 status=$?
 set -e
 if [[ $status -ne 0 && $status -ne 3 ]]; then
@@ -37,6 +41,16 @@ import json, sys
 f = json.load(open(sys.argv[1]))
 p = f['policy']
 print(f"demo: wrote demo.mp4 ({f['duration_s']} s of speech) and demo_mouth.png")
+say = f.get('say')
+if say is None:
+    print(f"demo: the audio came from {f['source']} (a stand-in publishing the clip)")
+else:
+    print(f"demo: the audio came through speech_node (Say goal, {say['output']} output): "
+          f"{say['feedback_messages']} feedback messages; result {say['status']}, "
+          f"{say['seconds_played']} s played, "
+          f"{'interrupted' if say['interrupted'] else 'not interrupted'} "
+          f"({say['message']}); sound {say['goal_to_sound_ms']:.0f} ms after the goal was "
+          f"sent; {say['underruns']} underruns")
 print(f"demo: audio-to-lip sync offset {f['sync_offset_ms']:+.1f} ms (positive = lips late; "
       "people notice lips about 45 ms late or 125 ms early)")
 print(f"demo: mouth-opening correlation {f['mouth_opening_correlation']}, lip error "

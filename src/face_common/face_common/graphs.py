@@ -22,7 +22,8 @@ stays plain Python (no rclpy, no import of any node package: node classes are na
                 emulated bus in calibration mode, face_sim, observer detecting afresh in
                 every frame, and calibration_node when `calibration` is given
     e2e         lip-e2e-eval's system under test: driver on the emulated bus, lip policy,
-                and with through='camera' face_sim (480x360) and observer as instruments
+                and with through='camera' face_sim (480x360) and observer as instruments;
+                with `speech` overrides the speech node too (the voice, started last)
     player      audio_player_node saying a text or playing a file once (lip-e2e-eval)
     policy, driver, speech, camera, observer, face_sim_alone, calibration
                 one node with its YAML and the given overrides (benches, live replay, tests)
@@ -124,8 +125,10 @@ def _mirror(calibration=None, face_sim=None):
 
 
 def _e2e(through='forward', models=None, actuator_lag=None, camera_rate=30.0,
-         instrument_nice=0):
-    """models: lip_policy_node overrides (lip_model, self_model, retarget paths)."""
+         instrument_nice=0, speech=None):
+    """models: lip_policy_node overrides (lip_model, self_model, retarget paths); speech:
+    speech_node overrides (None = no speech node: audio_player_node, the 'player' graph,
+    is the voice), the node appended last so the others keep their places."""
     policy = dict(models or {})
     if actuator_lag is not None:
         policy['actuator_lag'] = actuator_lag
@@ -135,6 +138,8 @@ def _e2e(through='forward', models=None, actuator_lag=None, camera_rate=30.0,
         specs += [node('face_sim_node', {'rate_hz': camera_rate, **SIM_IMAGE},
                        nice=instrument_nice),
                   node('observer_node', nice=instrument_nice)]
+    if speech is not None:
+        specs.append(node('speech_node', speech))
     return specs
 
 

@@ -1,11 +1,22 @@
 """lip-e2e-eval: sound in, robot lips out, through the whole running system.
 
-    lip-e2e-eval --text "Bob, would you bump the map?" [--voice en]
+    lip-e2e-eval --text "Bob, would you bump the map?" [--voice en] [--source speech]
     lip-e2e-eval --audio speech.wav
 
 audio_player_node -> lip_policy_node -> face_motor_driver_node on the emulated bus (real servo
-dynamics: lag and slew) -> robot lips, recorded in real time over DDS. The robot lips are
-read one of two ways (--through):
+dynamics: lag and slew) -> robot lips, recorded in real time over DDS. The voice (--source):
+
+  player   audio_player_node publishes the clip on /audio, --lookahead ahead of its
+           playback stamps, once the policy and this recorder listen (the default)
+  speech   speech_node, the face's voice, runs in the graph (null output: a virtual DAC on
+           the monotonic clock) and this process sends it one Say goal holding the clip's
+           samples (those espeak-ng made for --text, so the phoneme truth stays exact); the
+           node plays them and publishes what it plays on /audio, stamped with playback
+           time. The figures are computed from those chunks, and `say` in the figures holds
+           the goal's result, how many feedback messages arrived, and whether the node
+           published exactly the clip on a gapless timeline (make demo uses this)
+
+The robot lips are read one of two ways (--through):
 
   camera   face_sim_node renders the face from the actual actuator positions and
            observer_node extracts landmarks (the full mirror; needs both console scripts)
@@ -30,10 +41,12 @@ Under load: the face's driver, policy and audio player run real-time (their own
 `scheduling`); the instruments (face_sim, observer, the recorder in this process) run at
 INSTRUMENT_NICE, above other work and below the face. The figures also carry the policy's
 /diagnostics counts and live_commands_vs_offline_jaw_r; the exit code is 3 when audio was
-lost or that r is below 0.9.
+lost or that r is below 0.9, or (--source speech) when the Say goal did not play the clip to
+the end, no feedback arrived, or the published audio is not the clip on a gapless timeline.
 """
 
 import argparse
+import array
 import json
 import os
 import pathlib
@@ -59,6 +72,11 @@ INSTRUMENT_NICE = -5
 JAW = 'jaw_open'  # the actuator whose commands are compared with the offline policy's
 COMMAND_GAP = 0.1  # [s] frames this far from any command had none in force
 OFFLINE_CHUNK = 0.5  # [s] audio per chunk for the offline commands
+# speech_node's overrides on top of config/face_speech.yaml for --source speech: the null
+# output (a virtual DAC on the monotonic clock), so a run never depends on a sound device
+SPEECH = {'output': 'null'}
+SOURCES = {'player': 'audio_player_node', 'speech': 'speech_node'}
+TIMELINE_TOLERANCE_MS = 1.0  # [ms] largest gap or overlap between consecutive /audio chunks
 
 
 def _workspace():
@@ -170,7 +188,16 @@ class Evaluation:
         models = {'lip_model': self.lip_model, 'self_model': self.self_model_path,
                   'retarget': self.retarget_path}
         return graph('e2e', through=through, models=models, actuator_lag=lag,
-                     camera_rate=self.args.camera_rate, instrument_nice=INSTRUMENT_NICE)
+                     camera_rate=self.args.camera_rate, instrument_nice=INSTRUMENT_NICE,
+                     speech=self.speech_overrides() if self.args.source == 'speech' else None)
+
+    def speech_overrides(self):
+        """speech_node's parameters on top of config/face_speech.yaml for --source speech."""
+        overrides = dict(SPEECH)
+        if self.args.speech_buffer is not None:
+            overrides |= {'buffer': self.args.speech_buffer,
+                          'lead_in': self.args.speech_buffer}
+        return overrides
 
     def player(self):
         """audio_player_node saying the text (or playing the file) once the policy and this
@@ -181,40 +208,69 @@ class Evaluation:
             {'file': pathlib.Path(self.args.audio).resolve()}
         return graph('player', source=source, lookahead=self.args.lookahead, listeners=2)
 
+    def say(self, recorder, nodes):
+        """The clip as one Say goal of raw samples to the graph's speech_node, spun until its
+        result: -> e2e_recorder.SaidGoal."""
+        from face_msgs.action import Say
+
+        goal = Say.Goal(sample_rate=int(round(self.rate)), channels=1)
+        # array.array from bytes: rclpy checks every element of any other sequence type
+        goal.samples = array.array('f', np.asarray(self.audio, np.float32).tobytes())
+        return recorder.say(goal, self.duration + 30, nodes)
+
     def run_live(self, through, lag):
         import rclpy
 
         from mirror_calibration.node_graph import set_niceness
 
+        speech = self.args.source == 'speech'
         context = rclpy.Context()
         rclpy.init(context=context)
-        recorder = Recorder(context, images=bool(self.args.video) and through == 'camera')
+        recorder = Recorder(context, images=bool(self.args.video) and through == 'camera',
+                            say=speech)
         usual_nice = os.getpriority(os.PRIO_PROCESS, 0)
         set_niceness(INSTRUMENT_NICE)  # this process records: an instrument while it runs
+        self.said = None
         try:
             with _running(self.commands(through, lag)) as nodes:
                 ready = recorder.spin(60, lambda: len(recorder.joints) > 20 and (
-                    through != 'camera' or len(recorder.landmarks) > 5), nodes)
+                    through != 'camera' or len(recorder.landmarks) > 5) and (
+                    not speech or recorder.say_client.server_is_ready()), nodes)
                 if not ready:
-                    raise E2EError('the driver (and camera) did not come up in 60 s:\n' +
-                                   '\n'.join(n.output()[-1500:] for n in nodes))
+                    raise E2EError('the driver (camera, speech node) did not come up in 60 s:\n'
+                                   + '\n'.join(n.output()[-1500:] for n in nodes))
                 recorder.spin(2.0, nodes=nodes)  # the policy node loads its models
-                own = {'face/joint_states': 1, 'face/lip_command': 1, 'audio': 0}
+                own = {'face/joint_states': 1, 'face/lip_command': 1, 'audio': int(speech)}
                 if through == 'camera':
                     own |= {'camera/image_raw': 1, 'face/landmarks': 1}
                 recorder.require_alone(own)
-                with _running(self.player()) as (player,):
-                    recorder.player = player
-                    recorder.spin(self.duration + 30, lambda: player.process.poll() is not None,
-                                  nodes)
-                    if player.process.returncode != 0:
-                        raise E2EError(f'audio_player_node failed:\n{player.output()[-2000:]}')
+                if speech:
+                    # the speech node publishes volatile: the policy must listen before the
+                    # first chunk (audio_player_node waits for its listeners itself)
+                    if not recorder.spin(30, lambda: recorder.node.count_subscribers('audio')
+                                         >= 2, nodes):
+                        raise E2EError('lip_policy_node did not subscribe to audio in 30 s:\n'
+                                       + nodes[1].output()[-1500:])
+                    recorder.spin(0.5, nodes=nodes)  # ... and the speech node has matched it
+                    self.said = self.say(recorder, nodes)
+                else:
+                    with _running(self.player()) as (player,):
+                        recorder.player = player
+                        recorder.spin(self.duration + 30,
+                                      lambda: player.process.poll() is not None, nodes)
+                        if player.process.returncode != 0:
+                            raise E2EError('audio_player_node failed:\n'
+                                           f'{player.output()[-2000:]}')
                 recorder.spin(1.5, nodes=nodes)
                 # ... and until the policy has reported on every chunk the player sent
                 recorder.spin(5.0, lambda: health_figures(recorder.policy_health).get(
                     'chunks_received', -1) >= len(recorder.audio), nodes)
                 recorder.require_alone(own | {'audio': 1})  # the player may not be gone yet
                 self.policy_log = nodes[1].output()
+                if speech:
+                    recorder.spin(1.2, lambda: health_figures(recorder.speech_health).get(
+                        'goals_succeeded', 0) + health_figures(recorder.speech_health).get(
+                        'goals_aborted', 0) >= 1, nodes)  # its report after the goal
         finally:
             set_niceness(usual_nice)
             recorder.node.destroy_node()
@@ -286,6 +342,42 @@ class Evaluation:
         framed[nearest > COMMAND_GAP] = self.to_actuators.neutral
         return framed
 
+    def say_figures(self, recorder, start):
+        """What speech_node did with the Say goal: its result, the feedback that arrived,
+        its /diagnostics, and whether it published exactly the clip, gaplessly."""
+        said, result = self.said, self.said.result
+        chunks = sorted(recorder.audio, key=lambda m: m.sequence)
+        rate = chunks[0].sample_rate
+        published = np.concatenate([np.asarray(m.samples_float32, np.float32) for m in chunks])
+        lengths = np.array([len(m.samples_float32) / rate for m in chunks])
+        stamps = np.array([stamp_seconds(m.header.stamp) for m in chunks])
+        gaps = np.abs(np.diff(stamps) - lengths[:-1]) if len(chunks) > 1 else np.zeros(1)
+        sent = np.asarray(self.audio, np.float32)
+        same_rate = int(round(self.rate)) == rate and len(published) == len(sent)
+        seconds = [f.seconds_played for _, f in said.feedback]
+        health = health_figures(recorder.speech_health, 'speech_node')
+        return {
+            'status': said.status,
+            'success': bool(result.success),
+            'interrupted': bool(result.interrupted),
+            'message': result.message,
+            'seconds_played': round(float(result.seconds_played), 3),
+            'feedback_messages': len(said.feedback),
+            'feedback_seconds_played_last': round(max(seconds), 3) if seconds else None,
+            'feedback_in_order': seconds == sorted(seconds),
+            'goal_to_sound_ms': round((start - said.sent) * 1000, 1),
+            'goal_to_result_s': round(said.answered - said.sent, 2),
+            'chunks': len(chunks),
+            'published_s': round(len(published) / rate, 3),
+            # the samples on /audio against the clip sent (None when resampled)
+            'published_vs_clip_max_difference': (float(np.abs(published - sent).max())
+                                                  if same_rate else None),
+            'timeline_gap_max_ms': round(float(gaps.max()) * 1000, 3),
+            'output': health.get('output'),
+            'underruns': health.get('underruns'),
+            'speech_level': health.get('level'),
+        }
+
     def jaw_correlation(self, poses, reference_poses):
         """Pearson r of the jaw actuator in two (frames, L) pose sequences."""
         jaw = self.to_actuators.names.index(JAW)
@@ -307,6 +399,7 @@ class Evaluation:
         offline_commands = self.offline_commands(lag)
         result = {
             'through': through,
+            'source': SOURCES[self.args.source],
             'reference': 'teacher (retargeted)' if phonemes is not None else 'offline policy',
             **live,
             'offline_policy': metrics.figures(offline, reference, phonemes, self.duration),
@@ -320,9 +413,11 @@ class Evaluation:
                                     if through == 'camera' else None),
             'policy_warnings': [line for line in self.policy_log.splitlines()
                                 if '[WARN]' in line][-5:],
-            'player_lookahead_s': self.args.lookahead,
+            'player_lookahead_s': self.args.lookahead if self.said is None else None,
             'actuator_lag_s': lag,
         }
+        if self.said is not None:
+            result['say'] = self.say_figures(recorder, start)
         self.plot(observed, offline, reference, result)
         if self.args.video and through == 'camera':
             result['video'] = self.write_video(recorder.images, start)
@@ -369,7 +464,8 @@ class Evaluation:
         ax.plot(t, metrics.opening(observed), label=f'robot, live ({result["through"]})')
         ax.set_xlabel('audio time [s]')
         ax.set_ylabel('mouth opening [eye spans]')
-        ax.set_title(f'lip-e2e-eval: r = {result["mouth_opening_correlation"]}, sync '
+        ax.set_title(f'lip-e2e-eval ({result["source"]}): r = '
+                     f'{result["mouth_opening_correlation"]}, sync '
                      f'{result["sync_offset_ms"]:+.0f} ms')
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -386,8 +482,16 @@ def parse_args(argv):
     source.add_argument('--audio', help='WAV/FLAC file to play (no phoneme truth)')
     parser.add_argument('--voice', default='en', help='espeak-ng voice for --text')
     parser.add_argument('--through', choices=('auto', 'camera', 'forward'), default='auto')
+    parser.add_argument('--source', choices=tuple(SOURCES), default='player',
+                        help='the voice: player (audio_player_node, a stand-in publishing the '
+                             'clip) or speech (speech_node playing a Say goal of the clip, as '
+                             'the face speaks)')
     parser.add_argument('--lookahead', type=float, default=0.2,
-                        help='how far ahead of playback the player sends audio [s]')
+                        help='how far ahead of playback the player sends audio [s] '
+                             '(--source player; speech_node publishes its `buffer` ahead)')
+    parser.add_argument('--speech-buffer', type=float, default=None,
+                        help='speech_node buffer and lead_in [s] for --source speech: how far '
+                             'ahead of playback it publishes (default: config/face_speech.yaml)')
     parser.add_argument('--camera-rate', type=float, default=30.0,
                         help='face_sim_node frame rate for --through camera [Hz]')
     parser.add_argument('--actuator-lag', type=float, default=None,
@@ -407,6 +511,8 @@ def parse_args(argv):
         parser.error('--camera-rate must be within 1..120 Hz')
     if not 0 <= args.lookahead <= 5:
         parser.error('--lookahead must be within 0..5 s')
+    if args.speech_buffer is not None and not 0.01 <= args.speech_buffer <= 2:
+        parser.error('--speech-buffer must be within 0.01..2 s')
     if args.actuator_lag is not None and not 0 <= args.actuator_lag <= 1:
         parser.error('--actuator-lag must be within 0..1 s')
     return args
@@ -427,6 +533,10 @@ def main(argv=None):
     if through == 'camera' and not (_script('face_sim_node') and _script('observer_node')):
         print('lip-e2e-eval: --through camera needs the face_sim_node and observer_node '
               'console scripts; run `make setup`, or use --through forward', file=sys.stderr)
+        return 2
+    if args.source == 'speech' and not _script('speech_node'):
+        print('lip-e2e-eval: --source speech needs the speech_node console script (package '
+              'face_speech); run `make setup`, or use --source player', file=sys.stderr)
         return 2
     try:
         evaluation = Evaluation(args)
@@ -464,6 +574,32 @@ def run_problems(result):
         problems.append(f'the live jaw commands follow the offline policy with r = {r} '
                         f'(< {MIN_LIVE_VS_OFFLINE}): the policy did not keep up with the audio; '
                         f'its report: {policy.get("message")}')
+    return problems + say_problems(result.get('say'), result['duration_s'])
+
+
+def say_problems(say, duration):
+    """Why speech_node's part of a --source speech run cannot be trusted (empty when it can,
+    or for --source player)."""
+    if say is None:
+        return []
+    problems = []
+    if say['status'] != 'succeeded' or not say['success'] or say['interrupted']:
+        problems.append(f'the Say goal did not play the clip to the end ({say["status"]}): '
+                        f'{say["message"]}')
+    elif abs(say['seconds_played'] - duration) > 0.02:
+        problems.append(f'the Say result says {say["seconds_played"]} s were played of the '
+                        f'{duration} s clip')
+    if not say['feedback_messages']:
+        problems.append('no Say feedback arrived while the goal played')
+    difference = say['published_vs_clip_max_difference']
+    if difference is not None and difference > 1e-6 or \
+            abs(say['published_s'] - say['seconds_played']) > 0.002:
+        problems.append(f'speech_node published {say["published_s"]} s on audio that are not '
+                        f'the clip it played (max sample difference {difference})')
+    if say['timeline_gap_max_ms'] > TIMELINE_TOLERANCE_MS or say['underruns']:
+        problems.append(f'the stamps of speech_node\'s audio chunks have gaps of up to '
+                        f'{say["timeline_gap_max_ms"]} ms ({say["underruns"]} output underruns): '
+                        'the clip\'s timeline was not the one played')
     return problems
 
 

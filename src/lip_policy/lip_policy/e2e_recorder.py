@@ -1,15 +1,32 @@
 """lip-e2e-eval's recorder: what the running face did, as it came over DDS.
 
-Recorder subscribes to the audio the player sends, the lip commands, the joint states, the
-observer's landmarks (and camera images for --video) and the lip policy's /diagnostics
-status, and refuses to record when another node graph on the same ROS domain would mix its
-messages in. health_figures turns that status into numbers for the report.
+Recorder subscribes to the audio the player (or the speech node) sends, the lip commands,
+the joint states, the observer's landmarks (and camera images for --video) and the lip
+policy's and the speech node's /diagnostics status, and refuses to record when another node
+graph on the same ROS domain would mix its messages in. With say=True it is also the Say
+action client of speech_node (say(): one goal, its feedback and its result).
+health_figures turns a status into numbers for the report.
 """
 
+import dataclasses
 import os
 import time
 
 POLICY_STATUS = 'lip_policy: audio'  # name of lip_policy_node's /diagnostics status
+SPEECH_STATUS = 'face_speech: output'  # name of speech_node's /diagnostics status
+SAY_ACTION = 'speech/say'
+GOAL_STATUS = {4: 'succeeded', 5: 'canceled', 6: 'aborted'}  # action_msgs/GoalStatus
+
+
+@dataclasses.dataclass
+class SaidGoal:
+    """One Say goal as the client saw it; times on the system clock [s]."""
+
+    sent: float  # when the goal was sent
+    status: str  # 'succeeded', 'canceled', 'aborted' (or the status number)
+    result: object  # face_msgs/Say.Result
+    feedback: list  # [(time received, Say.Feedback)]
+    answered: float  # when the result arrived
 
 
 class E2EError(RuntimeError):
@@ -19,7 +36,7 @@ class E2EError(RuntimeError):
 class Recorder:
     """Records audio stamps, lip commands, joint states and landmarks over DDS."""
 
-    def __init__(self, context, images=False):
+    def __init__(self, context, images=False, say=False):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -40,6 +57,7 @@ class Recorder:
         self.node.create_subscription(FaceLandmarks, 'face/landmarks', self.landmarks.append,
                                       reliable)
         self.policy_health = None  # the lip policy's newest /diagnostics status
+        self.speech_health = None  # the speech node's newest /diagnostics status
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
                                       reliable)
         # camera/image_raw messages for --video, kept as they came: decoding (a copy of every
@@ -48,11 +66,41 @@ class Recorder:
         if images:
             self.node.create_subscription(Image, 'camera/image_raw', self.images.append,
                                           qos_profile_sensor_data)
+        self.say_client = None
+        if say:
+            from rclpy.action import ActionClient
+
+            from face_msgs.action import Say
+
+            self.say_client = ActionClient(self.node, Say, SAY_ACTION)
 
     def _on_diagnostics(self, msg):
         for status in msg.status:
             if status.name.endswith(POLICY_STATUS):
                 self.policy_health = status
+            elif status.name.endswith(SPEECH_STATUS):
+                self.speech_health = status
+
+    def say(self, goal, seconds, nodes=()):
+        """Send a Say goal and spin until its result (at most `seconds`): -> SaidGoal."""
+        feedback = []
+        sent = time.time()
+        accepted = self.say_client.send_goal_async(
+            goal, feedback_callback=lambda m: feedback.append((time.time(), m.feedback)))
+        if not self.spin(10.0, accepted.done, nodes):
+            raise E2EError(f'speech_node did not answer the Say goal on {SAY_ACTION} in 10 s')
+        handle = accepted.result()
+        if not handle.accepted:
+            raise E2EError('speech_node refused the Say goal')
+        done = handle.get_result_async()
+        if not self.spin(seconds, done.done, nodes):
+            handle.cancel_goal_async()
+            self.spin(1.0, nodes=nodes)
+            raise E2EError(f'the Say goal gave no result within {seconds:.0f} s '
+                           f'({len(feedback)} feedback messages arrived)')
+        status = done.result().status
+        return SaidGoal(sent, GOAL_STATUS.get(status, str(status)), done.result().result,
+                        feedback, time.time())
 
     def require_alone(self, own):
         """Refuse when a topic has more publishers than this evaluation started (`own`:
@@ -79,10 +127,10 @@ class Recorder:
         return False
 
 
-def health_figures(status):
-    """The lip policy's /diagnostics status as {key: number} (plus level and message)."""
+def health_figures(status, node='lip_policy_node'):
+    """A node's /diagnostics status as {key: number} (plus level and message)."""
     if status is None:
-        return {'level': 'none', 'message': 'lip_policy_node sent no /diagnostics'}
+        return {'level': 'none', 'message': f'{node} sent no /diagnostics'}
     figures = {'level': ('OK', 'WARN', 'ERROR', 'STALE')[min(status.level[0], 3)],
                'message': status.message}
     for pair in status.values:
