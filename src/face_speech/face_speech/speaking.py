@@ -45,14 +45,15 @@ class Outcome:
 
 
 def resample(samples, rate, target):
-    """Mono samples at rate [Hz] -> at target [Hz] (polyphase, exact ratio)."""
+    """Mono samples at rate [Hz] -> at target [Hz] (polyphase, exact ratio), clipped to
+    full scale [-1, 1]: what a DAC can play, so what /audio says was played."""
     samples = np.asarray(samples, np.float32)
-    if rate == target or len(samples) == 0:
-        return samples
-    from scipy.signal import resample_poly
+    if rate != target and len(samples):
+        from scipy.signal import resample_poly
 
-    g = math.gcd(int(rate), int(target))
-    return resample_poly(samples, target // g, rate // g).astype(np.float32)
+        g = math.gcd(int(rate), int(target))
+        samples = resample_poly(samples, target // g, rate // g).astype(np.float32)
+    return np.clip(samples, -1.0, 1.0)
 
 
 class SpeechJob:

@@ -47,11 +47,16 @@ def load_audio_file(path):
     import soundfile
 
     path = pathlib.Path(path)
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError) as exc:   # a name too long, a NUL byte in it
+        raise AudioClipError(f'audio file name {str(path)[:80]!r} is unusable ({exc}); pass '
+                             'the path of a WAV or FLAC file') from exc
+    if not exists:
         raise AudioClipError(f'audio file {path} does not exist; pass a WAV or FLAC file')
     try:
         samples, sample_rate = soundfile.read(str(path), dtype='float32', always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as exc:
+    except (RuntimeError, OSError, soundfile.LibsndfileError) as exc:
         raise AudioClipError(f'cannot read {path} as audio ({exc}); convert it to WAV or '
                              'FLAC') from exc
     return _checked(samples, sample_rate, str(path))

@@ -15,12 +15,12 @@ import importlib.util
 import math
 import os
 import pathlib
-import time
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+
+from lip_policy.testing.fuzzed_audio import audio_chunks, random_chunks
 
 
 def _graph_helpers():
@@ -38,61 +38,7 @@ FACE, Probe, policy_spec, processes = (_helpers.FACE, _helpers.Probe, _helpers.p
 pytestmark = pytest.mark.ros
 MESSAGES = int(os.environ.get('FUZZ_MESSAGES', 10_000))
 HYPOTHESIS_MESSAGES = 200
-RATES = [0, 1, 3999, 4000, 8000, 16000, 22050, 48000, 384000, 384001, 10**9, 2**32 - 1]
-SPECIAL = [math.nan, math.inf, -math.inf, 1e30, -1e30, 0.0, 1.0, -1.0]
-SECONDS = [-2**31, -1, 0, 1, 2**31 - 1]
 LIMITS = {a.name: (a.min, a.max) for a in FACE.lip_actuators}
-
-
-def _fill(msg, rng_samples, encoding_array):
-    if encoding_array == 'float':
-        msg.samples_float32 = array.array('f', np.asarray(rng_samples, np.float32).tobytes())
-    elif encoding_array == 'int':
-        samples = np.clip(np.nan_to_num(np.asarray(rng_samples, float), posinf=2, neginf=-2),
-                          -1.0, 1.0)
-        msg.samples_int16 = array.array('h', (samples * 32767).astype(np.int16).tobytes())
-    elif encoding_array == 'both':
-        _fill(msg, rng_samples, 'float')
-        _fill(msg, rng_samples, 'int')
-
-
-@st.composite
-def audio_chunks(draw):
-    from face_msgs.msg import AudioChunk
-
-    msg = AudioChunk()
-    msg.sample_rate = draw(st.sampled_from(RATES) | st.integers(0, 2**32 - 1))
-    msg.channels = draw(st.integers(0, 255))
-    msg.encoding = draw(st.integers(0, 255))
-    length = draw(st.sampled_from([0, 1, 159, 160, 320, 441, 882, 20000]))
-    value = draw(st.sampled_from(SPECIAL) | st.floats(-2, 2))
-    _fill(msg, np.full(length, value), draw(st.sampled_from(['float', 'int', 'both', 'none'])))
-    msg.sequence = draw(st.integers(0, 2**63 - 1))   # rclpy converts through int64
-    msg.header.stamp.sec = draw(st.sampled_from(SECONDS + [int(time.time())]))
-    msg.header.stamp.nanosec = draw(st.sampled_from([0, 999_999_999]))
-    return msg
-
-
-def random_chunks(count, seed=0):
-    from face_msgs.msg import AudioChunk
-
-    rng = np.random.default_rng(seed)
-    now = int(time.time())
-    for k in range(count):
-        msg = AudioChunk()
-        msg.sample_rate = int(rng.choice(RATES))
-        msg.channels = int(rng.choice([0, 1, 1, 1, 2, 255]))
-        msg.encoding = int(rng.choice([0, 0, 1, 1, 2, 255]))
-        length = int(rng.choice([0, 1, 160, 320, 441, 882, 20000],
-                                p=[.1, .1, .27, .27, .12, .12, .02]))
-        samples = rng.normal(0, 0.3, length)
-        if rng.random() < 0.3 and length:
-            samples[rng.integers(0, length, 3)] = rng.choice(SPECIAL, 3)
-        _fill(msg, samples, rng.choice(['float', 'int', 'both', 'none'], p=[.4, .4, .1, .1]))
-        msg.sequence = int(rng.choice([k, k, 0, 2**63 - 1, int(rng.integers(0, 2**62))]))
-        msg.header.stamp.sec = int(rng.choice(SECONDS + [now] * 4))
-        msg.header.stamp.nanosec = int(rng.choice([0, 500_000_000, 999_999_999]))
-        yield msg
 
 
 @pytest.mark.realtime
