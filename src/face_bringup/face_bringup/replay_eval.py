@@ -25,6 +25,7 @@ import sys
 import numpy as np
 
 from face_bringup.bag import BagError, header_seconds, read_messages
+from face_common.files import write_json
 
 
 class ReplayError(RuntimeError):
@@ -197,7 +198,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(out.with_suffix('.png'), times, predicted, recorded, result)
     result['plot'] = str(out.with_suffix('.png'))
-    out.write_text(json.dumps(result, indent=1))
+    write_json(out, result)
     print(json.dumps(result))
     return 0
 

@@ -15,6 +15,7 @@ of the train/validation split), duration [s], frames, text, source.
 
 import dataclasses
 import json
+import os
 import pathlib
 import wave
 
@@ -82,6 +83,17 @@ class CorpusWriter:
         self.root = pathlib.Path(out_dir)
         (self.root / 'clips').mkdir(parents=True, exist_ok=True)
         self.manifest = self.root / MANIFEST
+        self._drop_torn_line()
+
+    def _drop_torn_line(self):
+        # A run killed while appending leaves part of a line; cut it before appending more.
+        if not self.manifest.is_file():
+            return
+        data = self.manifest.read_bytes()
+        if data and not data.endswith(b'\n'):
+            with self.manifest.open('r+b') as f:
+                f.truncate(data.rfind(b'\n') + 1)
+                os.fsync(f.fileno())
 
     def existing_ids(self):
         return {entry['id'] for entry in read_manifest(self.root, missing_ok=True)}
@@ -100,8 +112,13 @@ class CorpusWriter:
                 json.dumps([[ipa, round(float(start), 5)] for ipa, start in phonemes],
                            ensure_ascii=False))
         entry = dict(info, duration=round(len(audio) / SAMPLE_RATE, 4), frames=len(lips))
+        # The clip's files are whole before its line is added, and the line is on disk
+        # before the next clip starts: a crash loses at most the clip being written (its
+        # torn line is skipped on reading, and a resumed build makes the clip again).
         with self.manifest.open('a', encoding='utf-8') as out:
             out.write(json.dumps(entry, ensure_ascii=False) + '\n')
+            out.flush()
+            os.fsync(out.fileno())
         return entry
 
 
@@ -114,12 +131,16 @@ def read_manifest(corpus_dir, missing_ok=False):
         raise CorpusError(f'{corpus_dir} has no {MANIFEST}: build it with `lip-corpus synth` '
                           'or `lip-corpus video`')
     entries = []
-    for number, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+    text = path.read_text(encoding='utf-8', errors='replace')
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
         except json.JSONDecodeError as error:
+            if number == len(lines) and not text.endswith('\n'):
+                break   # the line a crash tore while it was appended: that clip is not in
             raise CorpusError(f'{path} line {number} is not JSON ({error}); fix or delete '
                               'that line') from error
         if 'id' not in entry:

@@ -8,12 +8,12 @@ degraded audio (noise, reverberation, telephone band: augment.CONDITIONS).
 """
 
 import collections
-import json
 import pathlib
 import time
 
 import numpy as np
 
+from face_common.files import write_json
 from face_common.frames import SAMPLE_RATE
 from lip_policy import baselines, corpus, metrics, teacher
 from lip_policy.predictor import LipPredictor
@@ -187,7 +187,7 @@ def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=No
     if json_path:
         json_path = pathlib.Path(json_path)
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=1))
+        write_json(json_path, report)
     plot_dir = plot_dir or (pathlib.Path(json_path).parent if json_path else None)
     if plot_dir:
         plot_openings(samples, pathlib.Path(plot_dir) / 'lip_eval_mouth_opening.png')

@@ -17,13 +17,13 @@ augmented gains, not from a feature shift.
 """
 
 import dataclasses
-import json
 import pathlib
 import time
 
 import numpy as np
 import torch
 
+from face_common.files import write_json
 from face_common.frames import HOP
 from lip_policy import corpus
 from lip_policy.features import FeatureConfig, LogMel
@@ -275,7 +275,7 @@ def train(corpus_dirs, out, model_config=None, train_config=None, exclude_langua
     model.eval()
     save_checkpoint(out, model, basis, feature_config, summary)
     out = pathlib.Path(out)
-    out.with_suffix('.json').write_text(json.dumps(summary, indent=1))
+    write_json(out.with_suffix('.json'), summary)
     plot_curve(history, out.with_suffix('.curve.png'))
     return summary
 

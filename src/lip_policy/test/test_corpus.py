@@ -51,6 +51,21 @@ def test_synth_is_resumable_and_rejects_unknown_languages(tiny_corpus, tmp_path)
     assert cli.corpus_main(['synth', '--languages', 'xx', '--out', str(copy)]) == 2
 
 
+def test_a_crash_while_a_clip_is_added_loses_only_that_clip(tiny_corpus, tmp_path):
+    """A build killed while appending the manifest leaves a torn last line: reading skips
+    it (that clip is not in the corpus) and a resumed build makes the clip again."""
+    copy = tmp_path / 'copy'
+    shutil.copytree(tiny_corpus, copy)
+    manifest = copy / corpus.MANIFEST
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text(''.join(lines[:-1]) + lines[-1][:len(lines[-1]) // 2])
+    entries = corpus.read_manifest(copy)
+    assert [e['id'] for e in entries] == [json.loads(line)['id'] for line in lines[:-1]]
+    made = synth.synthesise(['en', 'de'], 4, 1, 3, copy, progress=False)
+    assert [e['id'] for e in made] == [json.loads(lines[-1])['id']]
+    assert len(corpus.load_corpus(copy)) == len(lines)
+
+
 def test_broken_clips_give_errors_that_name_the_file(tiny_corpus, tmp_path):
     copy = tmp_path / 'copy'
     shutil.copytree(tiny_corpus, copy)
