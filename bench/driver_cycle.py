@@ -8,6 +8,9 @@
    Then as on the robot (cycle_rate 150, wire time at 1 Mbps): the CPU time the node
    process and its emulator child use per second of wall time (driver_cpu_percent,
    emulator_cpu_percent; 100 = one core), from /proc, so others' work does not count.
+   Then the same with one servo gone silent after start (a cable off, a dead servo): the
+   joint-state rate must hold, because absent servos are pinged outside the cycle
+   (absent_servo_joint_states_hz against driver_cpu_joint_states_hz).
 3. The emulated servo's step response (the actuator lag, measured through the bus).
 
 Prints its figures; the last line is one JSON object. A histogram of cycle times goes to
@@ -35,7 +38,7 @@ from machine import machine_report  # bench/ is on sys.path when run as a script
 from tqdm import tqdm
 
 from face_motor_driver.bus import FaceBus, wire_seconds_per_cycle
-from face_motor_driver.emulator_process import EmulatorProcess
+from face_motor_driver.emulator_process import EmulatorProcess, apply_faults, write_faults
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -112,8 +115,9 @@ def _emulator_pid(driver_pid):
     raise RuntimeError('the driver node has no bus emulator child; is port sim?')
 
 
-def run_node(seconds, parameters, desc):
-    """Run face_motor_driver_node on the emulator and watch it for seconds [s].
+def run_node(seconds, parameters, desc, after_warmup=None):
+    """Run face_motor_driver_node on the emulator and watch it for seconds [s]
+    (after_warmup(): called once joint states flow, before the measurement).
 
     Returns (rate [Hz] at which a subscriber receives face/joint_states, the node process's
     CPU time / wall time [%], the emulator process's [%]). CPU times come from
@@ -146,6 +150,11 @@ def run_node(seconds, parameters, desc):
         deadline = time.monotonic() + 60.0
         while len(stamps) < 50 and time.monotonic() < deadline:   # warm-up and discovery
             executor.spin_once(timeout_sec=0.05)
+        if after_warmup is not None:
+            after_warmup()
+            settle = time.monotonic() + 1.0   # the driver notices and stops waiting on it
+            while time.monotonic() < settle:
+                executor.spin_once(timeout_sec=0.05)
         stamps.clear()
         emulator = _emulator_pid(process.pid)
         cpu_start = (_cpu_seconds(process.pid), _cpu_seconds(emulator), time.monotonic())
@@ -223,6 +232,15 @@ def main():
     cpu_hz, driver_cpu, emulator_cpu = run_node(
         args.cpu_seconds, {'cycle_rate': 150.0, 'sim_wire_time': 'true',
                            'baud_rate': 1_000_000}, 'node CPU at 150 Hz [s]')
+    # One servo silent after start (it must be present at start, or the driver refuses).
+    fault_file = ROOT / 'build' / 'bench' / 'driver_cycle_faults.json'
+    fault_file.parent.mkdir(parents=True, exist_ok=True)
+    write_faults(fault_file, absent=[])
+    absent_hz, _, _ = run_node(
+        args.cpu_seconds, {'cycle_rate': 150.0, 'sim_wire_time': 'true',
+                           'baud_rate': 1_000_000, 'sim_fault_file': str(fault_file)},
+        'node with a silent servo [s]',
+        after_warmup=lambda: apply_faults(fault_file, absent=[config.actuators[-1].id]))
     plot(results, step, ROOT / 'build' / 'bench' / 'driver_cycle.png')
     summary = {
         'servos': n,
@@ -239,6 +257,8 @@ def main():
         'driver_cpu_percent': round(driver_cpu, 1),
         'emulator_cpu_percent': round(emulator_cpu, 1),
         'driver_cpu_joint_states_hz': round(cpu_hz, 1),
+        'absent_servo': config.actuators[-1].name,
+        'absent_servo_joint_states_hz': round(absent_hz, 1),
         'servo_step_63pct_ms': round(float(reached) * 1e3, 1),
         'load_average_1min': round(os.getloadavg()[0], 2),   # other work on the 2 cores
         'plot': 'build/bench/driver_cycle.png',
