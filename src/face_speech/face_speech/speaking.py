@@ -20,6 +20,10 @@ import threading
 
 import numpy as np
 
+# At import, not at the first resample: scipy.signal takes 1.7 s to import on this machine,
+# which a node's first goal at another rate (a 44.1 kHz file, a 16 kHz TTS) would wait for.
+from scipy.signal import resample_poly
+
 from face_speech.tts import TtsError, TtsStoppedError
 
 WAIT_STEP = 0.02  # [s] longest wait between progress reports and stop checks
@@ -49,8 +53,6 @@ def resample(samples, rate, target):
     full scale [-1, 1]: what a DAC can play, so what /audio says was played."""
     samples = np.asarray(samples, np.float32)
     if rate != target and len(samples):
-        from scipy.signal import resample_poly
-
         g = math.gcd(int(rate), int(target))
         samples = resample_poly(samples, target // g, rate // g).astype(np.float32)
     return np.clip(samples, -1.0, 1.0)

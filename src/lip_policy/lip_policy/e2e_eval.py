@@ -37,12 +37,13 @@ which includes actuator lag: lip_policy.metrics.figures, as every evaluation rep
 A plot goes next to --out; the last line is one JSON object. The recording over DDS is
 e2e_recorder's.
 
-Under load: the face's driver, policy and audio player run real-time (their own
-`scheduling`); the instruments (face_sim, observer, the recorder in this process) run at
-INSTRUMENT_NICE, above other work and below the face. The figures also carry the policy's
-/diagnostics counts and live_commands_vs_offline_jaw_r; the exit code is 3 when audio was
-lost or that r is below 0.9, or (--source speech) when the Say goal did not play the clip to
-the end, no feedback arrived, or the published audio is not the clip on a gapless timeline.
+Under load: the face's driver, policy and voice (audio player or speech node) run
+real-time (their own `scheduling`); the instruments (face_sim, observer, the recorder in
+this process) run at INSTRUMENT_NICE, above other work and below the face. The figures also
+carry the policy's /diagnostics counts and live_commands_vs_offline_jaw_r; the exit code is
+3 when audio was lost or that r is below 0.9, or (--source speech) when the Say goal did not
+play the clip to the end, no feedback arrived, or the published audio is not the clip on a
+gapless timeline.
 """
 
 import argparse
