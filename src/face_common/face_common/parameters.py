@@ -108,3 +108,26 @@ def declare_parameters(node, table, params_file):
             description=parameter.description, dynamic_typing=True)).value
         values[name] = check_value(name, value, parameter, params_file)
     return values
+
+
+def scheduling_parameters(priority, why=''):
+    """The 'scheduling' and 'realtime_priority' rows of a node that keeps the face in time
+    (face_common.scheduling); why: what sets its priority against the other nodes'."""
+    from face_common.scheduling import PRIORITY_RANGE, SCHEDULING
+
+    low, high = PRIORITY_RANGE
+    return {
+        'scheduling': Parameter('realtime', 'CPU scheduling of this node (and its child '
+                                'processes): realtime (SCHED_RR where permitted, else nice '
+                                '-10) or normal', one_of(SCHEDULING)),
+        'realtime_priority': Parameter(priority, f'SCHED_RR priority with scheduling realtime '
+                                       f'[{low}..{high}]' + (f'; {why}' if why else ''),
+                                       between(low, high)),
+    }
+
+
+def diagnostics_rate_parameter(default):
+    """The 'diagnostics_rate' row: /diagnostics messages per second."""
+    return {'diagnostics_rate': Parameter(default, '/diagnostics messages per second [Hz]',
+                                          between(0.1, 50.0, 'Hz'))}
+

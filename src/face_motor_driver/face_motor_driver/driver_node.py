@@ -25,9 +25,10 @@ from face_common.parameters import (
     ParameterError,
     between,
     declare_parameters,
+    diagnostics_rate_parameter,
     each_one_of,
-    one_of,
     positive,
+    scheduling_parameters,
 )
 from face_common.qos import COMMAND_QOS
 from face_common.spin import spin_node
@@ -74,7 +75,7 @@ PARAMETERS = {
                                  'this [s]', positive(60.0)),
     'health_rate': Parameter(5.0, 'reads of error bits, voltage and temperature per second '
                              '[Hz]', positive(100.0)),
-    'diagnostics_rate': Parameter(2.0, '/diagnostics messages per second [Hz]', positive(50.0)),
+    **diagnostics_rate_parameter(2.0),
     'retry_interval': Parameter(1.0, 'time between pings of a servo that stopped answering '
                                 '[s]', positive(60.0)),
     'latency_timer_ms': Parameter(16.0, 'USB adapter latency timer the reply timeouts assume '
@@ -104,12 +105,8 @@ PARAMETERS = {
                          positive(1.0)),
     'sim_fault_file': Parameter('', 'emulator only: JSON fault-injection file, re-read on '
                                 'change'),
-    'scheduling': Parameter('realtime', 'CPU scheduling of this node (and its bus emulator): '
-                            'realtime (SCHED_RR where permitted, else nice -10) or normal',
-                            one_of(scheduling.SCHEDULING)),
-    'realtime_priority': Parameter(20, 'SCHED_RR priority with scheduling realtime [1..98]; '
-                                   "above the lip policy's, whose commands it serves",
-                                   between(1, 98)),
+    **scheduling_parameters(20, "above the lip policy's, whose commands it serves (its "
+                               'child process is the bus emulator)'),
 }
 
 

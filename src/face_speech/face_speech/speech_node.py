@@ -39,8 +39,10 @@ from face_common.parameters import (
     ParameterError,
     between,
     declare_parameters,
+    diagnostics_rate_parameter,
     non_empty,
     one_of,
+    scheduling_parameters,
 )
 from face_common.qos import audio_qos
 from face_msgs.action import Say
@@ -101,13 +103,9 @@ PARAMETERS = {
                               between(0.0, 2.0, 's')),
     'feedback_rate': Parameter(10.0, 'Say feedback messages per second [Hz]',
                                between(0.1, 100.0, 'Hz')),
-    'diagnostics_rate': Parameter(1.0, '/diagnostics messages per second [Hz]',
-                                  between(0.1, 50.0, 'Hz')),
-    'scheduling': Parameter('realtime', 'CPU scheduling: realtime (SCHED_RR where permitted, '
-                            'else nice -10), as a sound card\'s feeder runs, or normal',
-                            one_of(scheduling.SCHEDULING)),
-    'realtime_priority': Parameter(15, 'SCHED_RR priority with scheduling realtime [1..98]',
-                                   between(1, 98)),
+    **diagnostics_rate_parameter(1.0),
+    **scheduling_parameters(15, "a sound card's feeder: above the lip policy's, which "
+                               'follows its audio'),
 }
 
 

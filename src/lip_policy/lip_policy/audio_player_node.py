@@ -22,6 +22,7 @@ from face_common.parameters import (
     between,
     declare_parameters,
     one_of,
+    scheduling_parameters,
 )
 from face_common.qos import audio_qos
 from face_common.spin import spin_node
@@ -46,11 +47,8 @@ PARAMETERS = {
     'encoding': Parameter('float32', 'sample encoding: float32 or int16', one_of(ENCODINGS)),
     'loop': Parameter(False, 'start again when the clip ends'),
     'exit_when_done': Parameter(False, 'shut the node down after the clip'),
-    'scheduling': Parameter('realtime', 'CPU scheduling: realtime (SCHED_RR where permitted, '
-                            'else nice -10), as a sound card\'s feeder runs, or normal',
-                            one_of(scheduling.SCHEDULING)),
-    'realtime_priority': Parameter(15, 'SCHED_RR priority with scheduling realtime [1..98]',
-                                   between(1, 98)),
+    **scheduling_parameters(15, "a sound card's feeder: above the lip policy's, which "
+                               'follows its audio'),
 }
 
 

@@ -42,7 +42,9 @@ from face_common.parameters import (
     ParameterError,
     between,
     declare_parameters,
+    diagnostics_rate_parameter,
     one_of,
+    scheduling_parameters,
 )
 from face_common.qos import AUDIO_DEPTH, RELIABILITY, audio_qos
 from face_common.spin import spin_node
@@ -122,13 +124,8 @@ PARAMETERS = {
     'hop_budget': Parameter(0.008, 'compute per 10 ms lip frame (p99) above which /diagnostics '
                             'warns: less than 20 % of real time left [s]',
                             between(0.0001, 1.0, 's')),
-    'diagnostics_rate': Parameter(1.0, '/diagnostics messages per second [Hz]',
-                                  between(0.1, 50.0, 'Hz')),
-    'scheduling': Parameter('realtime', 'CPU scheduling of this node: realtime (SCHED_RR where '
-                            'permitted, else nice -10) or normal',
-                            one_of(scheduling.SCHEDULING)),
-    'realtime_priority': Parameter(10, 'SCHED_RR priority with scheduling realtime [1..98]',
-                                   between(1, 98)),
+    **diagnostics_rate_parameter(1.0),
+    **scheduling_parameters(10, "below the audio source's and the driver's"),
 }
 
 
