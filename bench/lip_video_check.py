@@ -18,8 +18,8 @@ import tempfile
 import numpy as np
 from machine import machine_report  # bench/ is on sys.path when run as a script
 
+from face_bringup.testing import teacher_video
 from lip_policy import corpus, video_corpus
-from lip_policy.testing import teacher_video
 
 
 def main():

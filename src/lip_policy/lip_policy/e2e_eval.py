@@ -222,7 +222,7 @@ class Evaluation:
     def run_live(self, through, lag):
         import rclpy
 
-        from mirror_calibration.node_graph import set_niceness
+        from face_common.scheduling import set_niceness
 
         speech = self.args.source == 'speech'
         context = rclpy.Context()

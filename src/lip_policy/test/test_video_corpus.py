@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from face_bringup.testing import teacher_video
 from face_common.frames import FRAME_RATE, HOP
 from lip_policy import cli, corpus, video_corpus
-from lip_policy.testing import teacher_video
 
 
 @pytest.fixture(scope='module')

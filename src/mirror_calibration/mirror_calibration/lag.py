@@ -93,12 +93,13 @@ def parse_args(argv=None):
 def main(argv=None):
     import rclpy
 
+    from face_common.node_processes import NodeStartError
     from face_motor_driver.face_config import (
         ConfigError,
         default_face_config_path,
         load_face_config,
     )
-    from mirror_calibration.node_graph import NodeStartError, mirror_graph
+    from mirror_calibration.node_graph import mirror_graph
     from mirror_calibration.self_model import (
         SelfModelError,
         load_checkpoint,

@@ -6,18 +6,8 @@ mirror-babble, mirror-eval, mirror-lag, the self-model benchmark and the babblin
 
 import contextlib
 
-# NodeProcess, NodeStartError, find_script, set_niceness are temporary re-exports (issue
-# #14): lag.py, owned by other engineers while face_common took these over, still imports
-# them from here. Delete them once it imports them from face_common.node_processes /
-# face_common.scheduling.
-from face_common.graphs import SIM_IMAGE, graph, running  # noqa: F401
-from face_common.node_processes import (  # noqa: F401
-    NodeProcess,
-    NodeStartError,
-    find_script,
-    wait_for_processes,
-)
-from face_common.scheduling import set_niceness  # noqa: F401
+from face_common.graphs import graph, running
+from face_common.node_processes import wait_for_processes
 
 
 @contextlib.contextmanager
