@@ -41,7 +41,7 @@ def main():
     speaker = Speaker()
     text = ' '.join(['people move boots while we speak of many small things'] * 8)
     said = speaker.say(text, 'en', rate=170)
-    audio = synth._to_corpus_rate(said.audio, said.sample_rate)
+    audio = synth.to_corpus_rate(said.audio, said.sample_rate)
     audio = np.tile(audio, int(np.ceil(args.seconds * 16000 / len(audio))))
     audio = audio[:int(args.seconds * 16000)]
     predictor.predict(audio[:16000])  # warm-up

@@ -69,7 +69,6 @@ def evaluate(bag, models, live=None):
     """(figures, times, predicted lips, recorded lips) of the bag; live = None for the
     offline replay, else {'params_file': ..., 'models': (lip, self, retarget paths)}."""
     from lip_policy import metrics
-    from lip_policy.e2e_eval import _interpolate
     from lip_policy.metrics import figures, sync_offset_ms
 
     wanted = ['/audio', '/face/landmarks']
@@ -90,7 +89,7 @@ def evaluate(bag, models, live=None):
         times, poses, rejected, extra = live_replay(
             messages['/audio'], models.to_actuators.names, models.to_actuators.neutral,
             live['params_file'], live['models'])
-        agreed = _interpolate(offline_times, offline_poses, times)
+        agreed = metrics.on_times(offline_times, offline_poses, times)
         extra = {'mode': 'realtime', **extra,
                  'live_vs_offline_jaw_correlation': round(
                      metrics.pearson(agreed[:, jaw], poses[:, jaw]), 4),
@@ -102,7 +101,7 @@ def evaluate(bag, models, live=None):
         raise ReplayError('the recorded landmarks do not overlap the recorded audio')
     times, poses = times[inside], poses[inside]
     predicted = models.robot_lips_of(poses)
-    recorded = _interpolate(seen_times, seen_lips, times)
+    recorded = metrics.on_times(seen_times, seen_lips, times)
     span = seen_times[-1] - seen_times[0]
     result = {'bag': str(bag), **extra, **figures(recorded, predicted),
               'frames': int(len(times)), 'audio_chunks': len(messages['/audio']),
@@ -117,7 +116,7 @@ def evaluate(bag, models, live=None):
         joint_times = np.array([header_seconds(m) for _, m in joints])
         positions = np.array([[dict(zip(m.name, m.position)).get(n, np.nan) for n in names]
                               for _, m in joints])
-        measured = _interpolate(joint_times, positions, times)
+        measured = metrics.on_times(joint_times, positions, times)
         jaw = names.index('jaw_open')
         result['lip_joint_rms_error_rad'] = round(
             float(np.sqrt(np.nanmean((measured - poses) ** 2))), 4)

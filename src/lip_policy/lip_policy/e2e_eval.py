@@ -104,13 +104,6 @@ def _running(specs):
     return running(specs)
 
 
-def _interpolate(times, values, at):
-    """Linear interpolation of values (n, ...) sampled at times onto `at`."""
-    flat = values.reshape(len(values), -1)
-    out = np.stack([np.interp(at, times, flat[:, j]) for j in range(flat.shape[1])], axis=1)
-    return out.reshape(len(at), *values.shape[1:])
-
-
 class Evaluation:
     def __init__(self, args):
         from lip_policy.audio_clip import load_audio_file
@@ -312,12 +305,12 @@ class Evaluation:
                 raise E2EError('the observer saw the face in fewer than 10 frames')
             times = np.array([stamp_seconds(m.header.stamp) for m in seen])
             points = np.array([[(p.x, p.y, p.z) for p in m.points] for m in seen])
-            return _interpolate(times, points[:, face_layout.LIPS], at)
+            return metrics.on_times(times, points[:, face_layout.LIPS], at)
         index = [self.names.index(n) for n in self.to_actuators.names]
         times = np.array([stamp_seconds(m.header.stamp) for m in recorder.joints])
         positions = np.array([[dict(zip(m.name, m.position))[n] for n in self.names]
                               for m in recorder.joints])
-        measured = _interpolate(times, positions, at)
+        measured = metrics.on_times(times, positions, at)
         import torch
 
         rest = torch.as_tensor(measured, dtype=torch.float32)
@@ -334,7 +327,7 @@ class Evaluation:
         order = np.argsort(times, kind='stable')
         times, poses = times[order], poses[order]
         at = np.arange(self.frames) * FRAME_PERIOD
-        framed = _interpolate(times, poses, at)
+        framed = metrics.on_times(times, poses, at)
         # Outside the commands' span (and across pauses longer than the driver's command
         # timeout) the lips were at rest, not at the nearest command.
         last = np.searchsorted(times, at, side='right') - 1

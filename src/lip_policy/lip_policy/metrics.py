@@ -110,6 +110,14 @@ def sync_offset_ms(pred_open, true_open):
     return peak_lag_ms(cross_correlation(pred_open, true_open))
 
 
+def on_times(times, values, at):
+    """A track of values (n, ...) sampled at times [s], linearly interpolated onto `at`:
+    how recordings at their own rates (camera, joint states, commands) meet one time axis."""
+    flat = values.reshape(len(values), -1)
+    out = np.stack([np.interp(at, times, flat[:, j]) for j in range(flat.shape[1])], axis=1)
+    return out.reshape(len(at), *values.shape[1:])
+
+
 def pearson(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
     if len(a) < 2 or a.std() < 1e-12 or b.std() < 1e-12:

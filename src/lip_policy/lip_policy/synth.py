@@ -55,7 +55,7 @@ def _words(language):
     return words
 
 
-def _to_corpus_rate(audio, rate):
+def to_corpus_rate(audio, rate):
     """Resample espeak's audio (22050 Hz) to the corpus rate (16 kHz)."""
     if rate == SAMPLE_RATE:
         return audio.astype(np.float32)
@@ -67,7 +67,7 @@ def _to_corpus_rate(audio, rate):
 def _finish(audio, rate, phonemes):
     """Pad with PAUSE, resample, and teach: (audio16k, lips, phonemes, params)."""
     pad = np.zeros(int(PAUSE * rate), np.float32)
-    audio = _to_corpus_rate(np.concatenate([pad, audio, pad]), rate)
+    audio = to_corpus_rate(np.concatenate([pad, audio, pad]), rate)
     phonemes = [('', 0.0)] + [(ipa, start + PAUSE) for ipa, start in phonemes]
     duration = len(audio) / SAMPLE_RATE
     frames = len(audio) // HOP
