@@ -94,14 +94,10 @@ if ! done_already python-packages "$PKG_STAMP"; then
   mark_done python-packages "$PKG_STAMP"
 fi
 
-step_name="festival"
-# lip-corpus festival (lip_policy/festival.py) speaks with festival and exactly these voices
-# (issue #16); every other voice on the machine is reserved for independent evaluation.
-FESTIVAL_PACKAGES=(festival festvox-us-slt-hts festvox-kdlpc16k festvox-ca-ona-hts festvox-czech-ph
-  festvox-czech-machac festvox-czech-krb festvox-suopuhe-mv festvox-itapc16k festvox-hi-nsk)
-festival_missing() {
+# System packages, installed with apt when setup runs as root (as in CI), else named.
+missing_packages() {
   local pkg missing=()
-  for pkg in "${FESTIVAL_PACKAGES[@]}"; do
+  for pkg in "$@"; do
     if command -v dpkg-query >/dev/null; then
       dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
         || missing+=("$pkg")
@@ -111,23 +107,36 @@ festival_missing() {
   done
   echo "${missing[*]}"
 }
-FESTIVAL_STAMP="$(echo "${FESTIVAL_PACKAGES[*]}" | sha256sum | cut -c1-16)"
-if ! done_already festival "$FESTIVAL_STAMP" || [[ -n "$(festival_missing)" ]]; then
-  MISSING="$(festival_missing)"
-  if [[ -n "$MISSING" && $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "setup: installing festival and its voices with apt: $MISSING"
+system_packages() {   # system_packages STEP "what needs them" PACKAGE...
+  local step="$1" needs="$2" stamp missing
+  shift 2
+  step_name="$step"
+  stamp="$(echo "$*" | sha256sum | cut -c1-16)"
+  if done_already "$step" "$stamp" && [[ -z "$(missing_packages "$@")" ]]; then
+    return
+  fi
+  missing="$(missing_packages "$@")"
+  if [[ -n "$missing" && $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing with apt for $needs: $missing"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends "${FESTIVAL_PACKAGES[@]}" \
-      || { apt-get update -q && apt-get install -y -q --no-install-recommends "${FESTIVAL_PACKAGES[@]}"; } \
-      || fail "apt-get could not install ${FESTIVAL_PACKAGES[*]}; check the apt sources."
-    MISSING="$(festival_missing)"
+    apt-get install -y -q --no-install-recommends "$@" \
+      || { apt-get update -q && apt-get install -y -q --no-install-recommends "$@"; } \
+      || fail "apt-get could not install $*; check the apt sources."
+    missing="$(missing_packages "$@")"
   fi
-  if [[ -z "$MISSING" ]]; then
-    mark_done festival "$FESTIVAL_STAMP"
+  if [[ -z "$missing" ]]; then
+    mark_done "$step" "$stamp"
   else
-    echo "setup: WARNING: the festival corpus (lip-corpus festival) and its tests need: $MISSING." >&2
-    echo "setup:   run make setup as root, or: sudo apt-get install --no-install-recommends ${FESTIVAL_PACKAGES[*]}" >&2
+    echo "setup: WARNING: $needs and its tests need: $missing." >&2
+    echo "setup:   run make setup as root, or: sudo apt-get install --no-install-recommends $*" >&2
   fi
-fi
+}
+# lip-corpus festival (lip_policy/festival.py) speaks with festival and exactly these voices
+# (issue #16); every other voice on the machine is reserved for independent evaluation.
+system_packages festival "the festival corpus (lip-corpus festival)" festival \
+  festvox-us-slt-hts festvox-kdlpc16k festvox-ca-ona-hts festvox-czech-ph festvox-czech-machac \
+  festvox-czech-krb festvox-suopuhe-mv festvox-itapc16k festvox-hi-nsk
+# speech_node's sound card output (sounddevice needs the PortAudio library).
+system_packages portaudio "speech_node's sound output (output auto/portaudio)" libportaudio2
 
 echo "setup: ready ($VENV)"

@@ -113,8 +113,9 @@ class NullOutput:
 
 
 class PortAudioOutput:
-    """A sound device through sounddevice (PortAudio). NOT TESTED HERE: this machine has
-    neither libportaudio2 nor a sound device; the NullOutput carries the tests.
+    """A sound device through sounddevice (PortAudio). This machine has no sound card: the
+    tests run it on ALSA's null PCM (a software sink that takes samples faster than real
+    time, so its timing is not checked here) and the NullOutput carries the timing tests.
 
     The stream's callback hands queued samples (or silence) to the device and notes where
     the buffer it filled will be played: time_info.outputBufferDacTime on the stream's

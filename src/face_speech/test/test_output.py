@@ -108,10 +108,57 @@ def test_open_output_auto_falls_back_to_null_and_says_why():
 
 
 def test_portaudio_requested_without_a_device_is_a_clear_error():
+    # This machine has no sound card: PortAudio finds no output device (or, without
+    # libportaudio2, does not load); either way the node must say what to do.
+    with pytest.raises(OutputError, match='libportaudio2 and check the sound device'):
+        open_output('portaudio', 22050, 0.15, 0.0, device='no such device')
+
+
+# A software sound device: ALSA's null PCM, declared in the .asoundrc of a private HOME
+# (ALSA reads it when PortAudio starts, so it runs in its own process). It is the only
+# sound device here; it takes samples as fast as they come rather than at the sample rate
+# (its DAC times do not advance with the samples), so this checks the PortAudio path
+# (stream, callback, stop, playing again), not its timing.
+ASOUNDRC = """pcm.face_null {
+    type null
+    hint { show on description "null sink for tests" }
+}
+"""
+PLAY_ON_NULL_SINK = """
+import json, numpy as np
+from face_speech.output import open_output
+output, line = open_output('portaudio', 22050, 0.2, 0.05, device='face_null')
+block = np.full(441, 0.1, np.float32)   # 20 ms
+stamps = [output.write(block, continuous=k > 0) for k in range(50)]
+stop = output.stop()
+after_stop = output.write(block, continuous=False)
+output.close()
+print(json.dumps({'line': line, 'kind': output.kind, 'stamps': stamps, 'stop': stop,
+                  'after_stop': after_stop, 'handed': output._handed}))
+"""
+
+
+def test_portaudio_output_plays_on_a_software_sound_device(tmp_path):
+    import json
+    import subprocess
+    import sys
+
     try:
         import sounddevice  # noqa: F401
-        pytest.skip('PortAudio is installed here; this checks the machine without it')
     except OSError:
-        pass
-    with pytest.raises(OutputError, match='libportaudio2'):
-        open_output('portaudio', 22050, 0.15, 0.0)
+        pytest.fail('libportaudio2 is missing: make setup installs it (as root), or '
+                    'apt-get install --no-install-recommends libportaudio2')
+    (tmp_path / '.asoundrc').write_text(ASOUNDRC)
+    import os
+
+    played = subprocess.run([sys.executable, '-c', PLAY_ON_NULL_SINK], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, 'HOME': str(tmp_path)})
+    assert played.returncode == 0, played.stderr[-3000:]
+    result = json.loads(played.stdout.strip().splitlines()[-1])
+    assert result['kind'] == 'portaudio'
+    assert result['line'].startswith('output: portaudio device face_null at 22050 Hz')
+    stamps = np.array(result['stamps'], float)
+    assert np.isfinite(stamps).all() and np.isfinite(result['stop'])
+    # the callback handed everything written to the device (and silence after it)
+    assert result['handed'] >= 50 * 441
+    assert result['after_stop'] is not None   # the output plays again after a stop
