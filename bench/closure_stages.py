@@ -30,11 +30,12 @@ Offline, without a ROS graph. Two parts:
    (median, ms), and /o/ (not one of the metrics' puckers) rounded by the same test.
    Variants that isolate one cause: the policy without pacing, the driver without its slew
    limit, the camera at every 10 ms frame and at the unfiltered inverse's poses, the teacher
-   instead of the lip model (t rows), and a what-if renderer (fc) that covers the drawn
-   mouth cavity by the local lip gap (face_sim's antialiased cavity outline stays visible
-   when the lips touch). The live figures recorded by bench/e2e_heldout.py
-   (models/e2e_heldout.json) and the last `make demo` (build/demo/demo.json) are printed
-   beside them when present.
+   instead of the lip model (t rows), and face_sim's renderer as it was before it covered
+   the drawn mouth cavity by the local lip gap (fo: its antialiased cavity outline stayed
+   visible along touching lips, and the observer read a sealed mouth as 6 % open). The
+   camera rows (f) render with face_sim's renderer. The live figures recorded by
+   bench/e2e_heldout.py (models/e2e_heldout.json) and the last `make demo`
+   (build/demo/demo.json) are printed beside them when present.
 
 Prints progress, the seal check, the table, and ends with one JSON line (machine report of
 bench/machine.py included). The JSON also goes to --out/closure_stages.json.
@@ -85,7 +86,7 @@ STAGES = (
     ('camera', '(f) camera: render + observer', 'camera'),
     ('camera_every_frame', '(f100) camera at 100 Hz', 'camera'),
     ('camera_inverse', '(f1) camera at d1 poses, 100 Hz', 'camera'),
-    ('camera_coverage', '(fc) f100 with the cavity covered by the gap (what-if)', 'camera'),
+    ('camera_outline', "(fo) f100 with face_sim's old cavity outline", 'camera'),
     ('oracle_forward', '(t1) teacher -> inverse + refine -> forward', 'robot'),
     ('oracle_skin', '(t2) teacher -> inverse + refine -> skin', 'skin'),
 )
@@ -192,7 +193,7 @@ class Chain:
         self.to_actuators = self.models.to_actuators
         self.names = list(self.to_actuators.names)
         self.renderer = FaceRenderer(args.width, args.height, seed=args.skin_seed)
-        self.covered = variant_renderer('coverage', args.width, args.height, args.skin_seed)
+        self.outline = variant_renderer('outline', args.width, args.height, args.skin_seed)
         self.skin = self.renderer.skin
         config = {a.name: a for a in self.renderer.config.actuators}
         self.max_velocity = np.array([config[n].max_velocity for n in self.names])
@@ -334,7 +335,7 @@ class Chain:
                 self.servos(send, commands, camera_times), camera_times, at)
             lips['camera_every_frame'] = self.camera_lips(servo, at, at)
             lips['camera_inverse'] = self.camera_lips(refined, at, at)
-            lips['camera_coverage'] = self.camera_lips(servo, at, at, self.covered)
+            lips['camera_outline'] = self.camera_lips(servo, at, at, self.outline)
         spaces = {key: space for key, _, space in STAGES}
         events = {key: stage_events(value, human_truth if spaces[key] == 'human'
                                     else robot_truth, phonemes, duration)
@@ -355,29 +356,24 @@ class Chain:
 # --- the seal check ------------------------------------------------------------------------
 
 def variant_renderer(kind, width, height, seed):
-    """A FaceRenderer that draws the mouth cavity differently (a what-if, not face_sim's):
-    kind 'no_cavity' draws none (the photo's closed lips only), to tell what the observer
-    reads from the drawn opening from what it reads from the lips; 'coverage' draws it as
-    face_sim does but covers each image column by the local gap between the inner lip lines
-    (clipped to 0..1 px), so touching lips leave no antialiased outline of the cavity."""
+    """A FaceRenderer that draws the mouth cavity differently from face_sim's: kind
+    'no_cavity' draws none (the photo's closed lips only), to tell what the observer reads
+    from the drawn opening from what it reads from the lips; 'outline' draws it as face_sim
+    did before it covered each column by the local lip gap (face_sim.warp's
+    cavity_coverage), so touching lips keep a thin antialiased line of cavity colour."""
     from face_sim.render import FaceRenderer
-    from face_sim.warp import LOWER_INNER_LINE, UPPER_INNER_LINE
 
     class _Variant(FaceRenderer):
         def _draw_mouth(self, image, points, jaw_shift):
             if kind == 'no_cavity':
                 return None
-            before = image.copy()
-            super()._draw_mouth(image, points, jaw_shift)
-            upper, lower = points[list(UPPER_INNER_LINE)], points[list(LOWER_INNER_LINE)]
-            columns = np.arange(image.shape[1], dtype=np.float64)
-            up, lo = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
-            gap = (np.interp(columns, lower[lo, 0], lower[lo, 1])
-                   - np.interp(columns, upper[up, 0], upper[up, 1]))  # [px], image y down
-            cover = np.clip(gap, 0.0, 1.0)[None, :, None]
-            image[:] = (before * (1.0 - cover) + image * cover).astype(np.uint8)
-            return None
+            return super()._draw_mouth(image, points, jaw_shift)
 
+        def cavity_coverage(self, points, columns):
+            return np.ones(len(columns), np.float32)
+
+    if kind not in ('no_cavity', 'outline'):
+        raise ValueError(f'unknown renderer variant {kind!r}')
     return _Variant(width, height, seed=seed)
 
 
@@ -454,7 +450,7 @@ def seal_check(chain, args):
     # What the camera reads: every sealed pose the searches found (all 9 gaps below SEALED
     # of the width in the skin), and the narrowest ones, rendered with and without the cavity.
     plain = variant_renderer('no_cavity', args.width, args.height, args.skin_seed)
-    covered = variant_renderer('coverage', args.width, args.height, args.skin_seed)
+    outline = variant_renderer('outline', args.width, args.height, args.skin_seed)
     observed = {}
     with FaceObserver(static_images=True) as observer:
         def read(renderer, pose):
@@ -472,7 +468,7 @@ def seal_check(chain, args):
                 gaps, width = shape(list(pose), list(pose.values()))
                 if label == 'narrowest' or gaps.max() / width < SEALED:
                     sealed.append(pose)
-            rows = [(read(chain.renderer, p), read(plain, p), read(covered, p))
+            rows = [(read(chain.renderer, p), read(plain, p), read(outline, p))
                     for p in sealed]
             rows = [row for row in rows if None not in row]
             if not rows:
@@ -481,7 +477,7 @@ def seal_check(chain, args):
                 'poses': len(rows),
                 'observed_gap_over_width': [round(a[0], 4) for a, _, _ in rows],
                 'observed_gap_without_cavity': [round(b[0], 4) for _, b, _ in rows],
-                'observed_gap_cavity_by_coverage': [round(c[0], 4) for _, _, c in rows],
+                'observed_gap_old_outline': [round(c[0], 4) for _, _, c in rows],
                 'observed_width_over_neutral': [round(a[1] / neutral_seen[1], 4)
                                                 for a, _, _ in rows],
             }
@@ -615,8 +611,8 @@ def main():
               f'{s["observed_narrowest_width_over_neutral"]} of neutral', flush=True)
         for label, o in seal['observed'].items():
             print(f'  {label}: observed gap {o["observed_gap_over_width"]}, without the drawn '
-                  f'cavity {o["observed_gap_without_cavity"]}, cavity covered by the gap '
-                  f'{o["observed_gap_cavity_by_coverage"]}, width / neutral '
+                  f'cavity {o["observed_gap_without_cavity"]}, with the old cavity outline '
+                  f'{o["observed_gap_old_outline"]}, width / neutral '
                   f'{o["observed_width_over_neutral"]}', flush=True)
     clips = [('demo', 'en', DEMO_TEXT)] + [(lang, lang, sentences[lang])
                                            for lang in args.languages]

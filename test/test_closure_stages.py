@@ -1,5 +1,5 @@
-"""bench/closure_stages.py: its event scoring, its driver + servo simulation and its what-if
-renderer behave as the bench says (fast: no models, no espeak, one small renderer)."""
+"""bench/closure_stages.py: its event scoring, its driver + servo simulation and its variant
+renderers behave as the bench says (fast: no models, no espeak, one small renderer)."""
 
 import importlib.util
 import pathlib
@@ -82,17 +82,20 @@ def test_driver_slew_and_servo_lag(bench):
     assert 0.05 < half < 0.1 and half_free < 0.03
 
 
-def test_coverage_renderer_erases_the_cavity_only_where_the_lips_touch(bench):
-    default = bench.variant_renderer('coverage', 240, 180, 0)
+def test_old_outline_renderer_draws_the_cavity_line_face_sim_no_longer_draws(bench):
     from face_sim.render import FaceRenderer
 
-    plain = FaceRenderer(240, 180)
+    face_sim = FaceRenderer(240, 180)
+    outline = bench.variant_renderer('outline', 240, 180, 0)
+    bare = bench.variant_renderer('no_cavity', 240, 180, 0)
     opened = {'jaw_open': 0.3}
-    assert np.array_equal(default.render(opened), plain.render(opened))
+    drawn_open = np.abs(face_sim.render(opened).astype(int) - bare.render(opened)).sum()
+    outline_open = np.abs(outline.render(opened).astype(int) - bare.render(opened)).sum()
+    assert drawn_open > 0.98 * outline_open > 0
     pressed = {'jaw_open': -0.05, 'upper_lip_left_raise': -0.3, 'upper_lip_center_raise': -0.3,
                'upper_lip_right_raise': -0.3, 'lower_lip_left_lower': -0.3,
                'lower_lip_right_lower': -0.3}
-    cavity = bench.variant_renderer('no_cavity', 240, 180, 0).render(pressed)
-    drawn = np.abs(plain.render(pressed).astype(int) - cavity).sum()
-    covered = np.abs(default.render(pressed).astype(int) - cavity).sum()
-    assert drawn > 0 and covered < 0.2 * drawn
+    cavity = bare.render(pressed).astype(int)
+    old = np.abs(outline.render(pressed) - cavity).sum()
+    now = np.abs(face_sim.render(pressed) - cavity).sum()
+    assert old > 0 and now < 0.2 * old

@@ -11,7 +11,10 @@ pixels x control-points matrix, on a grid of 64 samples per eye span). Per frame
 control points' displacements become a smooth displacement field W @ d, which cv2.remap
 applies backwards (a pixel shows the photo at x - d(x), refined by one fixed-point step so
 large jaw motions land where the mesh says). Where the inner lips part, a mouth cavity is
-drawn with upper teeth fixed to the skull and lower teeth riding on the jaw.
+drawn with upper teeth fixed to the skull and lower teeth riding on the jaw. The cavity
+covers each image column by at most the local gap between the inner lip lines [px]: lips
+that touch (a gap under a pixel) show no antialiased outline of the cavity, as a sealed
+silicone mouth shows none.
 """
 
 import cv2
@@ -31,6 +34,10 @@ CHIN = 152
 # Inner lip lines between the corners, both from the face's right to its left.
 UPPER_INNER_LINE = LIP_INNER[1:10]
 LOWER_INNER_LINE = LIP_INNER[11:20][::-1]
+# The same lines with the mouth corners at both ends (where the gap closes).
+MOUTH_CORNERS = (LIP_INNER[0], LIP_INNER[10])
+UPPER_GAP_LINE = (MOUTH_CORNERS[0],) + UPPER_INNER_LINE + (MOUTH_CORNERS[1],)
+LOWER_GAP_LINE = (MOUTH_CORNERS[0],) + LOWER_INNER_LINE + (MOUTH_CORNERS[1],)
 
 
 class MeshWarpRenderer:
@@ -180,7 +187,26 @@ class MeshWarpRenderer:
             band = np.concatenate([edge + [0, top * span], edge[::-1] + [0, bottom * span]])
             cv2.fillPoly(teeth_mask, polygon(band), 255, cv2.LINE_AA, shift)
         teeth = (teeth_mask.astype(np.float32) / 255.0)[..., None]
-        alpha = (cavity_mask.astype(np.float32) / 255.0)[..., None]
+        alpha = cavity_mask.astype(np.float32) / 255.0
+        alpha *= self.cavity_coverage(points, np.arange(x0, x1, dtype=np.float64))
+        alpha = alpha[..., None]
         colour = CAVITY_RGB * (1 - teeth) + TEETH_RGB * teeth
         patch = image[y0:y1, x0:x1].astype(np.float32)
         image[y0:y1, x0:x1] = (patch * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+    def cavity_coverage(self, points, columns):
+        """(len(columns),) float32 in [0, 1]: how much of the drawn cavity a pixel column
+        shows, the local gap between the inner lip lines clipped to one pixel.
+
+        cv2.fillPoly's antialiasing draws every polygon edge about a pixel wide, so a cavity
+        a twentieth of a pixel high (lips pressed together) came out as a full-length line
+        of cavity colour that MediaPipe reads as a parted mouth. Scaling the cavity's alpha
+        by the gap makes a column's cavity fade out as its lips meet: gaps of a pixel and
+        more draw as before, touching lips (gap 0) draw none. points: (478, 2) moved mesh
+        [image px]; columns: x of the pixel centres [px] (OpenCV's: the column index).
+        """
+        upper, lower = points[list(UPPER_GAP_LINE)], points[list(LOWER_GAP_LINE)]
+        up, lo = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
+        gap = (np.interp(columns, lower[lo, 0], lower[lo, 1])
+               - np.interp(columns, upper[up, 0], upper[up, 1]))  # image y points down
+        return np.clip(gap, 0.0, 1.0).astype(np.float32)

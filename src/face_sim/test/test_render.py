@@ -129,3 +129,62 @@ def test_nuisances_change_pixels_but_not_the_face_frame(renderer, observer, neut
     observation = observer.observe(frame)
     assert observation.detected
     assert np.abs(observation.points - neutral).mean() < 0.02
+
+
+# A /p b m/ closure: jaw clenched, both lips pressed together. The hidden skin stops the
+# lips where they meet (inner gap about 0.1 % of the mouth width, a tenth of a pixel).
+SEALED = {'jaw_open': -0.05, 'upper_lip_left_raise': -0.3, 'upper_lip_center_raise': -0.3,
+          'upper_lip_right_raise': -0.3, 'lower_lip_left_lower': -0.3,
+          'lower_lip_right_lower': -0.3}
+
+
+def _seen_opening(observer, image):
+    """Inner-lip gap over mouth width, as lip_policy.metrics reads the observer's lips."""
+    from face_msgs.face_layout import LIPS
+    from lip_policy import metrics
+
+    observation = observer.observe(image)
+    assert observation.detected
+    lips = observation.points[None, LIPS]
+    return float(metrics.opening(lips)[0] / metrics.width(lips)[0])
+
+
+@pytest.mark.parametrize('size', [(640, 480), (480, 360)])
+def test_sealed_lips_are_seen_closed_and_parted_lips_open(renderer, observer, size):
+    from lip_policy import metrics
+
+    face = renderer if size == (640, 480) else FaceRenderer(*size, seed=0)
+    pose, _ = face.mesh_displacement(SEALED)
+    gap = pose.points[13, 1] - pose.points[14, 1]     # inner lips at the centre [eye spans]
+    assert 0 <= gap < 0.002
+    assert _seen_opening(observer, face.render(SEALED)) < metrics.CLOSED_FRACTION
+    assert _seen_opening(observer, face.render({})) > 0.1          # at rest, lips apart
+    assert _seen_opening(observer, face.render({'jaw_open': 0.1})) > 0.25
+
+
+def test_the_cavity_fades_out_where_the_lips_touch(renderer):
+    """No antialiased outline of the cavity along touching lips (what cv2.fillPoly alone
+    draws for a polygon a tenth of a pixel high); open mouths keep their cavity."""
+    class NoCavity(FaceRenderer):
+        def _draw_mouth(self, image, points, jaw_shift):
+            return None
+
+    class Outline(FaceRenderer):          # the renderer before the gap coverage
+        def cavity_coverage(self, points, columns):
+            return np.ones(len(columns), np.float32)
+
+    bare, outline = NoCavity(640, 480, seed=0), Outline(640, 480, seed=0)
+
+    def drawn(face, pose):
+        return np.abs(face.render(pose).astype(int) - bare.render(pose)).sum(-1)
+
+    sealed, outlined = drawn(renderer, SEALED), drawn(outline, SEALED)
+    assert (outlined > 60).sum() > 50                 # the old line along the lips
+    assert sealed.sum() < 0.2 * outlined.sum() and (sealed > 60).sum() == 0
+    opened = {'jaw_open': 0.2}
+    assert (drawn(renderer, opened) > 100).sum() > 1000    # the cavity and teeth are drawn
+    assert drawn(renderer, opened).sum() > 0.98 * drawn(outline, opened).sum()  # as before
+    _, moved = renderer.mesh_displacement(SEALED)
+    coverage = renderer.cavity_coverage(renderer.mesh_image + moved,
+                                        np.arange(renderer.width, dtype=np.float64))
+    assert coverage.max() < 0.5 and coverage.min() == 0.0
