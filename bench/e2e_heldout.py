@@ -7,7 +7,8 @@ each speaking its sentence of bench/heldout_sentences.yaml through the whole run
 system on the simulated head (audio_player -> lip_policy -> driver on the emulated bus ->
 face_sim -> observer), one after another (about a minute each). Prints one line per
 language, writes each run's JSON and plot plus a summary plot (summary.png) to --out, and
-ends with one JSON line: per-language figures, the mean and the lowest mouth-opening
+ends with one JSON line: per-language figures (with bilabial closure recall, pucker recall
+and open vowels falsely closed, live and offline), the mean and the lowest mouth-opening
 correlation, the largest sync offset, and whether the issue's targets hold (mean
 correlation at least 0.8, every sync offset within +-20 ms). `machine` (bench/machine.py: CPU
 model, load before the run, a reference workload timed in the same run) is printed first
@@ -106,20 +107,28 @@ def main():
         print(f'[{i}/{len(languages)}] {language}: r {figures["mouth_opening_correlation"]:.3f} '
               f'(offline {figures["offline_policy"]["mouth_opening_correlation"]:.3f}), sync '
               f'{figures["sync_offset_ms"]:+.1f} ms, closures '
-              f'{figures["bilabial_closure_recall"]}, lip error {figures["lip_error"]:.3f} '
+              f'{figures["bilabial_closure_recall"]} (offline '
+              f'{figures["offline_policy"]["bilabial_closure_recall"]}), puckers '
+              f'{figures["pucker_recall"]}, open vowels closed '
+              f'{figures["open_vowels_falsely_closed"]}, lip error {figures["lip_error"]:.3f} '
               f'({figures["seconds"]:.0f} s)', flush=True)
     good = {k: v for k, v in results.items() if 'error' not in v}
     correlation = [v['mouth_opening_correlation'] for v in good.values()]
     sync = [v['sync_offset_ms'] for v in good.values()]
-    closures = [v['bilabial_closure_recall'] for v in good.values()
-                if v.get('bilabial_closure_recall') is not None]
+    events = ('bilabial_closure_recall', 'pucker_recall', 'open_vowels_falsely_closed')
+
+    def mean_of(key, source=lambda v: v):
+        values = [source(v)[key] for v in good.values() if source(v).get(key) is not None]
+        return round(float(np.mean(values)), 4) if values else None
+
     summary = {
         'through': args.through,
         'languages': {k: {'mouth_opening_correlation': v['mouth_opening_correlation'],
                           'offline_correlation': v['offline_policy'][
                               'mouth_opening_correlation'],
                           'sync_offset_ms': v['sync_offset_ms'],
-                          'bilabial_closure_recall': v['bilabial_closure_recall'],
+                          **{key: v.get(key) for key in events},
+                          **{f'offline_{key}': v['offline_policy'].get(key) for key in events},
                           'lip_error': v['lip_error']} for k, v in good.items()},
         'failed': sorted(set(results) - set(good)),
         'machine': machine,
@@ -132,7 +141,12 @@ def main():
             'min_correlation': round(float(np.min(correlation)), 4),
             'languages_at_target': int(sum(c >= TARGET_CORRELATION for c in correlation)),
             'max_abs_sync_ms': round(float(np.max(np.abs(sync))), 1),
-            'mean_closure_recall': round(float(np.mean(closures)), 4) if closures else None,
+            'mean_closure_recall': mean_of('bilabial_closure_recall'),
+            'mean_pucker_recall': mean_of('pucker_recall'),
+            'mean_open_vowels_falsely_closed': mean_of('open_vowels_falsely_closed'),
+            'offline_mean_closure_recall': mean_of('bilabial_closure_recall',
+                                                   lambda v: v['offline_policy']),
+            'offline_mean_pucker_recall': mean_of('pucker_recall', lambda v: v['offline_policy']),
             'meets_targets': bool(np.mean(correlation) >= TARGET_CORRELATION
                                   and np.max(np.abs(sync)) <= TARGET_SYNC_MS
                                   and not summary['failed']),

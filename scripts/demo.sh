@@ -55,6 +55,13 @@ print(f"demo: audio-to-lip sync offset {f['sync_offset_ms']:+.1f} ms (positive =
       "people notice lips about 45 ms late or 125 ms early)")
 print(f"demo: mouth-opening correlation {f['mouth_opening_correlation']}, lip error "
       f"{f['lip_error']} of mouth width, against {f['reference']}")
+if f.get('bilabial_closure_events') is not None:
+    o = f['offline_policy']
+    print(f"demo: lips sealed on /p b m/ {f['bilabial_closure_recall']} of "
+          f"{f['bilabial_closure_events']} (offline {o['bilabial_closure_recall']}), rounded on "
+          f"/w u/ {f['pucker_recall']} of {f['pucker_events']} (offline {o['pucker_recall']}), "
+          f"open vowels shown closed {f['open_vowels_falsely_closed']} of "
+          f"{f['open_vowel_events']}; demo_mouth.png marks each /p b m/")
 print(f"demo: lip policy {p.get('level')}: {p.get('chunks_received')} audio chunks received, "
       f"{p.get('chunks_lost')} lost, {p.get('chunks_late')} late, "
       f"{p.get('chunks_duplicate')} duplicate, {p.get('hurried_frames')} frames hurried; "

@@ -58,7 +58,7 @@ import numpy as np
 from face_common.files import write_json
 from face_common.frames import FRAME_PERIOD
 from face_common.time import stamp_seconds
-from lip_policy import metrics
+from lip_policy import metrics, visemes
 from lip_policy.e2e_recorder import E2EError, Recorder, health_figures
 from lip_policy.lip_command import Chunk
 
@@ -456,6 +456,18 @@ class Evaluation:
                 color='k')
         ax.plot(t, metrics.opening(offline), label='offline policy', alpha=0.7)
         ax.plot(t, metrics.opening(observed), label=f'robot, live ({result["through"]})')
+        if self.phonemes is not None:
+            # each /p b m/ (widened as closure recall reads it): green where the robot's lips
+            # sealed, red where they did not
+            windows = metrics.event_windows(self.phonemes, self.duration, self.frames,
+                                            (visemes.BILABIAL,))
+            hits = metrics.event_hits(observed, self.phonemes, self.duration, reference,
+                                      'closure')
+            for (lo, hi), sealed in zip(windows, hits):
+                ax.axvspan(t[lo], t[hi - 1], color='tab:green' if sealed else 'tab:red',
+                           alpha=0.15, lw=0)
+            ax.plot([], [], color='tab:green', alpha=0.3, lw=6, label='/p b m/: sealed')
+            ax.plot([], [], color='tab:red', alpha=0.3, lw=6, label='/p b m/: not sealed')
         ax.set_xlabel('audio time [s]')
         ax.set_ylabel('mouth opening [eye spans]')
         ax.set_title(f'lip-e2e-eval ({result["source"]}): r = '

@@ -10,6 +10,8 @@ they compare across faces and corpora.
 - pucker recall: share of /w u/ (visemes W, U) during which (+-40 ms) the mouth narrows
   below (1 - PUCKER_FRACTION) of the clip's wide width (90th percentile of the true width,
   i.e. its unrounded mouth; the median would shrink in clips full of rounded vowels).
+- open vowels falsely closed: share of open vowels (visemes AA, E, O) whose middle frame
+  reads closed (the same threshold as closure recall).
 - sync offset: the lag [ms] maximising the cross-correlation of predicted and true mouth
   opening, refined between frames by the parabola through the peak and its neighbours;
   positive means the prediction lags the truth (the lips are late). One estimator for every
@@ -29,6 +31,7 @@ from mirror_calibration.lag_estimate import refined_peak
 CLOSED_FRACTION = 0.05
 PUCKER_FRACTION = 0.12
 EVENT_TOLERANCE = 0.040  # [s]
+OPEN_VOWELS = ('AA', 'E', 'O')  # visemes whose teacher opening is 0.28-0.48 of the width
 SYNC_MAX_LAG = 30  # [10 ms frames] +-300 ms sync search range (covers the actuators' lag)
 
 
@@ -60,6 +63,25 @@ def frame_errors(pred, true, ref_width):
     return dist.mean(axis=1), dist.max(axis=1)
 
 
+def event_windows(phonemes, duration, frames, wanted, tolerance=EVENT_TOLERANCE):
+    """[(lo, hi)] 100 Hz frame windows of the segments whose viseme is in `wanted`, widened
+    by tolerance [s] on both sides and cut to `frames`."""
+    out = []
+    for seg in teacher.segments_from_phonemes(phonemes, duration):
+        if seg.viseme not in wanted:
+            continue
+        lo = max(int(np.floor((seg.start - tolerance) * teacher.FRAME_RATE)), 0)
+        hi = min(int(np.ceil((seg.end + tolerance) * teacher.FRAME_RATE)) + 1, frames)
+        if lo < hi:
+            out.append((lo, hi))
+    return out
+
+
+def closed(pred, true):
+    """Per frame: the lips read closed (inner-lip gap below CLOSED_FRACTION of the width)."""
+    return opening(pred) < CLOSED_FRACTION * reference_width(true)
+
+
 def event_hits(pred, phonemes, duration, true, kind):
     """Per event of `kind` ('closure' for /p b m/, 'pucker' for /w u/): did pred do it?
 
@@ -67,19 +89,23 @@ def event_hits(pred, phonemes, duration, true, kind):
     """
     wanted = (visemes.BILABIAL,) if kind == 'closure' else visemes.PUCKERED
     if kind == 'closure':
-        happened = opening(pred) < CLOSED_FRACTION * reference_width(true)
+        happened = closed(pred, true)
     else:
         happened = width(pred) < (1.0 - PUCKER_FRACTION) * wide_width(true)
-    hits = []
+    return [bool(happened[lo:hi].any())
+            for lo, hi in event_windows(phonemes, duration, len(pred), wanted)]
+
+
+def false_closures(pred, phonemes, duration, true):
+    """Per open vowel (visemes OPEN_VOWELS): True when pred reads closed at its middle frame
+    (a mouth shut where it should be widest)."""
+    shut = closed(pred, true)
+    out = []
     for seg in teacher.segments_from_phonemes(phonemes, duration):
-        if seg.viseme not in wanted:
-            continue
-        lo = max(int(np.floor((seg.start - EVENT_TOLERANCE) * teacher.FRAME_RATE)), 0)
-        hi = min(int(np.ceil((seg.end + EVENT_TOLERANCE) * teacher.FRAME_RATE)) + 1,
-                 len(pred))
-        if lo < hi:
-            hits.append(bool(happened[lo:hi].any()))
-    return hits
+        middle = int(round((seg.start + seg.end) / 2 * teacher.FRAME_RATE))
+        if seg.viseme in OPEN_VOWELS and middle < len(pred):
+            out.append(bool(shut[middle]))
+    return out
 
 
 def cross_correlation(pred_open, true_open, max_lag=SYNC_MAX_LAG):
@@ -141,4 +167,7 @@ def figures(observed, truth, phonemes=None, duration=None):
             hits = event_hits(observed, phonemes, duration, truth, kind)
             out[f'{name}_recall'] = round(float(np.mean(hits)), 4) if hits else None
             out[f'{name}_events'] = len(hits)
+        shut = false_closures(observed, phonemes, duration, truth)
+        out['open_vowels_falsely_closed'] = round(float(np.mean(shut)), 4) if shut else None
+        out['open_vowel_events'] = len(shut)
     return out

@@ -79,3 +79,9 @@ def test_teacher_scores_itself_perfectly_on_events():
     # A mouth that never moves scores no event.
     still = np.repeat(teacher.LipGeometry().rest[None], len(lips), axis=0)
     assert not any(metrics.event_hits(still, phonemes, 1.3, lips, 'pucker'))
+    # The teacher never shows an open vowel closed; a mouth held shut shows every one closed.
+    figures = metrics.figures(lips, lips, phonemes, 1.3)
+    assert figures['open_vowel_events'] == 2 and figures['open_vowels_falsely_closed'] == 0.0
+    shut = np.repeat(lips[metrics.closed(lips, lips)][:1], len(lips), axis=0)
+    assert metrics.false_closures(shut, phonemes, 1.3, lips) == [True, True]
+    assert metrics.event_hits(shut, phonemes, 1.3, lips, 'closure') == [True] * 3
