@@ -133,9 +133,10 @@ system_packages() {   # system_packages STEP "what needs them" PACKAGE...
 }
 # lip-corpus festival (lip_policy/festival.py) speaks with festival and exactly these voices
 # (issue #16); every other voice on the machine is reserved for independent evaluation.
+# festival-hi: language support festvox-hi-nsk needs (Hindi lexicon, phone set); it has no voice.
 system_packages festival "the festival corpus (lip-corpus festival)" festival \
   festvox-us-slt-hts festvox-kdlpc16k festvox-ca-ona-hts festvox-czech-ph festvox-czech-machac \
-  festvox-czech-krb festvox-suopuhe-mv festvox-itapc16k festvox-hi-nsk
+  festvox-czech-krb festvox-suopuhe-mv festvox-itapc16k festvox-hi-nsk festival-hi
 # speech_node's sound card output (sounddevice needs the PortAudio library).
 system_packages portaudio "speech_node's sound output (output auto/portaudio)" libportaudio2
 

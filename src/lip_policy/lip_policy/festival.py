@@ -8,14 +8,26 @@ HTS voices generate their frames from these durations, the diphone voices place 
 diphones on them.
 
 Only the voices in VOICES are used: the nine `festvox-*` packages named in issue #16. Every
-other voice on the machine, of any engine, is reserved for independent evaluation.
+other voice on the machine, of any engine, is reserved for independent evaluation. The Hindi
+voice also needs `festival-hi` (language support: lexicon, tokeniser, phone set; no voice).
+
+Each voice reads its text in one encoding. festival-hi's letter-to-sound rules read UTF-8
+Devanagari, but festival crashes (segfault) on a Latin letter or a separate nukta sign and
+stops on Devanagari letters its rules lack, so the Hindi voice's encoding is HINDI_ENCODING:
+UTF-8 of the characters those rules read (found by running each Devanagari character
+through the voice), with a consonant + nukta written as the precomposed letter the rules
+know. Texts it cannot write are refused, and the corpus builder leaves out words it cannot
+write, as for the 8-bit encodings of the other voices.
 """
 
+import codecs
 import dataclasses
+import os
 import pathlib
 import shutil
 import subprocess
 import tempfile
+import unicodedata
 import wave
 
 import numpy as np
@@ -35,11 +47,17 @@ class FestivalVoice:
     name: str  # festival's voice name; the script calls (voice_<name>)
     package: str  # the Debian package that installs it
     language: str  # wordfreq / corpus language code
-    phone_set: str | None  # festival_phones.PHONE_SETS key; None: the voice cannot run here
-    encoding: str  # the 8-bit encoding the voice's lexicon reads
+    phone_set: str  # festival_phones.PHONE_SETS key
+    encoding: str  # the encoding the voice's lexicon reads
     method: str  # 'hts' (statistical parametric) or 'diphone' (recorded diphones)
     directory: str  # under VOICE_ROOT
-    needs: str = ''  # why the voice cannot run although its package is installed
+    # (Debian package, file under FESTIVAL_ROOT it installs): language support the voice
+    # loads from outside its own directory
+    support: tuple = ()
+
+
+FESTIVAL_ROOT = pathlib.Path('/usr/share/festival')
+HINDI_ENCODING = 'festival-hindi'
 
 
 VOICES = {v.name: v for v in (
@@ -59,15 +77,71 @@ VOICES = {v.name: v for v in (
                   'diphone', 'finnish/hy_fi_mv_diphone'),
     FestivalVoice('pc_diphone', 'festvox-itapc16k', 'it', 'italian', 'latin-1', 'diphone',
                   'italian/pc_diphone'),
-    # Its lexicon and phone set are in festival-hi, which festvox-hi-nsk only recommends and
-    # the allowed installation (--no-install-recommends, the nine voices) leaves out.
-    FestivalVoice('hindi_NSK_diphone', 'festvox-hi-nsk', 'hi', None, 'utf-8', 'diphone',
-                  'hindi/hindi_NSK_diphone',
-                  needs='festival-hi (its Hindi lexicon and phone set), which is not in the '
-                        'allowed package list'),
+    # Its lexicon, tokeniser and phone set are in festival-hi, which festvox-hi-nsk only
+    # recommends; setup installs it (it has no voice).
+    FestivalVoice('hindi_NSK_diphone', 'festvox-hi-nsk', 'hi', 'hindi', HINDI_ENCODING,
+                  'diphone', 'hindi/hindi_NSK_diphone',
+                  support=('festival-hi', 'hindi_scm/hindi_lex.scm')),
 )}
-PACKAGES = tuple(v.package for v in VOICES.values())
+PACKAGES = tuple(dict.fromkeys(p for v in VOICES.values()
+                               for p in (v.package, *v.support[:1])))
 RATE_RANGE = (0.8, 1.25)  # speaking rate factors drawn per clip (1 = the voice's own)
+
+
+# festival-hi's letter-to-sound rules: the Devanagari characters they read (each checked by
+# synthesis with hindi_NSK_diphone; the others stop festival, or - 0x97A-0x97D - are
+# dropped unread), and any ASCII character but a letter (punctuation, digits and symbols go
+# through its tokeniser: "123" is read as a Hindi number).
+_HINDI_CHARACTERS = frozenset(
+    ''.join(chr(c) for c in range(0x20, 0x7F) if not chr(c).isalpha())
+    + ''.join(chr(c) for first, last in ((0x901, 0x903), (0x905, 0x911), (0x913, 0x939),
+                                         (0x93D, 0x94D), (0x950, 0x950), (0x958, 0x961),
+                                         (0x964, 0x96F))
+              for c in range(first, last + 1)))
+_NUKTA = '\u093c'
+# consonant + nukta -> the precomposed letter festival-hi's rules read. Unicode keeps
+# U+0958-U+095F decomposed in every normal form (wordfreq's words have them so), and
+# festival crashes on the separate nukta.
+_NUKTA_LETTERS = {
+    ''.join(chr(int(h, 16)) for h in unicodedata.decomposition(chr(c)).split()): chr(c)
+    for c in (0x929, 0x931, 0x934, *range(0x958, 0x960))}
+_NUKTA_DECOMPOSE = {ord(letter): pair for pair, letter in _NUKTA_LETTERS.items()
+                    if unicodedata.normalize('NFC', pair) == pair}
+
+
+def _hindi_encode(text, errors='strict'):
+    out, i = [], 0
+    while i < len(text):
+        letter = _NUKTA_LETTERS.get(text[i:i + 2])
+        if letter is not None:
+            out.append(letter.encode('utf-8'))
+            i += 2
+        elif text[i] in _HINDI_CHARACTERS:
+            out.append(text[i].encode('utf-8'))
+            i += 1
+        else:
+            error = UnicodeEncodeError(HINDI_ENCODING, text, i, i + 1,
+                                       "not a character festival-hi's rules read")
+            if errors == 'strict':
+                raise error
+            replacement, i = codecs.lookup_error(errors)(error)
+            out.append(replacement.encode('utf-8') if isinstance(replacement, str)
+                       else bytes(replacement))
+    return b''.join(out), len(text)
+
+
+def _hindi_decode(data, errors='strict'):
+    text, length = codecs.utf_8_decode(bytes(data), errors, True)
+    return text.translate(_NUKTA_DECOMPOSE), length
+
+
+def _find_codec(name):
+    if name.replace('-', '_') == HINDI_ENCODING.replace('-', '_'):
+        return codecs.CodecInfo(_hindi_encode, _hindi_decode, name=HINDI_ENCODING)
+    return None
+
+
+codecs.register(_find_codec)
 
 
 class FestivalError(RuntimeError):
@@ -104,9 +178,11 @@ def check_voice(name):
     if not (VOICE_ROOT / voice.directory).is_dir():
         raise FestivalError(f'festival voice {name} is missing: install {voice.package} '
                             '(`make setup` as root does)')
-    if voice.needs:
-        raise FestivalError(f'festival voice {name} is installed but cannot run: it needs '
-                            f'{voice.needs}')
+    if voice.support and not (FESTIVAL_ROOT / voice.support[1]).is_file():
+        raise FestivalError(f'festival voice {name} is installed but cannot run without '
+                            f'{voice.support[0]} (its language support: lexicon, tokeniser, '
+                            f'phone set): install {voice.support[0]} (`make setup` as root '
+                            'does)')
     return voice
 
 
@@ -129,21 +205,27 @@ def scheme_string(text):
 
 
 def _script(voice, texts, rate, wav_paths):
-    lines = [f'(voice_{voice.name})']
+    """The Scheme script as bytes: each text in the voice's encoding (UnicodeEncodeError if
+    it cannot be written so), the code and the wave paths as the file system names them."""
+    code = os.fsencode
+    lines = [code(f'(voice_{voice.name})')]
     if rate != 1.0:
         if voice.method == 'hts':  # hts_engine's speech speed (> 1 is faster)
-            lines.append(f'(set! hts_engine_params (append hts_engine_params '
-                         f'(list (list "-r" {rate:.4f}))))')
-        else:  # diphone voices stretch their predicted durations
-            lines.append(f"(Parameter.set 'Duration_Stretch {1.0 / rate:.4f})")
+            lines.append(code(f'(set! hts_engine_params (append hts_engine_params '
+                              f'(list (list "-r" {rate:.4f}))))'))
+        else:  # diphone voices stretch their predicted durations, from the voice's own
+            # stretch (ked_diphone sets 1.1, hindi_NSK_diphone 1.4, the others leave 1)
+            lines.append(code(f"(Parameter.set 'Duration_Stretch (* {1.0 / rate:.4f} "
+                              "(Parameter.get 'Duration_Stretch)))"))
     for k, (text, wav) in enumerate(zip(texts, wav_paths)):
         lines += [
-            f'(set! utt (utt.synth (Utterance Text {scheme_string(text)})))',
-            f'(utt.save.wave utt {scheme_string(str(wav))} \'riff)',
-            f'(mapcar (lambda (s) (format t "{_MARK} {k} %s %f\\n" (item.name s) '
-            '(item.feat s "end"))) (utt.relation.items utt \'Segment))',
+            b'(set! utt (utt.synth (Utterance Text '
+            + scheme_string(text).encode(voice.encoding) + b')))',
+            code(f'(utt.save.wave utt {scheme_string(str(wav))} \'riff)'),
+            code(f'(mapcar (lambda (s) (format t "{_MARK} {k} %s %f\\n" (item.name s) '
+                 '(item.feat s "end"))) (utt.relation.items utt \'Segment))'),
         ]
-    return '\n'.join(lines) + '\n'
+    return b'\n'.join(lines) + b'\n'
 
 
 def _read_wave(path):
@@ -171,7 +253,7 @@ def say_many(texts, voice_name, rate=1.0, timeout=None):
         wavs = [pathlib.Path(tmp) / f'{k}.wav' for k in range(len(texts))]
         script = pathlib.Path(tmp) / 'say.scm'
         try:
-            script.write_bytes(_script(voice, texts, rate, wavs).encode(voice.encoding))
+            script.write_bytes(_script(voice, texts, rate, wavs))
         except UnicodeEncodeError as error:
             raise FestivalError(f'a text has characters that voice {voice.name} '
                                 f'({voice.encoding}) cannot read: {error}') from error

@@ -4,7 +4,8 @@ Each festival voice speaks in one phone set (the `name` of its PhoneSet.descript
 phone of the set is written here as the IPA symbol(s) it stands for; `visemes.visemes_of`
 then gives the viseme exactly as for espeak-ng's IPA (the README's viseme table). Length
 marks and stress digits do not change a lip class, but they are kept in the IPA (ː) where
-the set has them, so the stored phonemes read like espeak's. '' is silence.
+the set has them, so the stored phonemes read like espeak's. '' is silence: the
+SILENCE_PHONES, and the phones a voice renders as silence.
 
 The sets and the voices that use them (see festival.VOICES):
 - radio: US English (ARPAbet in lower case, CMU/radio lexicon): cmu_us_slt_arctic_hts,
@@ -18,6 +19,19 @@ The sets and the voices that use them (see festival.VOICES):
   `ng` /ŋ/, `nf` /ɱ/ (n before f v).
 - upc_catalan-central: upc_ca_ona_hts. `ax` is /ə/, `E O` /ɛ ɔ/, `J` /ɲ/, `L` /ʎ/, `r` the
   tap /ɾ/ and `rr` the trill /r/, `S Z` /ʃ ʒ/; a '1' marks stress.
+- hindi (festival-hi): hindi_NSK_diphone. Each phone is written as the Devanagari letter
+  festival-hi's letter-to-sound rules give it for (e.g. `th dh` are त द, the dental /t̪ d̪/;
+  `T D N L` the retroflex ट ड ण ळ; `f` is फ; aspirates are one phone (`kh tth ddh bh`) or
+  two (घ is `g h`, छ `ch h`)), checked against the voice's recordings where they differ
+  from the letter: `a` (अ) is as open as `aa` there (F1 about 560 Hz against 600; `eh` 410),
+  so /ɐ/, not /ə/; `ay` (ऐ) glides from /ɛ/ to /i/; `f` is a fricative (noise, no closure).
+  `r` (र) is the tap /ɾ/, as espeak-ng writes Hindi र.
+  Phones the rules never give: `gh`, `@` (a front open vowel, F1 about 800 Hz: /æ/), `ksh` /kʃ/
+  and `sri` /sri/ (whole clusters), `td` a voiceless alveolar stop, `R` a flap, `zh` a voiced
+  approximant without frication (the Tamil ழ, /ɻ/; the diphone index is named
+  DON_tamil_NSK), and `x` and `w`, which sound as silence: `x` is the silent closure of
+  diphones like k-x, and `w` has no diphones (festival puts pau-pau in its place). ''
+  marks those two.
 """
 
 from lip_policy import visemes
@@ -64,6 +78,22 @@ _CATALAN = {
     'z': 'z', 'Z': 'ʒ',
 }
 
+_HINDI = {
+    # vowels: अ आ इ ई उ ऊ ए ऐ ओ; ॅ and ऑ (English loans) are `ee` and `oo`, औ is `aw`
+    'a': 'ɐ', 'aa': 'aː', 'ih': 'ɪ', 'iy': 'iː', 'uh': 'ʊ', 'uw': 'uː', 'eh': 'eː',
+    'ay': 'ɛɪ', 'oh': 'oː', 'ee': 'ɛ', 'oo': 'ɔ', 'aw': 'ɔː', '@': 'æ',
+    # velar, palatal, retroflex, dental and labial stops and nasals (क ख ग, च ज, ट ड ण,
+    # त थ द ध न, प फ ब भ म); ं and ँ are `m` and `n`
+    'k': 'k', 'kh': 'kʰ', 'g': 'ɡ', 'gh': 'ɡʱ', 'ch': 'tʃ', 'j': 'dʒ', 'T': 'ʈ', 'D': 'ɖ',
+    'N': 'ɳ', 'th': 't̪', 'tth': 't̪ʰ', 'dh': 'd̪', 'ddh': 'd̪ʱ', 'n': 'n', 'p': 'p', 'f': 'f',
+    'b': 'b', 'bh': 'bʱ', 'm': 'm', 'td': 't',
+    # approximants, flaps, fricatives (य र ल ळ व, श ष स ह)
+    'y': 'j', 'r': 'ɾ', 'R': 'ɽ', 'l': 'l', 'L': 'ɭ', 'v': 'ʋ', 'zh': 'ɻ', 's': 's',
+    'sh': 'ʃ', 'h': 'ɦ', 'ksh': 'kʃ', 'sri': 'sri',
+    # silent in this voice (see above)
+    'x': '', 'w': '',
+}
+
 # festival phone set name -> {phone: IPA}
 PHONE_SETS = {
     'radio': _RADIO,
@@ -71,6 +101,7 @@ PHONE_SETS = {
     'finnish': _FINNISH,
     'italian': _ITALIAN,
     'upc_catalan-central': _CATALAN,
+    'hindi': _HINDI,
 }
 
 
