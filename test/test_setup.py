@@ -15,5 +15,7 @@ def test_second_setup_changes_nothing():
     assert 'setup: ready' in result.stdout
     assert 'installing' not in result.stdout and 'building' not in result.stdout, result.stdout
     assert {p.name: p.read_text() for p in stamps.iterdir()} == before
-    # festival is stamped where setup could install it (root with apt), else it warns
-    assert set(before) - {'festival'} == {'packages', 'face_msgs', 'python-packages'}
+    # the system packages (festival, PortAudio) are stamped where setup could install them
+    # (root with apt), else it warns
+    assert set(before) - {'festival', 'portaudio'} == {'packages', 'face_msgs',
+                                                       'python-packages'}
