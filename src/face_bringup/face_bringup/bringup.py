@@ -75,7 +75,7 @@ class Bringup:
 
 
 def _stop_like_ctrl_c(signum, frame):
-    """SIGTERM (from a supervisor or a test) stops the graph the way Ctrl-C does."""
+    """SIGINT or SIGTERM (from a person, a supervisor or a test) stops the graph."""
     raise KeyboardInterrupt
 
 
@@ -121,6 +121,10 @@ def main(argv=None):
     except (BringupError, ValueError) as error:
         print(f'face-bringup: {error}', file=sys.stderr)
         return 2
+    # Ctrl-C and SIGTERM stop the graph even where SIGINT came ignored (a background job of a
+    # non-interactive shell starts with SIGINT ignored, and Python then raises no
+    # KeyboardInterrupt: face-bringup would sit through Ctrl-C until it was killed).
+    signal.signal(signal.SIGINT, _stop_like_ctrl_c)
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     if args.composed:
         from face_bringup.composed import run_composed

@@ -120,6 +120,12 @@ def main(argv=None):
     except BagError as error:
         print(f'face-record: {error}', file=sys.stderr)
         code = 2
+    except Exception:
+        # Ctrl-C between rclpy.ok() and spin_once: rclpy's signal handler has shut the
+        # context, and the wait set cannot be made (an RCLError). That is a stop, not a
+        # failure; anything else is.
+        if rclpy.ok():
+            raise
     finally:
         writer.close()
         executor.shutdown()

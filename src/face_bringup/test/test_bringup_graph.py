@@ -53,11 +53,15 @@ def _alive(pid):
 
 
 def _start_bringup(*args):
-    """face-bringup with args; (process, its output lines as they come, reader thread)."""
+    """face-bringup with args; (process, its output lines as they come, reader thread).
+
+    It starts with SIGINT ignored, as a background job of a non-interactive shell does (a
+    CI script, `make test &`): Ctrl-C must stop it all the same."""
     bringup = subprocess.Popen([shutil.which('face-bringup') or
                                 os.path.join(os.path.dirname(sys.executable), 'face-bringup'),
                                 *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     output = []  # face-bringup's lines (every node's output), read as they come
     reader = threading.Thread(target=lambda: output.extend(bringup.stdout), daemon=True)
     reader.start()
