@@ -58,7 +58,6 @@ DEMO_TEXT = 'Bob, would you bring me the warm blue map? We will move it by noon.
 # Six of the lip model's 12 held-out languages (bench/e2e_heldout.py runs all of them):
 # four families, and the two weakest live (tr, vi). `--languages all` runs the 12.
 DEFAULT_LANGUAGES = ('nl', 'sv', 'pl', 'ro', 'tr', 'vi')
-OPEN_VOWELS = ('AA', 'E', 'O')  # teacher opening targets 0.28-0.48 of the mouth width
 ROUNDED_O = ('O',)  # /o/: rounded (teacher round 0.7) but not among metrics' puckers (W, U)
 DRIVER_CYCLE_RATE = 150.0  # [Hz] config/face_motor_driver.yaml cycle_rate
 SERVO_LAG = 0.03  # [s] the bus emulator's first-order servo time constant (DEFAULT_LAG)
@@ -94,36 +93,6 @@ STAGES = (
 
 # --- metrics -----------------------------------------------------------------------------
 
-def windows(phonemes, duration, frames, wanted, tolerance):
-    """[(lo, hi)] frame windows of the segments whose viseme is in wanted, widened by
-    tolerance [s] as lip_policy.metrics.event_hits widens them."""
-    from lip_policy import teacher
-
-    out = []
-    for seg in teacher.segments_from_phonemes(phonemes, duration):
-        if seg.viseme not in wanted:
-            continue
-        lo = max(int(np.floor((seg.start - tolerance) * teacher.FRAME_RATE)), 0)
-        hi = min(int(np.ceil((seg.end + tolerance) * teacher.FRAME_RATE)) + 1, frames)
-        if lo < hi:
-            out.append((lo, hi))
-    return out
-
-
-def open_vowel_false_closures(pred, phonemes, duration, truth):
-    """Per open vowel (visemes OPEN_VOWELS): True when its middle frame reads closed (the
-    inner-lip gap below CLOSED_FRACTION of the reference width, as closure recall reads)."""
-    from lip_policy import metrics, teacher
-
-    closed = metrics.opening(pred) < metrics.CLOSED_FRACTION * metrics.reference_width(truth)
-    out = []
-    for seg in teacher.segments_from_phonemes(phonemes, duration):
-        middle = int(round((seg.start + seg.end) / 2 * teacher.FRAME_RATE))
-        if seg.viseme in OPEN_VOWELS and middle < len(pred):
-            out.append(bool(closed[middle]))
-    return out
-
-
 def stage_events(pred, truth, phonemes, duration):
     """Per-event outcomes and margins of one stage's lips (n, 40, 3) against its truth."""
     from lip_policy import metrics, visemes
@@ -131,17 +100,16 @@ def stage_events(pred, truth, phonemes, duration):
     n = len(pred)
     gap = metrics.opening(pred) / metrics.reference_width(truth)
     narrow = metrics.width(pred) / metrics.wide_width(truth)
-    closure_windows = windows(phonemes, duration, n, (visemes.BILABIAL,),
-                              metrics.EVENT_TOLERANCE)
-    pucker_windows = windows(phonemes, duration, n, visemes.PUCKERED, metrics.EVENT_TOLERANCE)
+    closure_windows = metrics.event_windows(phonemes, duration, n, (visemes.BILABIAL,))
+    pucker_windows = metrics.event_windows(phonemes, duration, n, visemes.PUCKERED)
     closed = gap < metrics.CLOSED_FRACTION
     rounded = narrow < 1.0 - metrics.PUCKER_FRACTION  # event_hits' pucker test
-    o_windows = windows(phonemes, duration, n, ROUNDED_O, metrics.EVENT_TOLERANCE)
+    o_windows = metrics.event_windows(phonemes, duration, n, ROUNDED_O)
     return {
         'closure': metrics.event_hits(pred, phonemes, duration, truth, 'closure'),
         'pucker': metrics.event_hits(pred, phonemes, duration, truth, 'pucker'),
         'round_o': [bool(rounded[lo:hi].any()) for lo, hi in o_windows],
-        'false_closed': open_vowel_false_closures(pred, phonemes, duration, truth),
+        'false_closed': metrics.false_closures(pred, phonemes, duration, truth),
         'closure_min_gap': [float(gap[lo:hi].min()) for lo, hi in closure_windows],
         'closure_hold_ms': [float(closed[lo:hi].sum() * 10.0) for lo, hi in closure_windows
                             if closed[lo:hi].any()],
