@@ -130,11 +130,16 @@ from face_speech.output import open_output
 output, line = open_output('portaudio', 22050, 0.2, 0.05, device='face_null')
 block = np.full(441, 0.1, np.float32)   # 20 ms
 stamps = [output.write(block, continuous=k > 0) for k in range(50)]
+import time
+deadline = time.monotonic() + 10
+while len(output._queue) and time.monotonic() < deadline:   # the device takes it all
+    time.sleep(0.01)
+handed = output._handed
 stop = output.stop()
 after_stop = output.write(block, continuous=False)
 output.close()
 print(json.dumps({'line': line, 'kind': output.kind, 'stamps': stamps, 'stop': stop,
-                  'after_stop': after_stop, 'handed': output._handed}))
+                  'after_stop': after_stop, 'handed': handed}))
 """
 
 
