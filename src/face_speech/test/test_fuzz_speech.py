@@ -21,6 +21,7 @@ import pytest
 import soundfile
 
 from face_common.graphs import node, start
+from face_common.waiting import wait_until
 from lip_policy.testing.fuzzed_audio import SPECIAL, random_chunks
 
 pytestmark = [pytest.mark.ros, pytest.mark.realtime]
@@ -98,21 +99,13 @@ class Client:
     def send(self, goal):
         """-> the goal handle (None when rejected)."""
         future = self.say.send_goal_async(goal)
-        wait_until(future.done, 'the goal response')
+        wait_until(future.done, TIMEOUT, 'the goal response')
         handle = future.result()
         return handle if handle.accepted else None
 
     def close(self):
         self.executor.shutdown()
         self.node.destroy_node()
-
-
-def wait_until(condition, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f'timed out waiting for {what() if callable(what) else what}')
-        time.sleep(0.01)
 
 
 def audio_files(folder):
@@ -155,9 +148,10 @@ def test_no_fuzzed_chunk_or_goal_stops_the_speech_node(tmp_path):
     rng = np.random.default_rng(11)
     try:
         assert client.say.wait_for_server(timeout_sec=TIMEOUT), 'speech/say'
-        wait_until(lambda: client.audio_in.get_subscription_count() > 0, 'speech/audio_in')
+        wait_until(lambda: client.audio_in.get_subscription_count() > 0, TIMEOUT,
+                   'speech/audio_in')
         first = client.send(_goal(text='This sentence keeps the node speaking. ' * 20))
-        wait_until(lambda: client.audio, 'the first /audio chunk')
+        wait_until(lambda: client.audio, TIMEOUT, 'the first /audio chunk')
         for k, msg in enumerate(random_chunks(CHUNKS - IDLE_CHUNKS, seed=3, lengths=SHORT)):
             client.audio_in.publish(msg)
             if k % 3 == 0:
@@ -170,12 +164,12 @@ def test_no_fuzzed_chunk_or_goal_stops_the_speech_node(tmp_path):
             if handle is None:
                 continue
             goals.append(goal)
-            wait_until(futures[-1].done, lambda: (
+            wait_until(futures[-1].done, TIMEOUT, lambda: (
                 f'a pre-empted goal to end; {client.health}; the node said:\n'
                 f'{speech.output()[-3000:]}'))
             futures.append(handle.get_result_async())
         handle.cancel_goal_async()
-        wait_until(futures[-1].done, 'the last goal to end after its cancel')
+        wait_until(futures[-1].done, TIMEOUT, 'the last goal to end after its cancel')
         speech.check_running()
         statuses = [f.result().status for f in futures]
         assert set(statuses) <= set(TERMINAL), statuses
@@ -187,14 +181,16 @@ def test_no_fuzzed_chunk_or_goal_stops_the_speech_node(tmp_path):
             speech.output()[-3000:]
         print(f'{len(futures)} goals; statuses {np.unique(statuses, return_counts=True)}')
 
-        wait_until(lambda: client.health.get('speaking') == 'False', 'the node to be idle')
+        wait_until(lambda: client.health.get('speaking') == 'False', TIMEOUT,
+                   'the node to be idle')
         for k, msg in enumerate(random_chunks(IDLE_CHUNKS, seed=4, lengths=SHORT)):
             client.audio_in.publish(msg)
             if k % 3 == 0:
                 time.sleep(0.001)
         heard = []
         wait_until(lambda: (heard.append(client.count('audio_in_chunks')) or len(heard) > 500
-                            and heard[-1] == heard[-500]), 'the audio_in chunks to settle')
+                            and heard[-1] == heard[-500]), TIMEOUT,
+                   'the audio_in chunks to settle (the count unchanged for 5 s)', interval=0.01)
         print(f'{CHUNKS} chunks sent; {client.health}')
         assert client.count('audio_in_chunks') >= 0.3 * CHUNKS, client.health   # DDS drops some
         assert client.count('audio_in_rejected') >= 0.3 * client.count('audio_in_chunks')
@@ -204,7 +200,7 @@ def test_no_fuzzed_chunk_or_goal_stops_the_speech_node(tmp_path):
         before = len(client.audio)
         handle = client.send(_goal(text='Still here.'))
         future = handle.get_result_async()
-        wait_until(future.done, 'the clean goal to end')
+        wait_until(future.done, TIMEOUT, 'the clean goal to end')
         assert future.result().status == STATUS_SUCCEEDED, future.result().result.message
         assert future.result().result.sentences_played == 1
         assert len(client.audio) > before, 'the clean goal published no audio'
