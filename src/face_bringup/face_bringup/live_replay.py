@@ -10,7 +10,6 @@ frame grid of the audio; frames with no command (the node is silent while the li
 are neutral.
 """
 
-import os
 import pathlib
 import re
 import time
@@ -21,11 +20,10 @@ from face_bringup.bag import header_seconds
 from face_common.frames import FRAME_PERIOD
 from face_common.graphs import graph, start
 from face_common.node_processes import NodeStartError
-from face_common.scheduling import set_niceness
+from face_common.scheduling import INSTRUMENT_NICE, niceness
 
 DISCOVERY_TIMEOUT = 120.0  # [s] model loading on a loaded machine included
 TAIL = 1.0  # [s] listened for after the last chunk
-REPLAY_NICE = -5  # this process while it replays: lip-e2e-eval's INSTRUMENT_NICE
 
 
 class LiveReplayError(RuntimeError):
@@ -124,21 +122,19 @@ def live_replay(audio, names, neutral, params_file, models=('', '', '')):
         raise LiveReplayError(str(error)) from error
     link = _Link()
     # This process is the voice here (it publishes the recorded audio in real time) and the
-    # recorder: above other work on a busy machine, as lip-e2e-eval's instruments run.
-    usual_nice = os.getpriority(os.PRIO_PROCESS, 0)
-    set_niceness(REPLAY_NICE)
+    # recorder: an instrument, as lip-e2e-eval's recorder is.
     try:
-        _wait_for_policy(link, policy)
-        first_log = audio[0][0] * 1e-9
-        start_wall = time.monotonic() + 0.1
-        shift = link.now() + 0.1 - first_log  # recording time -> now
-        for log_ns, chunk in audio:
-            link.spin_until(start_wall + (log_ns * 1e-9 - first_log))
-            link.audio.publish(to_ros_chunk(chunk, header_seconds(chunk) + shift))
-        link.spin_until(time.monotonic() + TAIL)
-        policy.check_running()
+        with niceness(INSTRUMENT_NICE):
+            _wait_for_policy(link, policy)
+            first_log = audio[0][0] * 1e-9
+            start_wall = time.monotonic() + 0.1
+            shift = link.now() + 0.1 - first_log  # recording time -> now
+            for log_ns, chunk in audio:
+                link.spin_until(start_wall + (log_ns * 1e-9 - first_log))
+                link.audio.publish(to_ros_chunk(chunk, header_seconds(chunk) + shift))
+            link.spin_until(time.monotonic() + TAIL)
+            policy.check_running()
     finally:
-        set_niceness(usual_nice)
         link.close()
         policy.stop()
         output = policy.output()

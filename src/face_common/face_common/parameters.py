@@ -130,4 +130,3 @@ def diagnostics_rate_parameter(default):
     """The 'diagnostics_rate' row: /diagnostics messages per second."""
     return {'diagnostics_rate': Parameter(default, '/diagnostics messages per second [Hz]',
                                           between(0.1, 50.0, 'Hz'))}
-

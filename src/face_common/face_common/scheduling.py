@@ -16,11 +16,17 @@ The kernel keeps real-time threads from taking more than sched_rt_runtime_us of 
 period (95 % by default), so a runaway real-time node still leaves the machine usable.
 """
 
+import contextlib
 import os
 
 SCHEDULING = ('realtime', 'normal')
 NICE_FALLBACK = -10
 PRIORITY_RANGE = (1, 98)  # SCHED_RR priorities left to user processes (99 is the kernel's)
+# The instruments of an evaluation (the simulated camera and face, the observer, the
+# recorder, a replay's audio source) run at this niceness: above other work on the machine,
+# below the face's real-time nodes, so a busy machine shows in the face's figures, not in
+# how often the instruments look.
+INSTRUMENT_NICE = -5
 
 
 def _threads_of(pid):
@@ -58,6 +64,17 @@ def set_niceness(nice, pid=0):
         return True
     except PermissionError:
         return False
+
+
+@contextlib.contextmanager
+def niceness(nice):
+    """This process at `nice` (where permitted) for the with-block, then as it was."""
+    usual = os.getpriority(os.PRIO_PROCESS, 0)
+    set_niceness(nice)
+    try:
+        yield
+    finally:
+        set_niceness(usual)
 
 
 def apply(kind, priority=10):

@@ -2,6 +2,7 @@
 the test run itself keeps its priority."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -55,3 +56,25 @@ def test_normal_changes_nothing_and_unknown_kinds_are_refused():
     assert out['rr'] not in out['threads'] and out['later'] != out['rr']
     with pytest.raises(ValueError, match='realtime, normal'):
         scheduling.apply('fifo')
+
+
+NICENESS = '''
+import json, os
+from face_common import scheduling
+before = os.getpriority(os.PRIO_PROCESS, 0)
+with scheduling.niceness(scheduling.INSTRUMENT_NICE):
+    inside = os.getpriority(os.PRIO_PROCESS, 0)
+print(json.dumps({'before': before, 'inside': inside,
+                  'after': os.getpriority(os.PRIO_PROCESS, 0)}))
+'''
+
+
+def test_niceness_holds_for_the_block_and_is_undone_after():
+    done = subprocess.run([sys.executable, '-c', NICENESS], capture_output=True, text=True,
+                          timeout=60, check=True)
+    nice = json.loads(done.stdout.strip().splitlines()[-1])
+    assert nice['after'] == nice['before']
+    if os.geteuid() == 0:   # root may lower its niceness
+        assert nice['inside'] == scheduling.INSTRUMENT_NICE
+    else:                   # elsewhere only with CAP_SYS_NICE; left alone otherwise
+        assert nice['inside'] in (scheduling.INSTRUMENT_NICE, nice['before'])

@@ -49,7 +49,6 @@ gapless timeline.
 import argparse
 import array
 import json
-import os
 import pathlib
 import sys
 
@@ -57,6 +56,7 @@ import numpy as np
 
 from face_common.files import write_json
 from face_common.frames import FRAME_PERIOD
+from face_common.scheduling import INSTRUMENT_NICE, niceness
 from face_common.time import stamp_seconds
 from lip_policy import metrics, visemes
 from lip_policy.e2e_recorder import E2EError, Recorder, health_figures
@@ -66,10 +66,6 @@ from lip_policy.lip_command import Chunk
 # offline policy less closely than this: then the figures judge the machine, not the policy.
 MIN_LIVE_VS_OFFLINE = 0.9
 FAILED = 3
-# The instruments (the simulated camera and face, the observer, this recorder) run at this
-# niceness: above other work on the machine, below the face's real-time driver and policy,
-# so a busy machine shows in the face's figures, not in how often the instruments look.
-INSTRUMENT_NICE = -5
 JAW = 'jaw_open'  # the actuator whose commands are compared with the offline policy's
 COMMAND_GAP = 0.1  # [s] frames this far from any command had none in force
 OFFLINE_CHUNK = 0.5  # [s] audio per chunk for the offline commands
@@ -215,18 +211,15 @@ class Evaluation:
     def run_live(self, through, lag):
         import rclpy
 
-        from face_common.scheduling import set_niceness
-
         speech = self.args.source == 'speech'
         context = rclpy.Context()
         rclpy.init(context=context)
         recorder = Recorder(context, images=bool(self.args.video) and through == 'camera',
                             say=speech)
-        usual_nice = os.getpriority(os.PRIO_PROCESS, 0)
-        set_niceness(INSTRUMENT_NICE)  # this process records: an instrument while it runs
         self.said = None
         try:
-            with _running(self.commands(through, lag)) as nodes:
+            # this process records: an instrument while it runs
+            with niceness(INSTRUMENT_NICE), _running(self.commands(through, lag)) as nodes:
                 ready = recorder.spin(60, lambda: len(recorder.joints) > 20 and (
                     through != 'camera' or len(recorder.landmarks) > 5) and (
                     not speech or recorder.say_client.server_is_ready()), nodes)
@@ -262,11 +255,10 @@ class Evaluation:
                 recorder.require_alone(own | {'audio': 1})  # the player may not be gone yet
                 self.policy_log = nodes[1].output()
                 if speech:
-                    recorder.spin(1.2, lambda: health_figures(recorder.speech_health).get(
-                        'goals_succeeded', 0) + health_figures(recorder.speech_health).get(
-                        'goals_aborted', 0) >= 1, nodes)  # its report after the goal
+                    ended = ('goals_succeeded', 'goals_aborted')
+                    recorder.spin(1.2, lambda: sum(health_figures(recorder.speech_health).get(
+                        key, 0) for key in ended) >= 1, nodes)  # its report after the goal
         finally:
-            set_niceness(usual_nice)
             recorder.node.destroy_node()
             rclpy.try_shutdown(context=context)
         return recorder
