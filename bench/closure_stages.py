@@ -52,6 +52,9 @@ import numpy as np
 import yaml
 from machine import machine_report  # bench/ is on sys.path when run as a script
 
+from face_motor_driver import driver_node, emulator
+from lip_policy import metrics, policy_node
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SENTENCES = ROOT / 'bench' / 'heldout_sentences.yaml'
 DEMO_TEXT = 'Bob, would you bring me the warm blue map? We will move it by noon.'
@@ -59,9 +62,11 @@ DEMO_TEXT = 'Bob, would you bring me the warm blue map? We will move it by noon.
 # four families, and the two weakest live (tr, vi). `--languages all` runs the 12.
 DEFAULT_LANGUAGES = ('nl', 'sv', 'pl', 'ro', 'tr', 'vi')
 ROUNDED_O = ('O',)  # /o/: rounded (teacher round 0.7) but not among metrics' puckers (W, U)
-DRIVER_CYCLE_RATE = 150.0  # [Hz] config/face_motor_driver.yaml cycle_rate
-SERVO_LAG = 0.03  # [s] the bus emulator's first-order servo time constant (DEFAULT_LAG)
-COMMAND_RATE = 100.0  # [Hz] config/lip_policy.yaml command_rate
+# The driver's cycle rate and the policy's command rate are the nodes' defaults (equal to
+# their YAML, test_params_files); the servo lag is the bus emulator's time constant.
+DRIVER_CYCLE_RATE = driver_node.PARAMETERS['cycle_rate'].default  # [Hz]
+COMMAND_RATE = policy_node.PARAMETERS['command_rate'].default  # [Hz]
+SERVO_LAG = emulator.DEFAULT_LAG  # [s]
 SEARCH_STARTS = 5  # L-BFGS-B starts per seal-check search (the first at neutral)
 SEALED = 0.01  # skin poses whose 9 inner-lip gaps are all below this share of the width
 
@@ -95,7 +100,7 @@ STAGES = (
 
 def stage_events(pred, truth, phonemes, duration):
     """Per-event outcomes and margins of one stage's lips (n, 40, 3) against its truth."""
-    from lip_policy import metrics, visemes
+    from lip_policy import visemes
 
     n = len(pred)
     gap = metrics.opening(pred) / metrics.reference_width(truth)
@@ -199,9 +204,7 @@ class Chain:
                     points.append(found.points[face_layout.LIPS])
         if len(seen) < 2:
             raise RuntimeError('the observer found the face in fewer than 2 rendered frames')
-        flat = np.array(points).reshape(len(points), -1)
-        lips = np.stack([np.interp(at, seen, flat[:, j]) for j in range(flat.shape[1])], 1)
-        return lips.reshape(len(at), -1, 3)
+        return metrics.on_times(np.array(seen), np.array(points), at)
 
     # the policy's commands and the driver and servos they go through
     def commands(self, audio, rate, frames, pacing=True):
@@ -246,7 +249,7 @@ class Chain:
             goal = goal + np.clip(target - goal, -step, step) if slew else target
             position = goal + (position - goal) * decay
             trace[k] = position
-        return np.stack([np.interp(at, cycles, trace[:, i]) for i in range(len(goal))], 1)
+        return metrics.on_times(cycles, trace, at)
 
     def policy_poses(self, audio_16k, frames, smoothing, pacing):
         from lip_policy.lip_command import PolicyConfig, offline_poses
@@ -352,7 +355,6 @@ def seal_check(chain, args):
 
     from face_msgs import face_layout
     from face_sim import skin as skin_module
-    from lip_policy import metrics
     from mirror_calibration.observer import FaceObserver
 
     skin = chain.skin
