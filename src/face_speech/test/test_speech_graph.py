@@ -147,12 +147,10 @@ def assert_contiguous(chunks):
 
 
 def assert_inside_limits(commands):
-    # The policy clips to the self-model's limits, which it keeps in float32: a pose at a
-    # limit is up to 1.2e-8 rad beyond the YAML's float64 value (-0.3 -> -0.30000001192).
     for _, command in commands:
         for name, position in zip(command.name, command.position):
             low, high, _ = LIMITS[name]
-            assert low - 1e-6 <= position <= high + 1e-6, (name, position)
+            assert low - 1e-9 <= position <= high + 1e-9, (name, position)
 
 
 def at_rest(command):

@@ -239,8 +239,13 @@ class LipsToActuators:
         self.refine_steps = int(refine_steps)
         index = [int(i) for i in self_model.lip_index]
         self.names = tuple(actuator_names[i] for i in index)
-        self.lower = self_model.lower[self_model.lip_index].double().numpy()
-        self.upper = self_model.upper[self_model.lip_index].double().numpy()
+        # The self-model keeps the limits in float32, up to half a float32 step beyond the
+        # configured (float64) ones (-0.3 is -0.30000001192): one step inwards, every
+        # position is inside the configured limits, as the driver and the tests hold them.
+        lower32 = self_model.lower[self_model.lip_index].numpy()
+        upper32 = self_model.upper[self_model.lip_index].numpy()
+        self.lower = np.nextafter(lower32, upper32).astype(np.float64)
+        self.upper = np.nextafter(upper32, lower32).astype(np.float64)
         self.neutral = self_model.neutral[self_model.lip_index].double().numpy()
         lower, upper = (self_model.lower[self_model.lip_index],
                         self_model.upper[self_model.lip_index])
