@@ -54,10 +54,10 @@ from machine import machine_report  # bench/ is on sys.path when run as a script
 
 from face_motor_driver import driver_node, emulator
 from lip_policy import metrics, policy_node
+from lip_policy.e2e_eval import DEMO_TEXT
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SENTENCES = ROOT / 'bench' / 'heldout_sentences.yaml'
-DEMO_TEXT = 'Bob, would you bring me the warm blue map? We will move it by noon.'
 # Six of the lip model's 12 held-out languages (bench/e2e_heldout.py runs all of them):
 # four families, and the two weakest live (tr, vi). `--languages all` runs the 12.
 DEFAULT_LANGUAGES = ('nl', 'sv', 'pl', 'ro', 'tr', 'vi')

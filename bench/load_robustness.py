@@ -23,9 +23,9 @@ import sys
 from machine import machine_report
 
 from face_bringup.cpu_load import cpu_hogs
+from lip_policy.e2e_eval import DEMO_TEXT
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SENTENCE = 'Bob, would you bring me the warm blue map? We will move it by noon.'
 
 
 def one_run(hogs, out):
@@ -33,7 +33,7 @@ def one_run(hogs, out):
     env = dict(os.environ)
     env.setdefault('ROS_DOMAIN_ID', str(int.from_bytes(os.urandom(2), 'little') % 100 + 1))
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    command = [str(ROOT / '.venv' / 'bin' / 'lip-e2e-eval'), '--text', SENTENCE,
+    command = [str(ROOT / '.venv' / 'bin' / 'lip-e2e-eval'), '--text', DEMO_TEXT,
                '--through', 'camera', '--out', str(out)]
     with cpu_hogs(hogs, seconds=600):
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
@@ -67,7 +67,7 @@ def main():
             print(f'{hogs} hogs, run {k + 1}: {figures}', flush=True)
             runs.append(figures)
         levels[str(hogs)] = runs[0] if args.runs == 1 else runs
-    print(json.dumps({'sentence': SENTENCE, 'levels': levels, 'machine': machine}))
+    print(json.dumps({'sentence': DEMO_TEXT, 'levels': levels, 'machine': machine}))
     return 0
 
 

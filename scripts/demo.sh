@@ -12,7 +12,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-TEXT="${TEXT:-Bob, would you bring me the warm blue map? We will move it by noon.}"
+if [[ -z "${TEXT:-}" ]]; then  # the demo sentence, defined once in lip_policy.e2e_eval
+  TEXT="$("$ROOT/.venv/bin/python" -c 'from lip_policy.e2e_eval import DEMO_TEXT; print(DEMO_TEXT)')"
+fi
 VOICE="${VOICE:-en}"
 VOICE_NODE="${SOURCE:-speech}"
 OUT="$ROOT/build/demo"

@@ -131,12 +131,13 @@ system_packages() {   # system_packages STEP "what needs them" PACKAGE...
     echo "setup:   run make setup as root, or: sudo apt-get install --no-install-recommends $*" >&2
   fi
 }
-# lip-corpus festival (lip_policy/festival.py) speaks with festival and exactly these voices
-# (issue #16); every other voice on the machine is reserved for independent evaluation.
-# festival-hi: language support festvox-hi-nsk needs (Hindi lexicon, phone set); it has no voice.
-system_packages festival "the festival corpus (lip-corpus festival)" festival \
-  festvox-us-slt-hts festvox-kdlpc16k festvox-ca-ona-hts festvox-czech-ph festvox-czech-machac \
-  festvox-czech-krb festvox-suopuhe-mv festvox-itapc16k festvox-hi-nsk festival-hi
+# lip-corpus festival speaks with festival and exactly the voices lip_policy.festival.PACKAGES
+# names (issue #16, with festival-hi: the Hindi language support festvox-hi-nsk needs, no
+# voice); every other voice on the machine is reserved for independent evaluation.
+FESTIVAL_PACKAGES="$("$PY" -c 'from lip_policy.festival import PACKAGES; print(" ".join(PACKAGES))')" \
+  || fail "lip_policy.festival does not import; check src/lip_policy."
+# shellcheck disable=SC2086  # one word per package
+system_packages festival "the festival corpus (lip-corpus festival)" festival $FESTIVAL_PACKAGES
 # speech_node's sound card output (sounddevice needs the PortAudio library).
 system_packages portaudio "speech_node's sound output (output auto/portaudio)" libportaudio2
 
