@@ -7,6 +7,7 @@ from face_motor_driver.face_config import default_face_config_path, load_face_co
 from mirror_calibration.babbling import (
     RAMP_TIME,
     SPEED_MARGIN,
+    TOUR_BLOCK,
     BabbleError,
     SettleDetector,
     babble_poses,
@@ -41,6 +42,29 @@ def test_sequence_resumes_exactly():
     np.testing.assert_allclose(resumed, every[25:])
     other_seed = babble_poses(FACE, babbled_actuators(FACE, []), seed=6, start=0, count=40)
     assert not np.allclose(other_seed, every)
+
+
+def test_each_block_is_the_block_of_sobol_points_in_a_shorter_order():
+    from scipy.stats import qmc
+
+    lips = babbled_actuators(FACE, ['jaw', 'lips'])
+    poses = babble_poses(FACE, lips, seed=3, start=0, count=3 * TOUR_BLOCK)
+    unit = qmc.Sobol(d=len(lips), scramble=True, seed=3).random(4 * TOUR_BLOCK)
+    sobol = LOWER[lips] + unit * (UPPER[lips] - LOWER[lips])
+    for block in range(3):
+        part = slice(block * TOUR_BLOCK, (block + 1) * TOUR_BLOCK)
+        np.testing.assert_allclose(poses[part][0, lips], sobol[part][0])  # starts at its first
+        np.testing.assert_allclose(np.sort(poses[part][:, lips], axis=0),
+                                   np.sort(sobol[part], axis=0))       # the same points
+
+    def mean_move(sequence):
+        full = np.tile(NEUTRAL, (len(sequence), 1))
+        full[:, lips] = sequence
+        return np.mean([transition_time(FACE, a, b, 0.0) for a, b in zip(full, full[1:])])
+    assert mean_move(poses[:, lips]) < 0.8 * mean_move(sobol)
+    # a session resumed inside a block continues the same tour
+    np.testing.assert_allclose(babble_poses(FACE, lips, seed=3, start=100, count=50),
+                               poses[100:150])
 
 
 def test_unknown_group_is_named():
