@@ -62,12 +62,15 @@ def _babble_camera(face_sim):
     return {**face_sim, 'rate_hz': BABBLE_CAMERA_RATE}
 
 
-def _babble(dataset, total, bar):
-    """Babble into dataset until it holds total samples; (result, samples per second)."""
+def _babble(dataset, total, bar, written=None):
+    """Babble into dataset until it holds total samples; (result, samples per second).
+    written: a list to append (time.time(), samples_total) to at every feedback."""
     stamps = []
 
     def progress(feedback):
         stamps.append((time.monotonic(), feedback.samples_total))
+        if written is not None:
+            written.append((time.time(), feedback.samples_total))
         bar.n = feedback.samples_total
         bar.refresh()
 
@@ -105,19 +108,137 @@ def collect(cache, total, transition, face_sim):
     return dataset, time.perf_counter() - started, rate
 
 
-def babble_rate(samples, transition, face_sim, warm_up=5):
-    """Babbling samples per second through the real graph, on a throw-away dataset."""
+def babble_rate(samples, transition, face_sim, warm_up=5, stages=False):
+    """Babbling samples per second through the real graph, on a throw-away dataset; with
+    stages also the per-stage times of each sample (stage_times), else None."""
     with tempfile.TemporaryDirectory() as directory:
         dataset = pathlib.Path(directory) / 'babble'
         bar = tqdm(total=warm_up + samples, desc='babbling', unit='sample', file=sys.stderr)
+        recorder = StageRecorder() if stages else None
+        written = []
         try:
             with mirror_graph(calibration=_calibration(transition),
-                          face_sim=_babble_camera(face_sim)):
+                              face_sim=_babble_camera(face_sim)):
                 _babble(dataset, warm_up, bar)
-                _, rate = _babble(dataset, warm_up + samples, bar)
+                _, rate = _babble(dataset, warm_up + samples, bar, written)
         finally:
             bar.close()
-    return rate
+            if recorder is not None:
+                recorder.close()
+        times = stage_times(recorder, load_dataset(dataset), written, warm_up) \
+            if stages else None
+    return rate, times
+
+
+class StageRecorder:
+    """Every calibration command, joint state, frame request, image and landmarks message
+    of a babbling session with its arrival time (time.time()), on its own thread."""
+
+    def __init__(self):
+        import threading
+
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import Image, JointState
+        from std_msgs.msg import Header
+
+        from face_common.qos import COMMAND_QOS, TRIGGER_QOS, landmark_reader_qos
+        from face_msgs.msg import FaceCommand, FaceLandmarks
+
+        self.commands, self.joints, self.triggers = [], [], []
+        self.images, self.landmarks = [], []
+        self.node = Node('babble_stage_recorder')
+        subscribe = self.node.create_subscription
+        subscribe(FaceCommand, 'face/expression_command', self._on_command, COMMAND_QOS)
+        subscribe(JointState, 'face/joint_states', self._on_joints, qos_profile_sensor_data)
+        subscribe(Header, 'camera/trigger', lambda m: self.triggers.append(
+            (time.time(), _seconds(m.stamp))), TRIGGER_QOS)
+        subscribe(Image, 'camera/image_raw', lambda m: self.images.append(
+            (time.time(), _seconds(m.header.stamp))), qos_profile_sensor_data)
+        subscribe(FaceLandmarks, 'face/landmarks', lambda m: self.landmarks.append(
+            (time.time(), _seconds(m.header.stamp))), landmark_reader_qos(100))
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _on_command(self, msg):
+        self.commands.append((_seconds(msg.header.stamp), np.array(msg.position)))
+
+    def _on_joints(self, msg):
+        self.joints.append((_seconds(msg.header.stamp), np.array(msg.position)))
+
+    def close(self):
+        self.executor.shutdown()
+        self.thread.join()
+        self.node.destroy_node()
+
+
+def _seconds(stamp):
+    return stamp.sec + 1e-9 * stamp.nanosec
+
+
+STAGES = (
+    ('move', 'first command of the move -> its last (the goal) published'),
+    ('servo_tail', 'last move command -> first joint state of the still window'),
+    ('settle_confirm', 'still window starts -> frame requested (settle confirmed)'),
+    ('frame', 'frame requested -> the image arrives (render + transport)'),
+    ('next_move', 'image arrives -> the next move\'s first command'),
+    ('detect', 'image arrives -> its landmarks arrive (overlaps the next move)'),
+    ('store', 'landmarks arrive -> the sample\'s feedback (written)'),
+    ('cycle', 'first command of a move -> first command of the next'),
+)
+
+
+def stage_times(recorder, data, written, skip):
+    """Median [ms] of each of STAGES over the samples after the first skip (the recorder's
+    view: message stamps where they say when, else arrival times)."""
+    commands = recorder.commands
+    stamps = np.array([t for t, _ in commands])
+    positions = [p for _, p in commands]
+    triggers = dict((round(s, 6), t) for t, s in recorder.triggers)
+    image_at = dict((s, t) for t, s in recorder.images)
+    marks_at = dict((s, t) for t, s in recorder.landmarks)
+    fed = dict((n, t) for t, n in written)
+    per = {name: [] for name, _ in STAGES}
+    goal_at = []   # (first, last) command index of each sample's move
+    for k in range(len(data)):
+        pose = data.commanded[k]
+        at_goal = [i for i, p in enumerate(positions)
+                   if len(p) == len(pose) and np.allclose(p, pose, atol=1e-9)]
+        goal_at.append(at_goal[0] if at_goal else None)
+    first_of_move = [None] * len(data)
+    for k in range(1, len(data)):
+        if goal_at[k] is None or goal_at[k - 1] is None:
+            continue
+        previous = data.commanded[k - 1]
+        moving = [i for i in range(goal_at[k - 1], goal_at[k] + 1)
+                  if not np.allclose(positions[i], previous, atol=1e-9)]
+        first_of_move[k] = moving[0] if moving else None
+    for k in range(max(skip, 1), len(data) - 1):
+        if first_of_move[k] is None or first_of_move[k + 1] is None:
+            continue
+        start, end = stamps[first_of_move[k]], stamps[goal_at[k]]
+        still, image = data.command_time[k], data.image_time[k]
+        asked = triggers.get(round(still + 0.03, 6))   # frame_delay
+        asked = min((t for t, s in recorder.triggers if s > still), default=None) \
+            if asked is None else asked
+        arrived, marked = image_at.get(image), marks_at.get(image)
+        stored = fed.get(k + 1)
+        following = stamps[first_of_move[k + 1]]
+        values = {'move': end - start, 'servo_tail': still - end,
+                  'settle_confirm': None if asked is None else asked - still,
+                  'frame': None if asked is None or arrived is None else arrived - asked,
+                  'next_move': None if arrived is None else following - arrived,
+                  'detect': None if arrived is None or marked is None else marked - arrived,
+                  'store': None if marked is None or stored is None else stored - marked,
+                  'cycle': following - start}
+        for name, value in values.items():
+            if value is not None:
+                per[name].append(value)
+    return {name: round(1000 * float(np.median(v)), 1) if v else None
+            for name, v in per.items()}
 
 
 def heldout_tail(dataset, train_max):
@@ -171,6 +292,10 @@ def main(argv=None):
                         help='measure only the babbling rate (babble_samples_per_s)')
     parser.add_argument('--rate-samples', type=int, default=60,
                         help='samples babbled for --rate-only')
+    parser.add_argument('--stages', action='store_true',
+                        help='with --rate-only: also the median time of each stage of a '
+                        'sample (a recorder in this process listens to the graph, which '
+                        'costs some CPU: compare rates without it)')
     args = parser.parse_args(argv)
     machine = machine_report()   # before the run: the load others put on the machine
     print(f'machine: {machine["cpu"]}, {machine["cores"]} cores, load {machine["load_1min"]}, '
@@ -180,11 +305,16 @@ def main(argv=None):
     if args.rate_only:
         rclpy.init()
         try:
-            rate = babble_rate(args.rate_samples, args.transition_time, face_sim)
+            rate, stages = babble_rate(args.rate_samples, args.transition_time, face_sim,
+                                       stages=args.stages)
         finally:
             rclpy.try_shutdown()
+        if stages:
+            for name, meaning in STAGES:
+                print(f'{name:>15}: {stages[name]} ms  ({meaning})', file=sys.stderr)
         print(json.dumps({'babble_samples_per_s': round(rate, 2),
                           'babble_samples': args.rate_samples,
+                          **({'stage_ms': stages} if stages else {}),
                           'transition_time': args.transition_time, 'machine': machine}))
         return
     torch.set_num_threads(args.threads)
