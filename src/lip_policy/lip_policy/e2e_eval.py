@@ -75,6 +75,9 @@ OFFLINE_CHUNK = 0.5  # [s] audio per chunk for the offline commands
 # output (a virtual DAC on the monotonic clock), so a run never depends on a sound device
 SPEECH = {'output': 'null'}
 SOURCES = {'player': 'audio_player_node', 'speech': 'speech_node'}
+# [s] longest wait for the graph to come up (each wait ends as soon as it has): node start-up
+# (imports, models) takes seconds on a quiet machine and much longer on a loaded one
+STARTUP_TIMEOUT = 120.0
 TIMELINE_TOLERANCE_MS = 1.0  # [ms] largest gap or overlap between consecutive /audio chunks
 
 
@@ -222,11 +225,12 @@ class Evaluation:
         try:
             # this process records: an instrument while it runs
             with niceness(INSTRUMENT_NICE), _running(self.commands(through, lag)) as nodes:
-                ready = recorder.spin(60, lambda: len(recorder.joints) > 20 and (
+                ready = recorder.spin(STARTUP_TIMEOUT, lambda: len(recorder.joints) > 20 and (
                     through != 'camera' or len(recorder.landmarks) > 5) and (
                     not speech or recorder.say_client.server_is_ready()), nodes)
                 if not ready:
-                    raise E2EError('the driver (camera, speech node) did not come up in 60 s:\n'
+                    raise E2EError('the driver (camera, speech node) did not come up in '
+                                   f'{STARTUP_TIMEOUT:g} s:\n'
                                    + '\n'.join(n.output()[-1500:] for n in nodes))
                 recorder.spin(2.0, nodes=nodes)  # the policy node loads its models
                 own = {'face/joint_states': 1, 'face/lip_command': 1, 'audio': int(speech)}
@@ -236,9 +240,10 @@ class Evaluation:
                 if speech:
                     # the speech node publishes volatile: the policy must listen before the
                     # first chunk (audio_player_node waits for its listeners itself)
-                    if not recorder.spin(30, lambda: recorder.node.count_subscribers('audio')
-                                         >= 2, nodes):
-                        raise E2EError('lip_policy_node did not subscribe to audio in 30 s:\n'
+                    if not recorder.spin(STARTUP_TIMEOUT, lambda: recorder.node.count_subscribers(
+                            'audio') >= 2, nodes):
+                        raise E2EError('lip_policy_node did not subscribe to audio in '
+                                       f'{STARTUP_TIMEOUT:g} s:\n'
                                        + nodes[1].output()[-1500:])
                     recorder.spin(0.5, nodes=nodes)  # ... and the speech node has matched it
                     self.said = self.say(recorder, nodes)
