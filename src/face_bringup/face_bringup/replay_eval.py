@@ -117,6 +117,10 @@ def evaluate(bag, models, live=None):
         positions = np.array([[dict(zip(m.name, m.position)).get(n, np.nan) for n in names]
                               for _, m in joints])
         measured = metrics.on_times(joint_times, positions, times)
+        # how many recorded joint states the speech spans (joint states are best effort: a
+        # recorder starved of CPU misses some, and a jaw seen constant has no correlation)
+        result['joint_states_in_speech'] = int(np.count_nonzero(
+            (joint_times >= times[0]) & (joint_times <= times[-1])))
         jaw = names.index('jaw_open')
         result['lip_joint_rms_error_rad'] = round(
             float(np.sqrt(np.nanmean((measured - poses) ** 2))), 4)
