@@ -136,8 +136,9 @@ def ramped_move(start, goal, elapsed, duration, lead=0.0):
 class SettleDetector:
     """Decides when measured joints have stopped moving near their target.
 
-    Settled = over the last `window` seconds every measured joint moved less than
-    `still` radians, and all joint states of that window were seen after the move ended.
+    Settled = over the last `window` seconds (from the last joint state at or before its
+    start) every measured joint moved less than `still` radians, and all joint states of
+    that window were seen after the move ended.
     """
 
     def __init__(self, window=0.06, still=0.003):
@@ -172,7 +173,11 @@ class SettleDetector:
         if len(recent) < 2 or recent[-1][0] - recent[0][0] < self.window:
             return None
         start = recent[-1][0] - self.window
-        window = [(t, p) for t, p in recent if t >= start]
+        # The window from the last state at or before its start on, so it spans the whole
+        # window even when states were dropped (a busy machine's best-effort joint states):
+        # a window holding only the latest state would count a moving face as still.
+        first = max(i for i, (t, _) in enumerate(recent) if t <= start)
+        window = recent[first:]
         if np.max(np.ptp(np.array([p for _, p in window]), axis=0)) >= self.still:
             return None
         return window[0][0]

@@ -114,11 +114,24 @@ def test_settle_needs_stillness_after_the_move():
     for k in range(10):  # holding
         detector.add(1.1 + 0.01 * k, [0.1])
     assert detector.settled(since=1.1)
-    # still from the first state of the last 50 ms on, however long it has held before
+    # still from the last state at or before the start of the last 50 ms on, however long
+    # it has held before
+    assert detector.still_since(since=1.1) == pytest.approx(1.14)
+    detector.add(1.195, [0.1])
     assert detector.still_since(since=1.1) == pytest.approx(1.14)
     assert not detector.settled(since=1.2), 'nothing seen since then yet'
     detector.add(1.21, [float('nan')])  # an unmeasured joint never counts as settled data
     assert not detector.settled(since=1.205)
+
+
+def test_dropped_joint_states_do_not_make_a_moving_face_still():
+    detector = SettleDetector(window=0.04, still=0.003)
+    for k in range(10):   # moving at 0.2 rad/s, joint states every 10 ms ...
+        detector.add(1.0 + 0.01 * k, [0.002 * k])
+    detector.add(1.135, [0.027])   # ... then only one more, 45 ms later
+    assert not detector.settled(since=1.0), 'one state in the window is no stillness'
+    detector.add(1.14, [0.027])
+    assert not detector.settled(since=1.0)
 
 
 def test_nearest_in_time():
