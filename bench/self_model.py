@@ -183,8 +183,9 @@ STAGES = (
     ('move', 'first command of the move -> its last (the goal) published'),
     ('servo_tail', 'last move command -> first joint state of the still window'),
     ('settle_confirm', 'still window starts -> frame requested (settle confirmed)'),
-    ('frame', 'frame requested -> the image arrives (render + transport)'),
-    ('next_move', 'image arrives -> the next move\'s first command'),
+    ('frame', 'frame requested -> the image arrives (render + transport; with '
+              'frame_overlap during the next move)'),
+    ('next_move', 'image arrives -> the next move\'s first command (< 0: it came first)'),
     ('detect', 'image arrives -> its landmarks arrive (overlaps the next move)'),
     ('store', 'landmarks arrive -> the sample\'s feedback (written)'),
     ('cycle', 'first command of a move -> first command of the next'),
@@ -202,20 +203,20 @@ def stage_times(recorder, data, written, skip):
     marks_at = dict((s, t) for t, s in recorder.landmarks)
     fed = dict((n, t) for t, n in written)
     per = {name: [] for name, _ in STAGES}
-    goal_at = []   # (first, last) command index of each sample's move
+    same = [False] + [len(a) == len(b) and np.allclose(a, b, atol=1e-12)
+                      for a, b in zip(positions, positions[1:])]   # holding the pose
+    goal_at, first_of_move = [], []   # per sample: its move's last and first command
     for k in range(len(data)):
+        # the last time the commands reached the pose before it settled (a pose babbled
+        # again reaches it twice), and the move there: back to the hold before it
         pose = data.commanded[k]
-        at_goal = [i for i, p in enumerate(positions)
-                   if len(p) == len(pose) and np.allclose(p, pose, atol=1e-9)]
-        goal_at.append(at_goal[0] if at_goal else None)
-    first_of_move = [None] * len(data)
-    for k in range(1, len(data)):
-        if goal_at[k] is None or goal_at[k - 1] is None:
-            continue
-        previous = data.commanded[k - 1]
-        moving = [i for i in range(goal_at[k - 1], goal_at[k] + 1)
-                  if not np.allclose(positions[i], previous, atol=1e-9)]
-        first_of_move[k] = moving[0] if moving else None
+        at_goal = [i for i, p in enumerate(positions) if stamps[i] <= data.command_time[k]
+                   and not same[i] and len(p) == len(pose) and np.allclose(p, pose, atol=1e-9)]
+        goal_at.append(at_goal[-1] if at_goal else None)
+        start = goal_at[-1]
+        while start is not None and start > 0 and not same[start - 1]:
+            start -= 1
+        first_of_move.append(start)
     for k in range(max(skip, 1), len(data) - 1):
         if first_of_move[k] is None or first_of_move[k + 1] is None:
             continue

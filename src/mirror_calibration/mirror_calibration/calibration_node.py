@@ -6,10 +6,15 @@ camera has captured a frame after that, and appends (commanded, measured at the 
 time, landmarks of that frame) to the dataset. The move to the next pose starts as soon as
 the frame is captured: the observer's landmarks of it arrive during that move (70 ms after
 capture, 200 ms on a busy machine) and are matched by the frame's stamp, and the sample is
-written then, before the next frame is taken. Samples are written in pose order, so a
-resumed dataset continues after its last sample; a sample whose frame the observer skipped
-is posed again. Feedback reports progress after every sample written. One goal runs at a
-time; a goal for an existing dataset resumes it.
+written then, before the next frame is taken. With `frame_overlap` (a camera that captures
+on camera/trigger, such as face_sim) the next move starts as soon as the frame is asked for,
+while the camera renders it: the frame is taken only if the joint states from settling to
+its capture time all stayed within settle_tolerance of each other (the face had not begun
+the next move), else its pose is babbled again; when that happens to a quarter of the
+samples (a camera that does not capture on request) the node waits for every frame again.
+Samples are written in pose order, so a resumed dataset continues after its last sample;
+a sample whose frame the observer skipped is posed again. Feedback reports progress after
+every sample written. One goal runs at a time; a goal for an existing dataset resumes it.
 
 The probe's topics (joint states at the driver's 150 Hz, images, landmarks) are served by a
 helper node, calibration_node_probe, on its own single-threaded executor thread: woken by
@@ -50,9 +55,88 @@ from mirror_calibration.babbling import (
     transition_time,
 )
 from mirror_calibration.dataset import DatasetError, DatasetMeta, DatasetWriter
-from mirror_calibration.face_probe import FaceProbe, ProbeError
+from mirror_calibration.face_probe import Capture, FaceProbe, ProbeError
 
 POSE_BLOCK = 64  # poses generated at a time (the sequence is resumable at any index)
+MOVED = object()  # BabbleProbe.frame(): the face moved before the frame was captured
+OVERLAP_CHECK = 8  # frame_overlap stays on while fewer than a quarter of frames (after
+                   # this many rejected) showed the face moved
+
+
+class FrameRequest:
+    """A settled pose whose frame has been asked for (BabbleProbe.request_frame)."""
+
+    def __init__(self, settled, settled_time, wanted_after):
+        self.settled = settled            # joints settled (False: settle_timeout)
+        self.settled_time = settled_time  # still from then on [s]
+        self.wanted_after = wanted_after  # the frame must be captured at or after this [s]
+
+
+class BabbleProbe(FaceProbe):
+    """FaceProbe.capture in two steps, so the next move can run while the camera captures
+    the frame: request_frame waits until the joints settled and asks for the frame; frame
+    waits for that frame and takes it only if it shows the face before the next move moved
+    it: captured before the next move's first command was published, or with every joint
+    state from then to the frame's stamp within the stillness tolerance of the last one
+    before it (the commands had not reached the servos yet)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.still = self._settle.still
+
+    def request_frame(self, pose, settle_timeout, frame_timeout, should_stop=lambda: False):
+        """Keep pose commanded until the joints settled (or settle_timeout [s]), then ask
+        the camera for a frame frame_delay after settling. A FrameRequest, or None if
+        should_stop() turned true; ProbeError when joint states stop (see capture)."""
+        moved_at = self.now()
+        still_since = self._hold_until(
+            pose, lambda: self._settle.still_since(since=moved_at),
+            time.monotonic() + settle_timeout, should_stop)
+        if should_stop():
+            return None
+        fresh = self._hold_until(
+            pose, lambda: True if self._joints and self._joints[-1][0] >= moved_at else None,
+            time.monotonic() + frame_timeout, should_stop)
+        if fresh is None:
+            if should_stop():
+                return None
+            raise ProbeError('joint states on face/joint_states stopped; is '
+                             'face_motor_driver_node still running?')
+        settled = still_since is not None
+        settled_time = still_since if settled else self.now()
+        request = FrameRequest(settled, settled_time, settled_time + self.frame_delay)
+        self._request_frame(request.wanted_after)
+        return request
+
+    def frame(self, request, timeout, pose=None, should_stop=lambda: False, moved_at=math.inf):
+        """The Capture of request's frame (the first image captured at or after its time),
+        once the joint states up to that image's stamp have arrived; keeps pose commanded
+        meanwhile (None: nothing). moved_at [s]: when the next move's first command was
+        published; MOVED if the frame was captured later and the joints had moved by
+        settle_tolerance or more by then. None if should_stop() turned true. ProbeError
+        when no such image arrives within timeout [s]."""
+        def found():
+            image = next((t for t in self._images if t >= request.wanted_after), None)
+            if image is None or not self._joints or self._joints[-1][0] < image:
+                return None
+            return image
+
+        image_time = self._hold_until(pose, found, time.monotonic() + timeout, should_stop)
+        if image_time is None:
+            if should_stop():
+                return None
+            raise ProbeError(f'no image on camera/image_raw captured after the pose within '
+                             f'{timeout:g} s; start the camera (camera_node or '
+                             'face_sim_node), stamping its images with their capture time')
+        if image_time >= moved_at:
+            with self._lock:   # the joint states measured (NaN: not) as the SettleDetector
+                before = [p for t, p in self._joints if t < moved_at and np.all(np.isfinite(p))]
+                after = [p for t, p in self._joints
+                         if moved_at <= t <= image_time and np.all(np.isfinite(p))]
+            held = np.array(before[-1:] + after)
+            if len(held) < 2 or np.max(np.ptp(held, axis=0)) >= self.still:
+                return MOVED
+        return Capture(image_time, request.settled, request.settled_time)
 
 
 SECONDS = positive(unit='s')
@@ -83,6 +167,10 @@ PARAMETERS = {
                                  'on it [s]; moves are commanded that far ahead', SHORT_TIME),
     'frame_timeout': Parameter(3.0, 'longest wait for a camera frame after settling [s]; '
                                'then the goal aborts', SECONDS),
+    'frame_overlap': Parameter(True, 'start the next move once the frame of a settled pose '
+                               'is asked for on camera/trigger, not when it arrives (a frame '
+                               'that shows the face moved is dropped and its pose babbled '
+                               'again); false: wait for every frame'),
 }
 
 
@@ -94,6 +182,7 @@ class CalibrationNode(Node):
         self.transition_time = p['transition_time']
         self.settle_timeout = p['settle_timeout']
         self.frame_timeout = p['frame_timeout']
+        self.frame_overlap = p['frame_overlap']
         try:
             self.face = load_face_config(p['face_config'] or default_face_config_path())
         except ConfigError as exc:
@@ -104,7 +193,7 @@ class CalibrationNode(Node):
             f'{self.get_name()}_probe', namespace=self.get_namespace(), context=self.context,
             start_parameter_services=False, parameter_overrides=[RosParameter(
                 'use_sim_time', value=self.get_parameter('use_sim_time').value)])
-        self.probe = FaceProbe(self._probe_node, self.face, p['command_topic'],
+        self.probe = BabbleProbe(self._probe_node, self.face, p['command_topic'],
                                p['command_rate'], p['settle_window'], p['settle_tolerance'],
                                p['frame_delay'], p['servo_lag'], p['command_latency'])
         self._probe_executor = SingleThreadedExecutor(context=self.context)
@@ -182,7 +271,9 @@ class CalibrationNode(Node):
         initial = writer.count
         index = writer.next_index(goal.seed)
         poses, first = np.zeros((0, len(self.face.actuators))), 0
-        pending = None   # (index, pose, Capture) captured, not written yet
+        pending = None   # (index, pose, Capture or FrameRequest) captured, not written yet
+        moved_at = math.inf   # when the move after pending's pose began [s]
+        overlap, asked, moved = self.frame_overlap, 0, 0
         try:
             current = self.probe.wait_for_mirror(should_stop=stop)
             while writer.count < goal.sample_count:
@@ -201,15 +292,29 @@ class CalibrationNode(Node):
                     pose = poses[index - first]
                     if current is None or not np.all(np.isfinite(current)):
                         current = np.array([a.neutral for a in self.face.actuators])
+                    moved_at = self.probe.now()
                     self.probe.move(current, pose,
                                     transition_time(self.face, current, pose, transition), stop)
                     current = pose
                 if pending is not None:
                     sample, pending = pending, None
-                    observed = self.probe.observation(sample[2], self.frame_timeout,
-                                                      current, stop)
-                    if observed is None:   # stopping, or its frame was lost: pose it again
-                        index = sample[0]
+                    capture = sample[2]
+                    if isinstance(capture, FrameRequest):   # asked for before this move
+                        capture = self.probe.frame(capture, self.frame_timeout, current, stop,
+                                                   moved_at if more else math.inf)
+                        if capture is MOVED:
+                            moved += 1
+                            if overlap and moved >= OVERLAP_CHECK and moved > asked / 4:
+                                overlap = False
+                                self.get_logger().warn(
+                                    f'{moved} of {asked} frames showed the face moving on '
+                                    'to the next pose: the camera does not capture on '
+                                    'camera/trigger; waiting for every frame from now on '
+                                    '(set frame_overlap false for this camera)')
+                    observed = None if capture is None or capture is MOVED else \
+                        self.probe.observation(capture, self.frame_timeout, current, stop)
+                    if observed is None:   # stopping, its frame was lost or showed the
+                        index = sample[0]  # face moving on: pose it again
                         continue
                     detected = self._write(writer, goal.seed, sample[0], sample[1], observed)
                     written += 1
@@ -217,8 +322,9 @@ class CalibrationNode(Node):
                     self._feedback(goal_handle, writer.count, goal.sample_count,
                                    (time.monotonic() - started) / max(writer.count - initial, 1))
                 if more:
-                    capture = self.probe.capture(pose, settle_timeout, self.frame_timeout,
-                                                 stop)
+                    capture = self._capture(pose, settle_timeout, stop, overlap and
+                                            writer.count + 1 < goal.sample_count)
+                    asked += isinstance(capture, FrameRequest)
                     if capture is not None:
                         pending = (index, pose, capture)
                         index += 1
@@ -231,6 +337,18 @@ class CalibrationNode(Node):
                             f'{goal.dataset_path}: {written} new samples, {writer.count} in '
                             f'total ({no_face} frames without a face)', writer, written,
                             no_face)
+
+    def _capture(self, pose, settle_timeout, stop, overlap):
+        """The held pose's frame: a FrameRequest (overlap: the next move may start while
+        the camera captures it) or a Capture (its image has arrived); None when stopping."""
+        if not overlap:
+            return self.probe.capture(pose, settle_timeout, self.frame_timeout, stop)
+        request = self.probe.request_frame(pose, settle_timeout, self.frame_timeout, stop)
+        if request is None or request.settled:
+            return request
+        # Not settled within settle_timeout: the frame is taken as it is (Capture.settled
+        # False), so it is waited for before moving on.
+        return self.probe.frame(request, self.frame_timeout, pose, stop)
 
     def _write(self, writer, seed, index, pose, observed):
         """Append one sample durably; returns whether its frame showed the face."""

@@ -6,6 +6,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
@@ -135,3 +136,42 @@ def test_a_captured_frame_is_paired_with_its_own_landmarks_or_none():
     finally:
         stop.set()
         face.join()
+
+
+def test_a_frame_asked_for_before_the_next_move_counts_only_if_it_shows_the_held_face():
+    """calibration_node's frame_overlap: the next move starts once the frame is asked for;
+    the frame is taken if captured before that move's first command, or after it while the
+    joints had not moved yet, and is MOVED once they had."""
+    from mirror_calibration.calibration_node import MOVED, BabbleProbe, FrameRequest
+
+    pose = np.array([a.neutral for a in FACE.actuators]) + 0.1
+    t0, moved_at = 1000.0, 1000.2        # the next move's first command is published at moved_at
+    acting = moved_at + 0.02             # ... and reaches the servos 20 ms later
+
+    def probe_seeing(image_stamps):
+        node = StandInNode()
+        probe = BabbleProbe(node, FACE, 'face/expression_command', 50.0, WINDOW, STILL,
+                            FRAME_DELAY)
+        for k in range(60):              # 150 Hz joint states: held, then moving on
+            t = t0 + k / 150
+            positions = pose + (0.01 * (t - acting) * 150 if t > acting else 0.0)
+            node.callbacks['face/joint_states'](JointState(
+                header=Header(stamp=_stamp(t)), name=list(FACE.names),
+                position=positions.tolist()))
+        for stamp in image_stamps:
+            node.callbacks['camera/image_raw'](Image(header=Header(stamp=_stamp(stamp))))
+        return probe
+
+    request = FrameRequest(True, t0 + 0.05, t0 + 0.05 + FRAME_DELAY)
+    for images, taken in (([t0 + 0.02, t0 + 0.1], t0 + 0.1),     # before the move: taken
+                          ([moved_at + 0.01], moved_at + 0.01),  # commands not acting yet
+                          ([acting + 0.03], MOVED)):             # the face moved on
+        captured = probe_seeing(images).frame(request, timeout=1.0, moved_at=moved_at)
+        if taken is MOVED:
+            assert captured is MOVED
+        else:
+            assert captured.image_time == pytest.approx(taken, abs=1e-6)
+            assert captured.settled and captured.settled_time == request.settled_time
+    # the last sample of a session: no next move, so no check
+    captured = probe_seeing([acting + 0.03]).frame(request, timeout=1.0)
+    assert captured.image_time == pytest.approx(acting + 0.03, abs=1e-6)
