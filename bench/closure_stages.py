@@ -1,7 +1,8 @@
 """Where /p b m/ closures and /w u/ puckers are lost, stage by stage (issue #17, item 1).
 
     .venv/bin/python bench/closure_stages.py [--languages nl sv pl ro tr vi | all]
-                                             [--no-camera] [--out build/bench/closure_stages]
+                                             [--no-camera] [--seal-hold S]
+                                             [--out build/bench/closure_stages]
 
 Offline, without a ROS graph. Two parts:
 
@@ -17,7 +18,8 @@ Offline, without a ROS graph. Two parts:
    (bench/heldout_sentences.yaml, languages the lip model never heard) through every
    stage of the chain with the real models of models/ (loaded as the policy loads them,
    lip_policy.runtime_models): teacher -> lip model -> retargeting -> inverse + forward
-   self-model -> voice gate, smoothing, pacing -> commands (actuator lead, feed-forward)
+   self-model -> voice gate, smoothing, pacing and the seal hold (--seal-hold, the node's
+   default unless given; 0 = off) -> commands (actuator lead, feed-forward)
    -> the driver's slew limit (max_velocity, cycle_rate) -> first-order servos (the
    emulator's 30 ms) -> hidden skin -> camera (render + observer, tracking, at
    --camera-rate, interpolated to 10 ms frames as lip-e2e-eval does). Each stage is
@@ -79,7 +81,7 @@ STAGES = (
     ('inverse_net', '(d0) inverse network alone -> forward', 'robot'),
     ('inverse', '(d1) inverse + 3 chord steps -> forward', 'robot'),
     ('smoothed', '(d2) + voice gate + smoothing -> forward', 'robot'),
-    ('paced', '(d3) + pacing = offline policy -> forward', 'robot'),
+    ('paced', '(d3) + pacing + seal hold = offline policy -> forward', 'robot'),
     ('servo_forward', '(d4) commands -> slew -> servos -> forward', 'robot'),
     ('servo_forward_unpaced', '(d4u) same, policy without pacing', 'robot'),
     ('servo_forward_noslew', '(d4n) same, paced, no driver slew limit', 'robot'),
@@ -215,7 +217,7 @@ class Chain:
         from lip_policy.lip_command import Chunk, PolicyConfig
 
         config = PolicyConfig(actuator_lag=self.lead, servo_time_constant=self.servo_tau,
-                              pacing=1.0 if pacing else 0.0)
+                              pacing=1.0 if pacing else 0.0, seal_hold=self.args.seal_hold)
         policy = self.models.lip_policy(config)
         origin = 1.0
         piece = int(rate * 0.5)
@@ -251,10 +253,11 @@ class Chain:
             trace[k] = position
         return metrics.on_times(cycles, trace, at)
 
-    def policy_poses(self, audio_16k, frames, smoothing, pacing):
+    def policy_poses(self, audio_16k, frames, smoothing, pacing, seal_hold=0.0):
         from lip_policy.lip_command import PolicyConfig, offline_poses
 
-        config = PolicyConfig(pose_smoothing=smoothing, pacing=1.0 if pacing else 0.0)
+        config = PolicyConfig(pose_smoothing=smoothing, pacing=1.0 if pacing else 0.0,
+                              seal_hold=seal_hold)
         return offline_poses(self.models.lip_policy(config), audio_16k)[1][:frames]
 
     def run_clip(self, text, voice, camera=True):
@@ -280,7 +283,8 @@ class Chain:
         net = self.to_actuators.robot_lips_to_actuators(target, refine_steps=0)
         refined = self.to_actuators.robot_lips_to_actuators(target)
         smoothed = self.policy_poses(audio_16k, frames, 2, pacing=False)
-        paced = self.policy_poses(audio_16k, frames, 2, pacing=True)
+        paced = self.policy_poses(audio_16k, frames, 2, pacing=True,
+                                  seal_hold=self.args.seal_hold)
         at = np.arange(frames) * FRAME_PERIOD
         send, commands = self.commands(audio, rate, frames)
         servo = self.servos(send, commands, at)
@@ -538,6 +542,11 @@ def main():
     parser.add_argument('--width', type=int, default=480)
     parser.add_argument('--height', type=int, default=360)
     parser.add_argument('--skin-seed', type=int, default=0)
+    parser.add_argument('--seal-hold', type=float,
+                        default=policy_node.PARAMETERS['seal_hold'].default,
+                        help="[s] the policy's seal hold in the paced rows and the commands "
+                             "(d3 on; d2 is smoothing alone); 0 = off (default: the node's, "
+                             "%(default)s)")
     parser.add_argument('--lip-model', default='', help='default models/lip_model.pt')
     parser.add_argument('--self-model', default='', help='default models/self_model_sim.pt')
     parser.add_argument('--retarget', default='', help='default models/retarget.npz')
@@ -565,7 +574,7 @@ def main():
     print(f'models loaded: actuator lead {chain.lead * 1000:.0f} ms, servo feed-forward '
           f'{chain.servo_tau * 1000:.0f} ms, lip max_velocity {chain.max_velocity.tolist()}',
           flush=True)
-    result = {'machine': machine}
+    result = {'machine': machine, 'seal_hold': args.seal_hold}
     if not args.no_seal_check:
         seal = seal_check(chain, args)
         result['seal_check'] = seal

@@ -19,11 +19,19 @@ size, stamped with the time the first sample is played). The core
    pose_smoothing frames each side), which takes out the frame-to-frame jitter of per-frame
    inversion that the servos' slew limits would otherwise turn into lag; a frame is final
    pose_smoothing frames later;
+4b. holds each seal (seal_hold): where the retargeted lips read sealed (metrics.closed_at:
+   inner-lip gap below seal_gap of the robot's rest mouth width, the notion of closure
+   recall) with the voice fully on, that frame's unsmoothed pose is pinned over seal_hold
+   around it (pose_filters.SealHold), so a /p b m/ shows long enough for a 30 Hz camera to
+   see it; pins are decided seal_hold / 2 after their frame;
 5. keeps the poses on a schedule keyed by playback time and paces them to the actuators'
    speed limits (when given; pose_filters): the mean of the poses rate-limited forwards in
    time (which trails every fast move) and backwards (which starts it early) keeps within
    the limits and centres each fast move on its time, where the driver's own slew limit
-   alone would only trail it;
+   alone would only trail it; then each pinned frame bounds every pose within reach to the
+   pin +- the speed limit times their distance (pose_filters.hold_pins), so the lips reach a
+   seal in time (moving earlier, with the look-ahead the schedule has), hold it, and leave it
+   within the limits;
 6. `command(now)` returns the paced pose
    for time now + actuator_lag (interpolated between frames): commands lead the audio by
    the actuators' lag, so the lips arrive when the sound does. When chunks come ahead of
@@ -43,11 +51,15 @@ import numpy as np
 
 from face_common.frames import FRAME_PERIOD, HOP
 from face_msgs.checks import MessageError, check_audio_chunk
+from lip_policy import metrics
 from lip_policy.pose_filters import (
     PACE_HORIZON,
     PoseSmoother,
+    SealHold,
+    hold_pins,
     pace_poses,
     rate_limited,
+    seal_pins,
     smooth_poses,
 )
 from lip_policy.resample import Resampler
@@ -56,6 +68,9 @@ from lip_policy.voice_gate import SILENCE_DB, VoiceGate, hop_levels
 ENCODING_FLOAT32, ENCODING_INT16 = 0, 1  # as face_msgs/AudioChunk
 RECENT_SEQUENCES = 512  # chunk sequence numbers remembered to tell duplicates (10 s of 20 ms)
 COMPUTE_HISTORY = 2000  # compute figures kept for the medians and percentiles
+# Gate weight from which a sealed frame is held: the voice fully on (a frame on its way to
+# neutral shows a neutral-ish mouth, and the model's closed mouth in silence is no /p b m/).
+SEAL_MIN_WEIGHT = 0.999
 
 
 class ChunkError(ValueError):
@@ -94,6 +109,8 @@ class PolicyConfig:
     servo_time_constant: float = 0.0  # [s] first-order servo lag undone by feed-forward
     pose_smoothing: int = 2  # [frames] each side of the zero-phase pose smoothing; 0 = off
     pacing: float = 1.0  # fraction of the actuators' max_velocity the poses keep to; 0 = off
+    seal_hold: float = 0.0  # [s] a sealed frame's pose is held this long around it; 0 = off
+    seal_gap: float = metrics.CLOSED_FRACTION  # inner-lip gap / rest mouth width: sealed below
     stall_timeout: float = 0.25  # [s] without audio for the commanded time before easing
     ease_time: float = 0.3  # [s] easing to neutral after a stall
     silence_threshold_db: float = -45.0  # [dBFS] hop RMS below this is silence
@@ -110,7 +127,7 @@ class PolicyConfig:
         """Raise ValueError naming every bad value."""
         problems = []
         ranges = {'actuator_lag': (0.0, 1.0), 'servo_time_constant': (0.0, 0.5),
-                  'pacing': (0.0, 1.0),
+                  'pacing': (0.0, 1.0), 'seal_hold': (0.0, 0.5), 'seal_gap': (0.0, 0.5),
                   'stall_timeout': (0.02, 10.0),
                   'ease_time': (0.0, 10.0), 'silence_threshold_db': (-120.0, 0.0),
                   'silence_hold': (0.0, 10.0), 'voice_attack': (0.0, 2.0),
@@ -161,6 +178,7 @@ class _Segment:
         self.gate = _voice_gate(c, lookahead)
         self.lookahead = lookahead
         self.smoother = PoseSmoother(c.pose_smoothing)
+        self.hold = SealHold(policy.hold_frames) if policy.hold_frames else None
         self.hop_rest = np.zeros(0)  # 16 kHz samples not yet a whole hop
         self.hops = 0  # hop levels given to the gate
         self.last_level = SILENCE_DB
@@ -236,9 +254,9 @@ class _Segment:
 
     def conceal(self, times, poses):
         """poses (n, L) of frames at times (n,), those inside lost audio holding the pose
-        before them."""
+        before them -> (poses, (n,) True where held)."""
         if not len(times):
-            return poses
+            return poses, np.zeros(0, bool)
         out = poses.copy()
         held = self._in_concealed(times) if self.concealed else np.zeros(len(times), bool)
         for k in np.flatnonzero(held):  # in order: a run of held frames holds one pose
@@ -249,7 +267,7 @@ class _Segment:
         self.last_pose = out[-1]
         # lost stretches that every frame has passed are done with
         self.concealed = [c for c in self.concealed if c[2] > times[-1]]
-        return out
+        return out, held
 
     def _frames(self, coefficients):
         n = len(coefficients)
@@ -264,7 +282,8 @@ class LipPolicy:
     predictor: lip_policy.predictor.LipPredictor; lips_to_actuators: callable (n, 40, 3)
     human lips -> (n, L) positions [rad] (retarget.LipsToActuators); names, neutral: the L
     lip actuators and their rest positions; max_velocity: their speed limits (L,) [rad/s]
-    (config/face_motors.yaml), or None for no pacing.
+    (config/face_motors.yaml), or None for no pacing. The seal hold needs the retargeting
+    (lips_to_actuators.retargeting) to tell sealed lips; without one it is off.
     """
 
     def __init__(self, predictor, lips_to_actuators, names, neutral, config=None,
@@ -281,11 +300,22 @@ class LipPolicy:
                 raise ValueError(f'max_velocity must be {len(self.names)} positive speeds '
                                  f'[rad/s] for {", ".join(self.names)}; got {max_velocity!r}')
             self.max_step = limits * self.config.pacing * FRAME_PERIOD
+        # The seal hold: frames held around each sealed one, and the width the gaps are
+        # fractions of (the robot's rest mouth, as retargeted lips land on it).
+        retargeting = getattr(lips_to_actuators, 'retargeting', None)
+        self.seal_width = None
+        if retargeting is not None and self.config.seal_hold > 0:
+            rest = retargeting.robot_rest @ retargeting.components + retargeting.robot_mean
+            self.seal_width = float(metrics.width(rest.reshape(1, -1, 3))[0])
+        self.hold_frames = round(self.config.seal_hold / FRAME_PERIOD) if self.seal_width else 0
         self.segment = None
         self.last_sequence = None
         self.times = np.zeros(0)
         self.poses = np.zeros((0, len(self.names)))
         self.forward = self.poses.copy()  # the poses rate-limited forwards (pacing)
+        self.pins = self.poses.copy()  # the pose each frame must show (seal hold); NaN: free
+        # pins decided for frames the smoother has not finished yet
+        self.pending_times, self.pending_pins = np.zeros(0), self.poses.copy()
         self.published = self.neutral.copy()
         self.idle = True
         self.ease_start = None
@@ -393,6 +423,7 @@ class LipPolicy:
                         'hold their pose through it']
         notes = [] if seg is None else [self._why_new(seg, arrival.stamp, arrival.rate)]
         self.end_segment(hurry)
+        self.pending_times, self.pending_pins = self.pending_times[:0], self.pending_pins[:0]
         # Newer audio for the same playback time replaces what was scheduled.
         self._keep(self.times < arrival.stamp)
         self.segment = _Segment(self, arrival.stamp, arrival.rate)
@@ -418,24 +449,59 @@ class LipPolicy:
         started = time.perf_counter()
         times, coefficients, weights = segment.finish() if last else segment.drain()
         final = []  # (times, poses) that the segment's smoother has finished
+        pins = []  # (times, pins) that the segment's seal hold has decided
         if len(times):
-            positions = self._positions(self.predictor.to_lips(coefficients), hurry)
+            human_lips = self.predictor.to_lips(coefficients)
+            positions = self._positions(human_lips, hurry)
             poses = self.neutral + weights[:, None] * (positions - self.neutral)
-            poses = segment.conceal(times, poses)
+            poses, concealed = segment.conceal(times, poses)
+            if segment.hold is not None:
+                sealed, gaps = self.seals(human_lips, weights)
+                pins.append(segment.hold.push(times, sealed & ~concealed, gaps, poses))
             per_frame = (time.perf_counter() - started) / len(times)
             (self.hurried_seconds if hurry else self.compute_seconds).append(per_frame)
             self.counts['hurried_frames'] += len(times) if hurry else 0
             final.append(segment.smoother.push(times, poses))
         if last:
             final.append(segment.smoother.finish())
+            if segment.hold is not None:
+                pins.append(segment.hold.finish())
         for times, poses in final:
             if len(times):
                 self.times = np.concatenate([self.times, times])
                 self.poses = np.concatenate([self.poses, poses])
+                self.pins = np.concatenate([self.pins, np.full(poses.shape, np.nan)])
                 if self.max_step is not None:
                     start = self.forward[-1] if len(self.forward) else self.published
                     self.forward = np.concatenate(
                         [self.forward, rate_limited(poses, self.max_step, start)])
+        if self.hold_frames:
+            self._pin(pins)
+
+    def seals(self, human_lips, weights):
+        """(sealed (n,), gaps (n,)) of human lips (n, 40, 3) and gate weights (n,): the gap
+        of the retargeted lips [fractions of the robot's rest mouth width], sealed where
+        metrics.closed_at reads it closed (below seal_gap) with the voice fully on."""
+        robot = self.lips_to_actuators.retargeting(human_lips)
+        gaps = metrics.opening(robot) / self.seal_width
+        sealed = metrics.closed_at(robot, self.seal_width, self.config.seal_gap)
+        return sealed & (np.asarray(weights) >= SEAL_MIN_WEIGHT), gaps
+
+    def _pin(self, decided):
+        """Put decided pins [(times (m,), pins (m, L))] (and those pending) on the schedule's
+        frames; keep those of frames still to come pending."""
+        width = len(self.names)
+        times = np.concatenate([self.pending_times] + [t for t, _ in decided])
+        pins = np.concatenate([self.pending_pins]
+                              + [np.reshape(p, (len(t), width)) for t, p in decided])
+        if not len(times):
+            return
+        at = np.searchsorted(self.times, times)
+        found = at < len(self.times)
+        found[found] = self.times[at[found]] == times[found]
+        self.pins[at[found]] = pins[found]
+        later = ~found & (times > (self.times[-1] if len(self.times) else -np.inf))
+        self.pending_times, self.pending_pins = times[later], pins[later]
 
     def _positions(self, human_lips, hurry):
         """Lip actuator positions for human lips; without the inverse refinement when
@@ -446,7 +512,7 @@ class LipPolicy:
 
     def _keep(self, mask):
         """Keep the scheduled frames where mask is True."""
-        self.times, self.poses = self.times[mask], self.poses[mask]
+        self.times, self.poses, self.pins = self.times[mask], self.poses[mask], self.pins[mask]
         if self.max_step is not None:
             self.forward = self.forward[mask]
 
@@ -467,17 +533,28 @@ class LipPolicy:
         first = max(int(np.searchsorted(self.times, t0, side='right')) - 1, 0)
         stop = int(np.searchsorted(self.times, t1, side='right')) + 1
         if self.max_step is None or len(self.times) == 0:
-            return self.poses[first:stop], first
+            return self._held(self.poses[first:stop], first), first
         ahead = self.poses[first:first + max(PACE_HORIZON, stop - first)]
         backward = rate_limited(ahead, self.max_step, ahead[-1], backwards=True)
-        return 0.5 * (self.forward[first:stop] + backward[:stop - first]), first
+        return self._held(0.5 * (self.forward[first:stop] + backward[:stop - first]), first), \
+            first
+
+    def _held(self, rows, first):
+        """rows (the commanded poses of schedule frames from `first` on) reaching and holding
+        the seal hold's pins (pose_filters.hold_pins: only pins within PACE_HORIZON count)."""
+        if not self.hold_frames or not len(rows):
+            return rows
+        lo = max(first - PACE_HORIZON, 0)
+        return hold_pins(rows, self.pins[lo:first + len(rows) + PACE_HORIZON], self.max_step,
+                         offset=first - lo)
 
     def paced_schedule(self):
-        """(times, poses) of the whole schedule as it is commanded (paced, as paced_at)."""
+        """(times, poses) of the whole schedule as it is commanded (paced and held, as
+        paced_at)."""
         if self.max_step is None or len(self.times) == 0:
-            return self.times, self.poses
+            return self.times, self._held(self.poses, 0)
         backward = rate_limited(self.poses, self.max_step, self.poses[-1], backwards=True)
-        return self.times, 0.5 * (self.forward + backward)
+        return self.times, self._held(0.5 * (self.forward + backward), 0)
 
     def _at(self, t, poses, first=0):
         """poses (rows from schedule frame `first` on) interpolated at time t."""
@@ -546,7 +623,8 @@ def offline_poses(policy, audio_16k):
 
     Uses the whole-clip model path (LipPredictor.predict_coefficients) and one gate pass;
     the streaming path must give the same poses (LipPolicy.paced_schedule). Returns (times
-    from clip start, poses): smoothed, and paced when the policy has speed limits.
+    from clip start, poses): smoothed, paced when the policy has speed limits, and holding
+    each seal (seal_hold) when it is on.
     """
     c = policy.config
     predictor = policy.predictor
@@ -557,9 +635,14 @@ def offline_poses(policy, audio_16k):
     gate = _voice_gate(c, predictor.lookahead_frames)
     gate.push_levels(hop_levels(padded[:(n + predictor.lookahead_frames) * HOP]))
     weights = gate.weights(n)
-    positions = policy.lips_to_actuators(predictor.to_lips(coefficients))
-    poses = policy.neutral + weights[:, None] * (positions - policy.neutral)
-    poses = smooth_poses(poses, c.pose_smoothing)
+    human_lips = predictor.to_lips(coefficients)
+    positions = policy.lips_to_actuators(human_lips)
+    raw = policy.neutral + weights[:, None] * (positions - policy.neutral)
+    poses = smooth_poses(raw, c.pose_smoothing)
     if policy.max_step is not None:
         poses = pace_poses(poses, policy.max_step, policy.neutral)
+    if policy.hold_frames:
+        sealed, gaps = policy.seals(human_lips, weights)
+        poses = hold_pins(poses, seal_pins(sealed, gaps, raw, policy.hold_frames),
+                          policy.max_step)
     return np.arange(n) * FRAME_PERIOD, poses

@@ -77,9 +77,15 @@ def event_windows(phonemes, duration, frames, wanted, tolerance=EVENT_TOLERANCE)
     return out
 
 
+def closed_at(lips, ref_width, fraction=CLOSED_FRACTION):
+    """Per frame: the lips read closed, their inner-lip gap below `fraction` of ref_width (the
+    lip policy's seal hold asks this of its retargeted lips, against the robot's rest mouth)."""
+    return opening(lips) < fraction * ref_width
+
+
 def closed(pred, true):
     """Per frame: the lips read closed (inner-lip gap below CLOSED_FRACTION of the width)."""
-    return opening(pred) < CLOSED_FRACTION * reference_width(true)
+    return closed_at(pred, reference_width(true))
 
 
 def event_hits(pred, phonemes, duration, true, kind):

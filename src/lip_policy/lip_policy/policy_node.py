@@ -52,6 +52,7 @@ from face_common.time import stamp_seconds
 from face_msgs.msg import AudioChunk, FaceCommand
 from lip_policy.audio_intake import ChunkInbox, Reorder
 from lip_policy.lip_command import ChunkError, PolicyConfig
+from lip_policy.metrics import CLOSED_FRACTION
 from lip_policy.policy_health import PolicyHealth
 
 # [s] added to the actuator lag for how long a chunk after a gap is held for the missing one:
@@ -104,6 +105,13 @@ PARAMETERS = {
                         'commanded poses keep to; fast moves are centred on their time instead '
                         'of trailing behind the driver\'s slew limit; 0 = off',
                         between(0.0, 1.0)),
+    'seal_hold': Parameter(0.0, 'where the retargeted lips read sealed (/p b m/), the sealed '
+                           'pose is held this long around the frame, reached and left within '
+                           'the speed limits, so a 30 Hz camera sees it (2 frames: 0.067 s) '
+                           '[s]; 0 = off', between(0.0, 0.5, 's')),
+    'seal_gap': Parameter(CLOSED_FRACTION, 'retargeted lips read sealed below this inner-lip '
+                          'gap, a fraction of the robot\'s rest mouth width (lip_policy.'
+                          'metrics\' closed threshold)', between(0.0, 0.5)),
     'face_config': Parameter('', 'actuator file whose max_velocity the pacing keeps to; "" = '
                              'config/face_motors.yaml of the workspace'),
     'inverse_refine_steps': Parameter(3, 'damped Gauss-Newton steps refining the inverse '
@@ -163,7 +171,8 @@ class LipPolicyNode(Node):
             f'{self.p["command_rate"]:.0f} Hz, actuator lag '
             f'{self.policy.config.actuator_lag * 1000:.0f} ms, servo feed-forward '
             f'{self.policy.config.servo_time_constant * 1000:.0f} ms, pacing '
-            f'{self.policy.config.pacing:.2f} x max_velocity, model look-ahead '
+            f'{self.policy.config.pacing:.2f} x max_velocity, seal hold '
+            f'{self.policy.hold_frames * 10} ms, model look-ahead '
             f'{self.policy.predictor.lookahead_frames * 10} ms, audio '
             f'{self.p["audio_reliability"]} depth {self.p["audio_depth"]}')
 
@@ -178,8 +187,9 @@ class LipPolicyNode(Node):
                 f'the self-model holds no measured actuator_lag; using {lag * 1000:.0f} '
                 'ms (set actuator_lag to the lag of this face)')
         tau = models.servo_time_constant(self.p['servo_time_constant'])
-        keys = ('pose_smoothing', 'pacing', 'stall_timeout', 'ease_time', 'silence_threshold_db',
-                'silence_hold', 'voice_attack', 'silence_release', 'max_gap', 'max_chunk_duration')
+        keys = ('pose_smoothing', 'pacing', 'seal_hold', 'seal_gap', 'stall_timeout',
+                'ease_time', 'silence_threshold_db', 'silence_hold', 'voice_attack',
+                'silence_release', 'max_gap', 'max_chunk_duration')
         config = PolicyConfig(actuator_lag=float(lag), servo_time_constant=tau,
                               **{k: self.p[k] for k in keys})
         try:

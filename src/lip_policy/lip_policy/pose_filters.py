@@ -96,3 +96,138 @@ def pace_poses(poses, max_step, start):
         return poses
     return 0.5 * (rate_limited(poses, max_step, start)
                   + rate_limited(poses, max_step, poses[-1], backwards=True))
+
+
+# --- the seal hold ---------------------------------------------------------------------------
+
+def hold_span(hold_frames):
+    """(before, after) [frames]: a sealed frame holds its pose from `before` frames before it
+    to `after` frames after it, hold_frames in all (centred; the extra frame after)."""
+    hold_frames = max(int(hold_frames), 1)
+    before = (hold_frames - 1) // 2
+    return before, hold_frames - 1 - before
+
+
+def _pin_choice(frames, sealed_frames, gaps, before, after):
+    """For each frame of `frames` (m,): the position in sealed_frames (J,) of the sealed frame
+    it holds, or -1: the nearest sealed frame j with frame - after <= j <= frame + before;
+    ties to the smaller gap, then the earlier frame."""
+    choice = np.full(len(frames), -1)
+    if not len(sealed_frames) or not len(frames):
+        return choice
+    offset = frames[:, None] - sealed_frames[None, :]  # (m, J) frame - j
+    covers = (offset >= -before) & (offset <= after)
+    # By distance, then gap, then frame: rank the candidates by (gap, frame) (lexsort sorts by
+    # its last key first); a subset of them keeps their order, so a stream's window of
+    # candidates chooses as the whole stream does.
+    order = np.lexsort((sealed_frames, gaps))
+    rank = np.empty(len(order), int)
+    rank[order] = np.arange(len(order))
+    key = np.where(covers, np.abs(offset) * len(order) + rank[None, :], np.iinfo(np.int64).max)
+    best = key.argmin(axis=1)
+    return np.where(covers.any(axis=1), best, -1)
+
+
+def seal_pins(sealed, gaps, poses, hold_frames):
+    """Offline reference of SealHold: which frames hold a sealed pose, and which pose.
+
+    sealed (n,) bool: frames whose lips read sealed; gaps (n,) their inner-lip gaps (ties);
+    poses (n, L). Every sealed frame holds its pose over hold_span(hold_frames) frames around
+    it; a frame covered by several takes the nearest (then the most closed). Returns (n, L)
+    pins: the pose a frame must show, NaN rows for free frames.
+    """
+    poses = np.asarray(poses, np.float64)
+    pins = np.full(poses.shape, np.nan)
+    if hold_frames <= 0:
+        return pins
+    before, after = hold_span(hold_frames)
+    sealed_frames = np.flatnonzero(sealed)
+    gaps = np.asarray(gaps, np.float64)[sealed_frames]
+    choice = _pin_choice(np.arange(len(poses)), sealed_frames, gaps, before, after)
+    held = choice >= 0
+    pins[held] = poses[sealed_frames[choice[held]]]
+    return pins
+
+
+class SealHold:
+    """seal_pins for a stream: frames in as they come, each frame's pin once it is decided
+    (when the frames `before` after it are in), the same pins as the whole stream gives."""
+
+    def __init__(self, hold_frames):
+        self.hold_frames = int(hold_frames)
+        self.before, self.after = hold_span(hold_frames)
+        self.frames = 0  # frames pushed
+        self.decided = 0  # frames whose pin has been given
+        self.times = np.zeros(0)  # times of the undecided frames
+        self.sealed = []  # (frame, gap, pose) of sealed frames that may still be held
+        self.width = 0  # L, once poses came
+
+    def push(self, times, sealed, gaps, poses, final=False):
+        """(n,) times, sealed flags and gaps, (n, L) poses -> (times (m,), pins (m, L)) of
+        the frames decided now that hold a pose (free frames are left out)."""
+        first = self.frames
+        self.frames += len(times)
+        self.times = np.concatenate([self.times, np.asarray(times, np.float64)])
+        if len(poses):
+            self.width = np.shape(poses)[1]
+        for k in np.flatnonzero(sealed):
+            self.sealed.append((first + int(k), float(gaps[k]), np.array(poses[k], np.float64)))
+        upto = self.frames if final else max(self.frames - self.before, self.decided)
+        frames = np.arange(self.decided, upto)
+        decided_times, self.times = self.times[:len(frames)], self.times[len(frames):]
+        self.decided = upto
+        choice = np.full(len(frames), -1)
+        if self.sealed:
+            choice = _pin_choice(frames, np.array([s[0] for s in self.sealed]),
+                                 np.array([s[1] for s in self.sealed]), self.before, self.after)
+        held = np.flatnonzero(choice >= 0)
+        pins = [self.sealed[choice[k]][2] for k in held]
+        # sealed frames no later frame can hold any more
+        self.sealed = [s for s in self.sealed if s[0] >= self.decided - self.after]
+        return decided_times[held], (np.array(pins) if pins else np.zeros((0, self.width)))
+
+    def finish(self):
+        """The stream ended: the pins of the frames still undecided."""
+        return self.push(np.zeros(0), np.zeros(0, bool), np.zeros(0),
+                         np.zeros((0, 0)), final=True)
+
+
+def hold_pins(poses, pins, max_step, offset=0, reach=PACE_HORIZON):
+    """poses (n, L) for frames offset .. offset + n - 1 that reach and hold the pins.
+
+    pins (m, L): the pose frame j must show (NaN rows: free). With speed limits max_step (L,)
+    [rad per frame], a pin at frame j bounds frame k to pin +- max_step |k - j| (within
+    reach frames of it), and each pose is clipped into those bounds: the poses move towards a
+    pin early enough to reach it and leave it no faster than the limits. Max and min of
+    sequences that change by at most max_step per frame change by at most that much too, so
+    paced poses stay paced (as long as reach x max_step covers each actuator's range, which
+    pacing's own look-ahead PACE_HORIZON also assumes). Without limits (max_step None) pinned
+    frames simply show their pins. Only the pins within reach of a frame matter, so a
+    window of them gives the same poses as the whole stream.
+    """
+    poses = np.asarray(poses, np.float64)
+    pins = np.asarray(pins, np.float64)
+    pinned = np.flatnonzero(np.isfinite(pins[:, 0])) if len(pins) else np.zeros(0, int)
+    if not len(pinned) or not len(poses):
+        return poses
+    if max_step is None:
+        out = poses.copy()
+        inside = pinned[(pinned >= offset) & (pinned < offset + len(poses))]
+        out[inside - offset] = pins[inside]
+        return out
+    out = np.empty_like(poses)
+    block = 256  # frames at a time: (block, pins near it, L) bounds
+    for a in range(0, len(poses), block):
+        frames = offset + np.arange(a, min(a + block, len(poses)))
+        near = pinned[(pinned >= frames[0] - reach) & (pinned <= frames[-1] + reach)]
+        rows = poses[a:a + len(frames)]
+        if not len(near):
+            out[a:a + len(frames)] = rows
+            continue
+        distance = np.abs(frames[:, None] - near[None, :])  # (b, J)
+        cone = distance[:, :, None] * np.asarray(max_step)[None, None, :]  # (b, J, L)
+        far = (distance > reach)[:, :, None]
+        lower = np.where(far, -np.inf, pins[near][None] - cone).max(axis=1)
+        upper = np.where(far, np.inf, pins[near][None] + cone).min(axis=1)
+        out[a:a + len(frames)] = np.minimum(np.maximum(rows, lower), upper)
+    return out
