@@ -3,7 +3,10 @@ the face, observer, calibration_node. A tiny babbling session gives a dataset an
 self-model that beats a mean predictor by a wide margin, and the inverse model, sent round
 the real loop, brings the observed lips closer to targets than the resting face does.
 Every sample's landmarks are those the observer published for a frame of the face settled at
-that sample's pose, though the next move starts as soon as that frame is captured.
+that sample's pose, though the next move starts as soon as that frame is asked for
+(calibration_node's frame_overlap, on by default): a frame face_sim rendered after the next
+move had set the joints moving would show up here as joints away from the sample's pose
+between settling and the frame.
 """
 
 import threading
