@@ -55,7 +55,13 @@ from mirror_calibration.babbling import (
     transition_time,
 )
 from mirror_calibration.dataset import DatasetError, DatasetMeta, DatasetWriter
-from mirror_calibration.face_probe import Capture, FaceProbe, ProbeError
+from mirror_calibration.face_probe import (
+    Capture,
+    FaceProbe,
+    FrameRequest,
+    ProbeError,
+    no_image_error,
+)
 
 POSE_BLOCK = 64  # poses generated at a time (the sequence is resumable at any index)
 MOVED = object()  # BabbleProbe.frame(): the face moved before the frame was captured
@@ -63,50 +69,17 @@ OVERLAP_CHECK = 8  # frame_overlap stays on while fewer than a quarter of frames
                    # this many rejected) showed the face moved
 
 
-class FrameRequest:
-    """A settled pose whose frame has been asked for (BabbleProbe.request_frame)."""
-
-    def __init__(self, settled, settled_time, wanted_after):
-        self.settled = settled            # joints settled (False: settle_timeout)
-        self.settled_time = settled_time  # still from then on [s]
-        self.wanted_after = wanted_after  # the frame must be captured at or after this [s]
-
-
 class BabbleProbe(FaceProbe):
     """FaceProbe.capture in two steps, so the next move can run while the camera captures
-    the frame: request_frame waits until the joints settled and asks for the frame; frame
-    waits for that frame and takes it only if it shows the face before the next move moved
-    it: captured before the next move's first command was published, or with every joint
-    state from then to the frame's stamp within the stillness tolerance of the last one
-    before it (the commands had not reached the servos yet)."""
+    the frame: request_frame (FaceProbe's) waits until the joints settled and asks for the
+    frame; frame waits for that frame and takes it only if it shows the face before the
+    next move moved it: captured before the next move's first command was published, or
+    with every joint state from then to the frame's stamp within the stillness tolerance
+    of the last one before it (the commands had not reached the servos yet)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.still = self._settle.still
-
-    def request_frame(self, pose, settle_timeout, frame_timeout, should_stop=lambda: False):
-        """Keep pose commanded until the joints settled (or settle_timeout [s]), then ask
-        the camera for a frame frame_delay after settling. A FrameRequest, or None if
-        should_stop() turned true; ProbeError when joint states stop (see capture)."""
-        moved_at = self.now()
-        still_since = self._hold_until(
-            pose, lambda: self._settle.still_since(since=moved_at),
-            time.monotonic() + settle_timeout, should_stop)
-        if should_stop():
-            return None
-        fresh = self._hold_until(
-            pose, lambda: True if self._joints and self._joints[-1][0] >= moved_at else None,
-            time.monotonic() + frame_timeout, should_stop)
-        if fresh is None:
-            if should_stop():
-                return None
-            raise ProbeError('joint states on face/joint_states stopped; is '
-                             'face_motor_driver_node still running?')
-        settled = still_since is not None
-        settled_time = still_since if settled else self.now()
-        request = FrameRequest(settled, settled_time, settled_time + self.frame_delay)
-        self._request_frame(request.wanted_after)
-        return request
 
     def frame(self, request, timeout, pose=None, should_stop=lambda: False, moved_at=math.inf):
         """The Capture of request's frame (the first image captured at or after its time),
@@ -125,9 +98,7 @@ class BabbleProbe(FaceProbe):
         if image_time is None:
             if should_stop():
                 return None
-            raise ProbeError(f'no image on camera/image_raw captured after the pose within '
-                             f'{timeout:g} s; start the camera (camera_node or '
-                             'face_sim_node), stamping its images with their capture time')
+            raise no_image_error(timeout)
         if image_time >= moved_at:
             with self._lock:   # the joint states measured (NaN: not) as the SettleDetector
                 before = [p for t, p in self._joints if t < moved_at and np.all(np.isfinite(p))]

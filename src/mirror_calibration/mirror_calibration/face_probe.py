@@ -65,6 +65,22 @@ class Capture:
         self.settled_time = settled_time  # still from then on [s]
 
 
+class FrameRequest:
+    """A settled pose whose frame has been asked for (FaceProbe.request_frame)."""
+
+    def __init__(self, settled, settled_time, wanted_after):
+        self.settled = settled            # joints settled (False: settle_timeout)
+        self.settled_time = settled_time  # still from then on [s]
+        self.wanted_after = wanted_after  # the frame must be captured at or after this [s]
+
+
+def no_image_error(timeout):
+    """The ProbeError of a frame that did not come within timeout [s]."""
+    return ProbeError(f'no image on camera/image_raw captured after the pose within '
+                      f'{timeout:g} s; start the camera (camera_node or face_sim_node), '
+                      'stamping its images with their capture time')
+
+
 class FaceProbe:
     """servo_lag [s]: moves lead the servos' first-order lag (babbling.ramped_move's lead);
     command_latency [s]: moves run that far ahead, as commands take that long to reach the
@@ -217,6 +233,23 @@ class FaceProbe:
         should_stop() turned true. Raises ProbeError when joint states or images do not
         arrive at all.
         """
+        request = self.request_frame(pose, settle_timeout, frame_timeout, should_stop)
+        if request is None:
+            return None
+        image_time = self._hold_until(
+            pose, lambda: next((t for t in self._images if t >= request.wanted_after), None),
+            time.monotonic() + frame_timeout, should_stop)
+        if image_time is not None:
+            return Capture(image_time, request.settled, request.settled_time)
+        if should_stop():
+            return None
+        raise no_image_error(frame_timeout)
+
+    def request_frame(self, pose, settle_timeout, frame_timeout, should_stop=lambda: False):
+        """capture's first step: keep pose commanded until the joints settled (or
+        settle_timeout [s]), then ask the camera for a frame frame_delay after settling.
+        A FrameRequest, or None if should_stop() turned true; ProbeError when joint states
+        stop."""
         moved_at = self.now()
         still_since = self._hold_until(
             pose, lambda: self._settle.still_since(since=moved_at),
@@ -234,18 +267,9 @@ class FaceProbe:
                              'face_motor_driver_node still running?')
         settled = still_since is not None
         settled_time = still_since if settled else self.now()
-        wanted_after = settled_time + self.frame_delay
-        self._request_frame(wanted_after)
-        image_time = self._hold_until(
-            pose, lambda: next((t for t in self._images if t >= wanted_after), None),
-            time.monotonic() + frame_timeout, should_stop)
-        if image_time is not None:
-            return Capture(image_time, settled, settled_time)
-        if should_stop():
-            return None
-        raise ProbeError(f'no image on camera/image_raw captured after the pose within '
-                         f'{frame_timeout:g} s; start the camera (camera_node or '
-                         'face_sim_node), stamping its images with their capture time')
+        request = FrameRequest(settled, settled_time, settled_time + self.frame_delay)
+        self._request_frame(request.wanted_after)
+        return request
 
     def _request_frame(self, after):
         """Ask a camera that takes requests for a frame of the face at or after after [s]."""

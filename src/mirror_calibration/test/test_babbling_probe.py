@@ -142,7 +142,8 @@ def test_a_frame_asked_for_before_the_next_move_counts_only_if_it_shows_the_held
     """calibration_node's frame_overlap: the next move starts once the frame is asked for;
     the frame is taken if captured before that move's first command, or after it while the
     joints had not moved yet, and is MOVED once they had."""
-    from mirror_calibration.calibration_node import MOVED, BabbleProbe, FrameRequest
+    from mirror_calibration.calibration_node import MOVED, BabbleProbe
+    from mirror_calibration.face_probe import FrameRequest
 
     pose = np.array([a.neutral for a in FACE.actuators]) + 0.1
     t0, moved_at = 1000.0, 1000.2        # the next move's first command is published at moved_at
