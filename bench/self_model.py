@@ -35,6 +35,7 @@ import torch
 from machine import machine_report  # bench/ is on sys.path when run as a script
 from tqdm import tqdm
 
+from face_common.time import stamp_seconds
 from face_motor_driver.face_config import default_face_config_path, load_face_config
 from mirror_calibration.babble_client import run_babble
 from mirror_calibration.dataset import DatasetError, load_dataset
@@ -153,30 +154,26 @@ class StageRecorder:
         subscribe(FaceCommand, 'face/expression_command', self._on_command, COMMAND_QOS)
         subscribe(JointState, 'face/joint_states', self._on_joints, qos_profile_sensor_data)
         subscribe(Header, 'camera/trigger', lambda m: self.triggers.append(
-            (time.time(), _seconds(m.stamp))), TRIGGER_QOS)
+            (time.time(), stamp_seconds(m.stamp))), TRIGGER_QOS)
         subscribe(Image, 'camera/image_raw', lambda m: self.images.append(
-            (time.time(), _seconds(m.header.stamp))), qos_profile_sensor_data)
+            (time.time(), stamp_seconds(m.header.stamp))), qos_profile_sensor_data)
         subscribe(FaceLandmarks, 'face/landmarks', lambda m: self.landmarks.append(
-            (time.time(), _seconds(m.header.stamp))), landmark_reader_qos(100))
+            (time.time(), stamp_seconds(m.header.stamp))), landmark_reader_qos(100))
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
 
     def _on_command(self, msg):
-        self.commands.append((_seconds(msg.header.stamp), np.array(msg.position)))
+        self.commands.append((stamp_seconds(msg.header.stamp), np.array(msg.position)))
 
     def _on_joints(self, msg):
-        self.joints.append((_seconds(msg.header.stamp), np.array(msg.position)))
+        self.joints.append((stamp_seconds(msg.header.stamp), np.array(msg.position)))
 
     def close(self):
         self.executor.shutdown()
         self.thread.join()
         self.node.destroy_node()
-
-
-def _seconds(stamp):
-    return stamp.sec + 1e-9 * stamp.nanosec
 
 
 STAGES = (

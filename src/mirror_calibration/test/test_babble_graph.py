@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from face_common.time import stamp_seconds
 from face_msgs.msg import FaceLandmarks
 from mirror_calibration.babble_client import run_babble
 from mirror_calibration.dataset import load_dataset
@@ -50,11 +51,11 @@ class Recorder:
         self.thread.start()
 
     def _on_joints(self, msg):
-        self.joints.append((_seconds(msg.header.stamp), dict(zip(msg.name, msg.position))))
+        self.joints.append((stamp_seconds(msg.header.stamp), dict(zip(msg.name, msg.position))))
 
     def _on_landmarks(self, msg):
         self.heard.set()
-        self.landmarks.setdefault(_seconds(msg.header.stamp), np.array(
+        self.landmarks.setdefault(stamp_seconds(msg.header.stamp), np.array(
             [[p.x, p.y, p.z] for p in msg.points]) if msg.detected else None)
 
     def joints_between(self, start, end, names):
@@ -67,10 +68,6 @@ class Recorder:
         self.executor.shutdown()
         self.thread.join()
         self.node.destroy_node()
-
-
-def _seconds(stamp):
-    return stamp.sec + 1e-9 * stamp.nanosec
 
 
 @pytest.mark.realtime
