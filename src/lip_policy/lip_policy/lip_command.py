@@ -305,15 +305,16 @@ class LipPolicy:
         retargeting = getattr(lips_to_actuators, 'retargeting', None)
         self.seal_width = None
         if retargeting is not None and self.config.seal_hold > 0:
-            rest = retargeting.robot_rest @ retargeting.components + retargeting.robot_mean
-            self.seal_width = float(metrics.width(rest.reshape(1, -1, 3))[0])
+            rest = retargeting.robot_lips(retargeting.robot_rest)
+            self.seal_width = float(metrics.width(rest[None])[0])
         self.hold_frames = round(self.config.seal_hold / FRAME_PERIOD) if self.seal_width else 0
         self.segment = None
         self.last_sequence = None
         self.times = np.zeros(0)
         self.poses = np.zeros((0, len(self.names)))
         self.forward = self.poses.copy()  # the poses rate-limited forwards (pacing)
-        self.pins = self.poses.copy()  # the pose each frame must show (seal hold); NaN: free
+        # the pose each frame must show (seal hold, kept only when on); NaN: free
+        self.pins = self.poses.copy()
         # pins decided for frames the smoother has not finished yet
         self.pending_times, self.pending_pins = np.zeros(0), self.poses.copy()
         self.published = self.neutral.copy()
@@ -470,7 +471,8 @@ class LipPolicy:
             if len(times):
                 self.times = np.concatenate([self.times, times])
                 self.poses = np.concatenate([self.poses, poses])
-                self.pins = np.concatenate([self.pins, np.full(poses.shape, np.nan)])
+                if self.hold_frames:
+                    self.pins = np.concatenate([self.pins, np.full(poses.shape, np.nan)])
                 if self.max_step is not None:
                     start = self.forward[-1] if len(self.forward) else self.published
                     self.forward = np.concatenate(
@@ -512,7 +514,9 @@ class LipPolicy:
 
     def _keep(self, mask):
         """Keep the scheduled frames where mask is True."""
-        self.times, self.poses, self.pins = self.times[mask], self.poses[mask], self.pins[mask]
+        self.times, self.poses = self.times[mask], self.poses[mask]
+        if self.hold_frames:
+            self.pins = self.pins[mask]
         if self.max_step is not None:
             self.forward = self.forward[mask]
 

@@ -114,10 +114,14 @@ class Retargeting:
         c = (_flat(human_lips) - self.human_rest) @ self.components.T
         return np.clip(self.robot_rest + self.gain * c, self.lower, self.upper)
 
+    def robot_lips(self, coefficients):
+        """(..., K) robot coefficients -> (..., 40, 3) robot lips."""
+        flat = coefficients @ self.components + self.robot_mean
+        return flat.reshape(*flat.shape[:-1], LIP_POINTS, 3)
+
     def __call__(self, human_lips):
         """(..., 40, 3) human lips -> (..., 40, 3) robot lips the robot can show."""
-        flat = self.robot_coefficients(human_lips) @ self.components + self.robot_mean
-        return flat.reshape(*flat.shape[:-1], LIP_POINTS, 3)
+        return self.robot_lips(self.robot_coefficients(human_lips))
 
     def save(self, path):
         path = pathlib.Path(path)
