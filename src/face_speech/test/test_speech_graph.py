@@ -179,6 +179,8 @@ def test_say_plays_stamped_audio_the_lips_follow_and_the_result_says_what_played
     # the recorder's executor may still be taking them in: wait for them, not for a clock
     wait_until(lambda: seconds_of(audio) >= result.seconds_played - 0.01,
                f'{result.seconds_played:.3f} s of audio on /audio')
+    # ... and for the lips to follow to the end of playback (commands are counted below)
+    wait_until(lambda: time.time() > stamp_of(audio[-1][1]) + 0.5, 'the end of playback')
     assert_contiguous(audio)
     played = seconds_of(audio)
     assert result.seconds_played == pytest.approx(played, abs=0.01)
