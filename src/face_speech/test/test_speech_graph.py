@@ -117,6 +117,7 @@ def graph():
         for namespace, client in recorder.clients.items():
             assert client.wait_for_server(timeout_sec=TIMEOUT), f'{namespace}/speech/say'
         wait_until(lambda: 'lip policy ready' in processes[-1].output(), 'the lip policy')
+        wait_for_a_connected_graph(recorder)
         yield recorder, processes
     finally:
         recorder.close()
@@ -127,6 +128,24 @@ def graph():
         for process, output in zip(processes, outputs):
             if 'Traceback' in output:
                 print(f'--- {process.command}\n{output[-3000:]}')
+
+
+def wait_for_a_connected_graph(recorder):
+    """Speak until the lips move. A node saying it is ready does not mean discovery is done:
+    on a loaded 2-core machine the policy's /audio subscription or the recorder's command
+    subscription can match seconds later (CI: no lip commands for the first 1.8 s of the
+    first goal). A spoken word that comes back as lip commands proves speech -> policy ->
+    recorder; then wait for the lips to rest so the tests start from rest."""
+    deadline = time.monotonic() + TIMEOUT
+    while not recorder.commands:
+        assert time.monotonic() < deadline, 'no lip commands for a spoken word'
+        status, _ = recorder.result(recorder.send(text='Ready.'))
+        assert status == STATUS_SUCCEEDED
+        try:
+            waiting.wait_until(lambda: recorder.commands, 2.0, 'lip commands', interval=0.01)
+        except waiting.WaitTimeoutError:
+            continue  # not connected yet: say it again
+    wait_until(lambda: at_rest(recorder.commands[-1][1]), 'the lips at rest after the word')
 
 
 def samples_of(msg):
