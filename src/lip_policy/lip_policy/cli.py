@@ -96,6 +96,10 @@ def train_main(argv=None):
                              f'{",".join(train.HELD_OUT_VOICES)}; "" for none)')
     parser.add_argument('--no-augment', action='store_true',
                         help='train on clean audio only (no augment.py chain)')
+    parser.add_argument('--augment-variants', type=int,
+                        default=train.TrainConfig().augment_variants,
+                        help='augmented copies made per training clip before the first epoch '
+                             '(each a different random voice, room and microphone)')
     parser.add_argument('--lookahead-ms', type=int, default=60,
                         help='audio the model hears after a lip frame [ms], multiple of 10')
     parser.add_argument('--channels', type=int, default=LipModelConfig.channels)
@@ -114,6 +118,8 @@ def train_main(argv=None):
         parser.error('--lookahead-ms must be a non-negative multiple of 10')
     if args.epochs < 1 or args.batch_clips < 1 or args.channels < 1 or args.threads < 1:
         parser.error('--epochs, --batch-clips, --channels and --threads must be >= 1')
+    if args.augment_variants < 0:
+        parser.error('--augment-variants must be >= 0 (0: no augmented copies)')
     import torch
 
     torch.set_num_threads(args.threads)
@@ -122,7 +128,8 @@ def train_main(argv=None):
     train_config = train.TrainConfig(epochs=args.epochs, batch_clips=args.batch_clips,
                                      learning_rate=args.learning_rate, patience=args.patience,
                                      max_minutes=args.max_minutes, seed=args.seed,
-                                     augment=not args.no_augment)
+                                     augment=not args.no_augment,
+                                     augment_variants=args.augment_variants)
     try:
         summary = train.train(args.corpora, args.out, model_config, train_config,
                               exclude_languages=args.exclude_languages,

@@ -57,3 +57,7 @@ def test_bad_inputs_to_the_clis_fail_clearly(tmp_path, tiny_corpus, capsys):
     with pytest.raises(SystemExit):
         cli.train_main([str(tiny_corpus), '--out', str(tmp_path / 'x.pt'),
                         '--lookahead-ms', '45'])
+    with pytest.raises(SystemExit):
+        cli.train_main([str(tiny_corpus), '--out', str(tmp_path / 'x.pt'),
+                        '--augment-variants', '-1'])
+    assert '--augment-variants must be >= 0' in capsys.readouterr().err
