@@ -14,6 +14,13 @@ band, mu-law/MP3/Opus, clipping, loudness; the ranges are in augment.py), made i
 probability `augment_fraction`, else clean. Validation stays clean. With augmentation the
 features are level-invariant (FeatureConfig.level 'peak'), so loudness is learnt from the
 augmented gains, not from a feature shift.
+
+Seals (TrainConfig.seal_weight, off at 0): a squared-error loss pulls a prediction towards
+the mean, so on an unheard voice a /p b m/ comes out as a half-shut mouth. SealPenalty adds,
+on every frame where the teacher's lips are sealed (inner-lip gap below
+metrics.CLOSED_FRACTION of the mean mouth width), the square of how far the predicted gap
+stands open above the teacher's, over the variance of the gap; the gap is linear in the
+lip-space coefficients, so the term is exact and cheap.
 """
 
 import dataclasses
@@ -25,7 +32,8 @@ import torch
 
 from face_common.files import write_json
 from face_common.frames import HOP
-from lip_policy import corpus
+from face_msgs import face_layout
+from lip_policy import corpus, metrics
 from lip_policy.features import FeatureConfig, LogMel
 from lip_policy.lip_space import LipBasis
 from lip_policy.model import LipModel, LipModelConfig
@@ -56,6 +64,7 @@ class TrainConfig:
     augment_variants: int = 1  # augmented copies made per training clip
     augment_fraction: float = 0.6  # chance per epoch that a clip is heard augmented
     augment_workers: int = 2  # processes that make the copies
+    seal_weight: float = 0.0  # weight of SealPenalty (0: plain landmark error)
 
 
 @dataclasses.dataclass
@@ -168,22 +177,58 @@ def _length_batches(examples, batch_clips, rng):
     return [batches[k] for k in rng.permutation(len(batches))]
 
 
-def masked_loss(model, feats, targets, mask, weights):
-    """Mean squared lip-landmark error (coefficients weighted by their scale)."""
+class SealPenalty:
+    """weight * (predicted gap - teacher gap, where it stands open)^2 / var(gap) on the
+    frames the teacher seals; the inner-lip gap is face_layout.mouth_opening of the decoded
+    lips, a linear function of the lip-space coefficients."""
+
+    def __init__(self, basis, coefficients, weight):
+        """basis: the model's LipBasis; coefficients: (frames, C) training targets (for the
+        gap's variance); weight: TrainConfig.seal_weight."""
+        first = face_layout.LIPS.start  # lip point i is subset point first + i
+        top, bottom = face_layout.INNER_LIP_TOP - first, face_layout.INNER_LIP_BOTTOM - first
+        left = face_layout.MOUTH_CORNER_LEFT - first
+        right = face_layout.MOUTH_CORNER_RIGHT - first
+        components = basis.components.reshape(len(basis.components), -1, 3)
+        mean = basis.mean.reshape(-1, 3)
+        direction = components[:, top, 1] - components[:, bottom, 1]  # gap: y(top) - y(bottom)
+        self.offset = float(mean[top, 1] - mean[bottom, 1])
+        self.direction = torch.as_tensor(direction, dtype=torch.float32)
+        self.threshold = metrics.CLOSED_FRACTION * float(np.linalg.norm(mean[left] - mean[right]))
+        gaps = self.offset + np.asarray(coefficients) @ direction
+        self.scale = float(weight / max(gaps.var(), 1e-12))
+
+    def gap(self, coefficients):
+        """(..., coefficients) -> inner-lip gap (...) [face-frame units]."""
+        return self.offset + coefficients @ self.direction
+
+    def __call__(self, predicted, targets):
+        """(B, T, C) predicted and teacher coefficients -> (B, T) penalty."""
+        true = self.gap(targets)
+        sealed = (true < self.threshold).float()
+        return self.scale * sealed * torch.relu(self.gap(predicted) - true) ** 2
+
+
+def masked_loss(model, feats, targets, mask, weights, seal=None):
+    """Mean squared lip-landmark error (coefficients weighted by their scale), plus the
+    SealPenalty `seal` when given."""
     lookahead = model.config.lookahead_frames
     out = model.coefficients(model(feats)[:, lookahead:])  # (B, T, C)
     err = ((out - targets) ** 2 * weights).sum(dim=2)  # (B, T)
+    if seal is not None:
+        err = err + seal(out, targets)
     return (err * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def evaluate_loss(model, examples, weights, batch_clips):
+def evaluate_loss(model, examples, weights, batch_clips, seal=None):
     model.eval()
     total, count = 0.0, 0.0
     with torch.no_grad():
         for i in range(0, len(examples), batch_clips):
             feats, targets, mask = batch(examples[i:i + batch_clips],
                                          model.config.lookahead_frames)
-            total += float(masked_loss(model, feats, targets, mask, weights)) * float(mask.sum())
+            total += (float(masked_loss(model, feats, targets, mask, weights, seal))
+                      * float(mask.sum()))
             count += float(mask.sum())
     return total / max(count, 1.0)
 
@@ -227,6 +272,7 @@ def train(corpus_dirs, out, model_config=None, train_config=None, exclude_langua
     # Coefficients are orthonormal projections, so an unweighted sum of their squared errors
     # is the squared landmark error; normalise by the total variance to keep it near 1.
     weights = 1.0 / float((all_coef.var(axis=0)).sum())
+    seal = SealPenalty(basis, all_coef, tc.seal_weight) if tc.seal_weight > 0 else None
     optimiser = torch.optim.Adam(model.parameters(), lr=tc.learning_rate)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=tc.lr_decay)
 
@@ -242,14 +288,14 @@ def train(corpus_dirs, out, model_config=None, train_config=None, exclude_langua
         for batch_indices in _length_batches(heard, tc.batch_clips, rng):
             feats, targets, mask = batch([heard[j] for j in batch_indices],
                                          lookahead, rng, gain_jitter)
-            loss = masked_loss(model, feats, targets, mask, weights)
+            loss = masked_loss(model, feats, targets, mask, weights, seal)
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
             losses.append(loss.item())
         scheduler.step()
-        val = evaluate_loss(model, val_set, weights, tc.batch_clips)
+        val = evaluate_loss(model, val_set, weights, tc.batch_clips, seal)
         history.append({'epoch': epoch, 'train': float(np.mean(losses)), 'validation': val})
         bar.set_postfix(train=f'{np.mean(losses):.4f}', val=f'{val:.4f}')
         if val < best:

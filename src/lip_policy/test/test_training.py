@@ -61,3 +61,45 @@ def test_bad_inputs_to_the_clis_fail_clearly(tmp_path, tiny_corpus, capsys):
         cli.train_main([str(tiny_corpus), '--out', str(tmp_path / 'x.pt'),
                         '--augment-variants', '-1'])
     assert '--augment-variants must be >= 0' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.train_main([str(tiny_corpus), '--out', str(tmp_path / 'x.pt'),
+                        '--seal-weight', 'nan'])
+    assert '--seal-weight must be >= 0' in capsys.readouterr().err
+
+
+def test_seal_penalty_is_the_inner_lip_gap_left_open_where_the_teacher_seals(tiny_corpus):
+    import numpy as np
+    import torch
+
+    from lip_policy import corpus, metrics
+    from lip_policy.lip_space import LipBasis
+
+    lips = np.concatenate([c.lips[c.valid] for c in corpus.load_corpus(tiny_corpus)])
+    basis = LipBasis.fit(lips, 12)
+    coefficients = basis.encode(lips)
+    seal = train.SealPenalty(basis, coefficients, weight=2.0)
+    # the gap the penalty computes in lip space is the metrics' inner-lip gap of the lips
+    decoded = basis.decode(coefficients)
+    assert np.allclose(seal.gap(torch.as_tensor(coefficients, dtype=torch.float32)).numpy(),
+                       metrics.opening(decoded), atol=1e-5)
+    gaps = metrics.opening(lips)
+    sealed, open_ = int(np.argmin(gaps)), int(np.argmax(gaps))
+    assert gaps[sealed] < seal.threshold < gaps[open_]  # the teacher seals /p b m/
+    targets = torch.as_tensor(coefficients[[sealed, open_]][None], dtype=torch.float32)
+    assert torch.count_nonzero(seal(targets, targets)) == 0
+    # the sealed frame predicted open (as the open frame) costs; the open frame predicted
+    # sealed costs nothing here (the landmark error covers it)
+    swapped = targets.flip(1)
+    penalty = seal(swapped, targets)[0]
+    assert penalty[0] > 1.0 and penalty[1] == 0
+    gap_std = np.std(seal.offset + coefficients @ seal.direction.numpy())
+    assert float(penalty[0]) == pytest.approx(
+        2.0 * ((gaps[open_] - gaps[sealed]) / gap_std) ** 2, rel=1e-3)
+
+
+def test_training_with_the_seal_penalty_records_it_and_learns(tiny_corpus, tmp_path):
+    summary = train.train([tiny_corpus], tmp_path / 'seal.pt', LipModelConfig(channels=16),
+                          train.TrainConfig(epochs=4, patience=4, batch_clips=4, seed=0,
+                                            seal_weight=1.0), progress=False)
+    assert summary['train_config']['seal_weight'] == 1.0
+    assert summary['history'][-1]['train'] < summary['history'][0]['train']
