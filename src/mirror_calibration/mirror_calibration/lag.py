@@ -120,6 +120,7 @@ def main(argv=None):
             probe = LagProbe(face.names, [a.neutral for a in face.actuators], args.rate)
             try:
                 probe.wait_for_face(args.wait)
+                probe.wait_for_a_moving_face(jaw.max, args.wait)
                 figures, series = measure(probe, jaw.max, jaw.max_velocity, args.seconds)
             finally:
                 probe.close()

@@ -15,6 +15,7 @@ from face_common.time import stamp_seconds
 from face_msgs import face_layout
 from mirror_calibration.lag_estimate import LagError, estimate_lag, fit_servo
 
+SEEN_OPENED = 0.02  # [eye spans] rise of the seen mouth opening that shows the face moves
 MIN_CORRELATION = 0.6  # below this the trajectory was not seen clearly enough to time it
 FREQUENCIES = (0.7, 1.3, 2.1, 3.1, 4.0)  # [Hz] of the jaw trajectory (syllable rates)
 
@@ -94,8 +95,54 @@ class LagProbe:
                        'with a face. Start the calibration graph (face-bringup calibrate) or '
                        'pass --graph for the simulated head.')
 
-    def drive(self, times, jaw, progress=True):
-        """Send the jaw trajectory in real time; returns (send times [s], jaw [rad])."""
+    def wait_for_a_moving_face(self, upper, timeout, opened=SEEN_OPENED):
+        """Open the jaw partway and back until the camera sees the mouth open, then rest.
+
+        Joint states and a seen face do not show that the image follows the servos: a
+        camera may see a face that does not move yet (a simulated head whose renderer has
+        not heard the driver's joint states draws its rest face; under load that lasted
+        1.2 s of a 6 s run and halved the visible correlation). opened: the rise of the
+        seen mouth opening [eye spans] that counts as a response. LagError after timeout.
+        """
+        rest, target = self.neutral[self.jaw], self.neutral[self.jaw] + 0.4 * (
+            upper - self.neutral[self.jaw])
+        deadline = time.monotonic() + timeout
+        seen = 0.0
+        while time.monotonic() < deadline:
+            since = self.now()
+            self._hold(target, 0.5)
+            with self.lock:
+                before = [o for t, o in self.openings if t < since]
+                after = [o for t, o in self.openings if t >= since + 0.1]
+            if before and after:
+                seen = max(after) - float(np.median(before[-10:]))
+                if seen >= opened:
+                    break
+            self._hold(rest, 0.3)
+        else:
+            raise LagError(f'in {timeout:.0f} s the mouth the camera sees did not open with '
+                           f'the jaw (largest rise {seen:.3f} eye spans, {opened} needed): is '
+                           'the camera looking at this face, and does the face move?')
+        self._hold(rest, 0.2)
+        while not self._jaw_near(rest):  # back at rest, and the camera showing it
+            if time.monotonic() > deadline:
+                raise LagError('the jaw did not return to rest; is torque on?')
+            self._hold(rest, 0.1)
+        self._hold(rest, 0.3)
+
+    def _jaw_near(self, position, tolerance=0.01):
+        with self.lock:
+            return bool(self.joints) and abs(self.joints[-1][1] - position) <= tolerance
+
+    def _hold(self, position, seconds):
+        """Command jaw_open to `position` [rad] at the command rate for `seconds` (the driver
+        paces the move within the jaw's velocity limit)."""
+        times = np.array([0.0, seconds])
+        self.drive(times, np.array([position, position]), progress=False, settle=0.0)
+
+    def drive(self, times, jaw, progress=True, settle=0.5):
+        """Send the jaw trajectory in real time, then wait `settle` [s] for the last moves to
+        reach the camera; returns (send times [s], jaw [rad])."""
         from rclpy.time import Time
         from tqdm import tqdm
 
@@ -123,7 +170,7 @@ class LagProbe:
             k += 1
             time.sleep(max(0.0, start + k * self.period - time.monotonic()))
         bar.close()
-        time.sleep(0.5)  # the last moves reach the camera
+        time.sleep(settle)
         return np.array(sent_t), np.array(sent)
 
     def recorded(self):

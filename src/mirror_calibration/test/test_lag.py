@@ -124,3 +124,82 @@ def test_measures_the_simulated_head_and_stores_the_lag(tmp_path):
     # The emulator's servos are first-order lags of 30 ms (face_motor_driver sim_lag).
     assert 0.015 <= checkpoint['metadata']['servo_time_constant'] <= 0.05, figures
     assert pathlib.Path(figures['plot']).is_file()
+
+
+class _StandInFace:
+    """A face over DDS for the probe's readiness check, in this process: joint states that
+    follow the jaw commands at once, and a camera at 30 Hz whose seen mouth opening follows
+    the jaw (moving=True) or stays at rest (a camera on a face that does not move). A
+    stand-in, because a camera frozen on a rest face cannot be made from the real graph."""
+
+    def __init__(self, moving):
+        import threading
+
+        import rclpy
+        from geometry_msgs.msg import Point
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import JointState
+
+        from face_common.qos import COMMAND_QOS
+        from face_msgs import face_layout
+        from face_msgs.msg import FaceCommand, FaceLandmarks
+
+        self.moving, self.jaw = moving, 0.0
+        self.node = rclpy.create_node('stand_in_face')
+        self.node.create_subscription(FaceCommand, 'face/lip_command', self._on_command,
+                                      COMMAND_QOS)
+        joints = self.node.create_publisher(JointState, 'face/joint_states', 10)
+        landmarks = self.node.create_publisher(FaceLandmarks, 'face/landmarks', 10)
+        rest = np.zeros((len(face_layout.FACE_SUBSET), 3))
+
+        def publish():
+            stamp = self.node.get_clock().now().to_msg()
+            state = JointState(name=['jaw_open'], position=[self.jaw])
+            state.header.stamp = stamp
+            joints.publish(state)
+            points = rest.copy()
+            points[face_layout.INNER_LIP_TOP, 1] = 0.5 * self.jaw if self.moving else 0.0
+            msg = FaceLandmarks(layout=face_layout.LAYOUT_NAME, detected=True)
+            msg.header.stamp = stamp
+            msg.points = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in points]
+            landmarks.publish(msg)
+
+        self.node.create_timer(1 / 30, publish)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _on_command(self, msg):
+        self.jaw = dict(zip(msg.name, msg.position)).get('jaw_open', self.jaw)
+
+    def close(self):
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize('moving', [True, False])
+def test_the_probe_starts_only_once_the_face_seen_moves_with_the_jaw(moving):
+    """A camera that sees a face is not enough: the seen mouth must open with the jaw (a
+    renderer that had not yet heard the driver showed its rest face for 1.2 s of a run)."""
+    import rclpy
+
+    from mirror_calibration.lag_probe import LagProbe
+
+    rclpy.init()
+    face, probe = _StandInFace(moving), None
+    try:
+        probe = LagProbe(['jaw_open'], [0.0])
+        probe.wait_for_face(30)
+        if moving:
+            probe.wait_for_a_moving_face(0.5, 30)
+            assert probe.joints[-1][1] == pytest.approx(0.0, abs=0.01)  # back at rest
+        else:
+            with pytest.raises(LagError, match='did not open with the jaw'):
+                probe.wait_for_a_moving_face(0.5, 3)
+    finally:
+        if probe is not None:
+            probe.close()
+        face.close()
+        rclpy.try_shutdown()
