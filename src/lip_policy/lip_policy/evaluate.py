@@ -26,7 +26,7 @@ GROUPINGS = ('language', 'kind', 'voice', 'engine')
 BY_COLUMNS = ('clips', 'lip_error', 'lip_error_amplitude', 'lip_error_viseme', 'mouth_open_pcc',
               'mouth_open_pcc_amplitude', 'mouth_open_pcc_viseme', 'bilabial_closure_recall',
               'bilabial_closure_recall_amplitude', 'bilabial_closure_recall_viseme',
-              'pucker_recall', 'sync_offset_ms')
+              'pucker_recall', 'open_vowels_closed', 'sync_offset_ms')
 
 
 def engine_of(info):
@@ -51,7 +51,7 @@ def by_table(report, by):
 def format_by_table(table, by):
     """The --by table as text: model / amplitude / viseme side by side per group."""
     lines = [f'{by:<24} clips  lip error (model amp vis)  opening r (model amp vis)  '
-             'closure (model amp vis)  pucker  sync ms']
+             'closure (model amp vis)  pucker  open shut  sync ms']
     for name, row in table.items():
         lines.append(
             f'{name:<24} {row["clips"]:5d}  {row["lip_error"]:.4f} '
@@ -60,7 +60,7 @@ def format_by_table(table, by):
             f'{row["mouth_open_pcc_amplitude"]:.3f} {row["mouth_open_pcc_viseme"]:.3f}      '
             f'{row["bilabial_closure_recall"]:.2f} {row["bilabial_closure_recall_amplitude"]:.2f}'
             f' {row["bilabial_closure_recall_viseme"]:.2f}     {row["pucker_recall"]:.2f}  '
-            f'{row["sync_offset_ms"]:+.0f}')
+            f'     {row["open_vowels_closed"]:.2f}  {row["sync_offset_ms"]:+.0f}')
     return '\n'.join(lines)
 
 
@@ -74,6 +74,7 @@ class _Group:
         self.true_open = []
         self.closure = collections.defaultdict(list)
         self.pucker = collections.defaultdict(list)
+        self.shut = collections.defaultdict(list)  # per open vowel: read closed at its middle
         self.xcorr = collections.defaultdict(lambda: 0.0)
         self.audio_seconds = 0.0
         self.model_seconds = 0.0
@@ -96,6 +97,7 @@ class _Group:
             out[f'mouth_open_pcc{suffix}'] = metrics.pearson(opened, true_open)
             out[f'bilabial_closure_recall{suffix}'] = recall(self.closure[system])
             out[f'pucker_recall{suffix}'] = recall(self.pucker[system])
+            out[f'open_vowels_closed{suffix}'] = recall(self.shut[system])
             xcorr = self.xcorr[system]  # summed over the group's clips
             out[f'sync_offset_ms{suffix}'] = metrics.peak_lag_ms(xcorr) if np.ndim(xcorr) \
                 else 0.0
@@ -156,11 +158,12 @@ def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=No
             pred_open = metrics.opening(pred)
             xcorr = metrics.cross_correlation(np.where(valid, pred_open, 0.0),
                                               np.where(valid, true_open, 0.0))
-            closure = pucker = []
+            closure = pucker = shut = []
             if clip.phonemes is not None:
                 duration = len(clip.audio) / SAMPLE_RATE
                 closure = metrics.event_hits(pred, clip.phonemes, duration, true[valid], 'closure')
                 pucker = metrics.event_hits(pred, clip.phonemes, duration, true[valid], 'pucker')
+                shut = metrics.false_closures(pred, clip.phonemes, duration, true[valid])
             for key in keys:
                 group = groups[key]
                 group.err[system].append(err[valid])
@@ -168,6 +171,7 @@ def evaluate(model_path, corpus_dir, languages=None, json_path=None, plot_dir=No
                 group.open[system].append(pred_open[valid])
                 group.closure[system] += closure
                 group.pucker[system] += pucker
+                group.shut[system] += shut
                 group.xcorr[system] = group.xcorr[system] + xcorr
         # Plot the first clips of each kind (speech, sung), max_plots in all.
         kind = clip.info.get('kind')

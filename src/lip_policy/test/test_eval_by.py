@@ -35,6 +35,9 @@ def test_groups_by_voice_engine_and_language(tiny_corpus, tmp_path, capsys):
     for row in report['by_voice'].values():
         assert set(row) == set(evaluate.BY_COLUMNS)
         assert row['lip_error_amplitude'] > 0 and row['lip_error_viseme'] > 0
+        assert 0 <= row['open_vowels_closed'] <= 1  # open vowels read shut, as lip-e2e-eval
+    overall = report['details']['overall']
+    assert overall['open_vowels_closed_amplitude'] >= 0 and overall['open_vowels_closed'] >= 0
     assert sum(r['clips'] for r in report['by_voice'].values()) == len(entries)
     engines = evaluate.by_table(report, 'engine')
     assert set(engines) == {'espeak-ng'} and engines['espeak-ng']['clips'] == len(entries)
