@@ -103,6 +103,9 @@ def train_main(argv=None):
     parser.add_argument('--seal-weight', type=float, default=train.TrainConfig().seal_weight,
                         help='weight of the loss on an inner-lip gap left open where the '
                              'teacher seals /p b m/ (train.SealPenalty; 0: off)')
+    parser.add_argument('--open-weight', type=float, default=train.TrainConfig().open_weight,
+                        help='weight of the loss on an inner-lip gap near shut where the '
+                             'teacher holds the mouth clearly open (train.SealPenalty; 0: off)')
     parser.add_argument('--lookahead-ms', type=int, default=60,
                         help='audio the model hears after a lip frame [ms], multiple of 10')
     parser.add_argument('--channels', type=int, default=LipModelConfig.channels)
@@ -121,8 +124,8 @@ def train_main(argv=None):
         parser.error('--lookahead-ms must be a non-negative multiple of 10')
     if args.epochs < 1 or args.batch_clips < 1 or args.channels < 1 or args.threads < 1:
         parser.error('--epochs, --batch-clips, --channels and --threads must be >= 1')
-    if not args.seal_weight >= 0:
-        parser.error('--seal-weight must be >= 0 (0: off)')
+    if not args.seal_weight >= 0 or not args.open_weight >= 0:
+        parser.error('--seal-weight and --open-weight must be >= 0 (0: off)')
     if args.augment_variants < 0:
         parser.error('--augment-variants must be >= 0 (0: no augmented copies)')
     import torch
@@ -135,7 +138,8 @@ def train_main(argv=None):
                                      max_minutes=args.max_minutes, seed=args.seed,
                                      augment=not args.no_augment,
                                      augment_variants=args.augment_variants,
-                                     seal_weight=args.seal_weight)
+                                     seal_weight=args.seal_weight,
+                                     open_weight=args.open_weight)
     try:
         summary = train.train(args.corpora, args.out, model_config, train_config,
                               exclude_languages=args.exclude_languages,

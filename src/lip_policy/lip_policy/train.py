@@ -20,7 +20,11 @@ the mean, so on an unheard voice a /p b m/ comes out as a half-shut mouth. SealP
 on every frame where the teacher's lips are sealed (inner-lip gap below
 metrics.CLOSED_FRACTION of the mean mouth width), the square of how far the predicted gap
 stands open above the teacher's, over the variance of the gap; the gap is linear in the
-lip-space coefficients, so the term is exact and cheap.
+lip-space coefficients, so the term is exact and cheap. Its other side
+(TrainConfig.open_weight, off at 0): on frames where the teacher's lips stand clearly open
+(gap at least OPEN_FACTOR x that threshold), the square of how far the predicted gap falls
+below OPEN_FACTOR x the threshold, so that sealing /p b m/ does not teach it to shut open
+vowels.
 """
 
 import dataclasses
@@ -64,7 +68,8 @@ class TrainConfig:
     augment_variants: int = 1  # augmented copies made per training clip
     augment_fraction: float = 0.6  # chance per epoch that a clip is heard augmented
     augment_workers: int = 2  # processes that make the copies
-    seal_weight: float = 0.0  # weight of SealPenalty (0: plain landmark error)
+    seal_weight: float = 0.0  # weight of SealPenalty on sealed frames (0: off)
+    open_weight: float = 0.0  # weight of SealPenalty on clearly open frames (0: off)
 
 
 @dataclasses.dataclass
@@ -177,14 +182,18 @@ def _length_batches(examples, batch_clips, rng):
     return [batches[k] for k in rng.permutation(len(batches))]
 
 
-class SealPenalty:
-    """weight * (predicted gap - teacher gap, where it stands open)^2 / var(gap) on the
-    frames the teacher seals; the inner-lip gap is face_layout.mouth_opening of the decoded
-    lips, a linear function of the lip-space coefficients."""
+OPEN_FACTOR = 2.0  # x the sealed threshold: a gap this wide is clearly open
 
-    def __init__(self, basis, coefficients, weight):
+
+class SealPenalty:
+    """seal_weight * (predicted gap - teacher gap, where it stands open)^2 / var(gap) on the
+    frames the teacher seals, plus open_weight * (OPEN_FACTOR x threshold - predicted gap,
+    where below)^2 / var(gap) on the frames the teacher holds clearly open; the inner-lip
+    gap is face_layout.mouth_opening of the decoded lips, linear in the coefficients."""
+
+    def __init__(self, basis, coefficients, seal_weight, open_weight=0.0):
         """basis: the model's LipBasis; coefficients: (frames, C) training targets (for the
-        gap's variance); weight: TrainConfig.seal_weight."""
+        gap's variance); the weights: TrainConfig.seal_weight and open_weight."""
         first = face_layout.LIPS.start  # lip point i is subset point first + i
         top, bottom = face_layout.INNER_LIP_TOP - first, face_layout.INNER_LIP_BOTTOM - first
         left = face_layout.MOUTH_CORNER_LEFT - first
@@ -196,7 +205,8 @@ class SealPenalty:
         self.direction = torch.as_tensor(direction, dtype=torch.float32)
         self.threshold = metrics.CLOSED_FRACTION * float(np.linalg.norm(mean[left] - mean[right]))
         gaps = self.offset + np.asarray(coefficients) @ direction
-        self.scale = float(weight / max(gaps.var(), 1e-12))
+        variance = max(float(gaps.var()), 1e-12)
+        self.seal_scale, self.open_scale = seal_weight / variance, open_weight / variance
 
     def gap(self, coefficients):
         """(..., coefficients) -> inner-lip gap (...) [face-frame units]."""
@@ -204,9 +214,14 @@ class SealPenalty:
 
     def __call__(self, predicted, targets):
         """(B, T, C) predicted and teacher coefficients -> (B, T) penalty."""
-        true = self.gap(targets)
+        true, gap = self.gap(targets), self.gap(predicted)
         sealed = (true < self.threshold).float()
-        return self.scale * sealed * torch.relu(self.gap(predicted) - true) ** 2
+        penalty = self.seal_scale * sealed * torch.relu(gap - true) ** 2
+        if self.open_scale > 0:
+            wide = OPEN_FACTOR * self.threshold
+            opened = (true >= wide).float()
+            penalty = penalty + self.open_scale * opened * torch.relu(wide - gap) ** 2
+        return penalty
 
 
 def masked_loss(model, feats, targets, mask, weights, seal=None):
@@ -272,7 +287,8 @@ def train(corpus_dirs, out, model_config=None, train_config=None, exclude_langua
     # Coefficients are orthonormal projections, so an unweighted sum of their squared errors
     # is the squared landmark error; normalise by the total variance to keep it near 1.
     weights = 1.0 / float((all_coef.var(axis=0)).sum())
-    seal = SealPenalty(basis, all_coef, tc.seal_weight) if tc.seal_weight > 0 else None
+    seal = (SealPenalty(basis, all_coef, tc.seal_weight, tc.open_weight)
+            if tc.seal_weight > 0 or tc.open_weight > 0 else None)
     optimiser = torch.optim.Adam(model.parameters(), lr=tc.learning_rate)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=tc.lr_decay)
 

@@ -64,7 +64,7 @@ def test_bad_inputs_to_the_clis_fail_clearly(tmp_path, tiny_corpus, capsys):
     with pytest.raises(SystemExit):
         cli.train_main([str(tiny_corpus), '--out', str(tmp_path / 'x.pt'),
                         '--seal-weight', 'nan'])
-    assert '--seal-weight must be >= 0' in capsys.readouterr().err
+    assert '--seal-weight and --open-weight must be >= 0' in capsys.readouterr().err
 
 
 def test_seal_penalty_is_the_inner_lip_gap_left_open_where_the_teacher_seals(tiny_corpus):
@@ -77,7 +77,7 @@ def test_seal_penalty_is_the_inner_lip_gap_left_open_where_the_teacher_seals(tin
     lips = np.concatenate([c.lips[c.valid] for c in corpus.load_corpus(tiny_corpus)])
     basis = LipBasis.fit(lips, 12)
     coefficients = basis.encode(lips)
-    seal = train.SealPenalty(basis, coefficients, weight=2.0)
+    seal = train.SealPenalty(basis, coefficients, seal_weight=2.0)
     # the gap the penalty computes in lip space is the metrics' inner-lip gap of the lips
     decoded = basis.decode(coefficients)
     assert np.allclose(seal.gap(torch.as_tensor(coefficients, dtype=torch.float32)).numpy(),
@@ -95,6 +95,15 @@ def test_seal_penalty_is_the_inner_lip_gap_left_open_where_the_teacher_seals(tin
     gap_std = np.std(seal.offset + coefficients @ seal.direction.numpy())
     assert float(penalty[0]) == pytest.approx(
         2.0 * ((gaps[open_] - gaps[sealed]) / gap_std) ** 2, rel=1e-3)
+    # the open side: the open frame predicted sealed costs open_weight x its shortfall
+    both = train.SealPenalty(basis, coefficients, seal_weight=2.0, open_weight=3.0)
+    assert gaps[open_] >= train.OPEN_FACTOR * both.threshold
+    penalty = both(swapped, targets)[0]
+    assert float(penalty[0]) == pytest.approx(
+        2.0 * ((gaps[open_] - gaps[sealed]) / gap_std) ** 2, rel=1e-3)
+    assert float(penalty[1]) == pytest.approx(
+        3.0 * ((train.OPEN_FACTOR * both.threshold - gaps[sealed]) / gap_std) ** 2, rel=1e-3)
+    assert torch.count_nonzero(both(targets, targets)) == 0
 
 
 def test_training_with_the_seal_penalty_records_it_and_learns(tiny_corpus, tmp_path):
