@@ -192,7 +192,10 @@ def test_no_fuzzed_chunk_or_goal_stops_the_speech_node(tmp_path):
                             and heard[-1] == heard[-500]), TIMEOUT,
                    'the audio_in chunks to settle (the count unchanged for 5 s)', interval=0.01)
         print(f'{CHUNKS} chunks sent; {client.health}')
-        assert client.count('audio_in_chunks') >= 0.3 * CHUNKS, client.health   # DDS drops some
+        # A reader that falls behind a burst misses what its keep-last history overwrote;
+        # on a loaded 2-core machine that can be four fifths of it. A tenth is still every
+        # kind of fuzzed field many times over.
+        assert client.count('audio_in_chunks') >= 0.1 * CHUNKS, client.health
         assert client.count('audio_in_rejected') >= 0.3 * client.count('audio_in_chunks')
         assert client.count('audio_in_dropped') > 0, 'valid chunks during a goal are dropped'
         speech.check_running()
