@@ -48,6 +48,8 @@ def one_run(hogs, out):
             'hurried_frames': figures['policy'].get('hurried_frames'),
             'hop_compute_p99_ms': figures['policy'].get('hop_compute_p99_ms'),
             'observations_per_s': figures['observations_per_s'],
+            'command_gap_max_ms': figures['command_gap_max_ms'],
+            'observation_gap_max_ms': figures['observation_gap_max_ms'],
             'exit_code': done.returncode}
 
 

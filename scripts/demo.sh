@@ -70,6 +70,8 @@ print(f"demo: lip policy {p.get('level')}: {p.get('chunks_received')} audio chun
       f"compute per 10 ms frame p50 {p.get('hop_compute_p50_ms')} / p99 "
       f"{p.get('hop_compute_p99_ms')} ms; live commands follow the offline policy with "
       f"r {f['live_commands_vs_offline_jaw_r']}")
+print(f"demo: longest pause between lip commands {f['command_gap_max_ms']} ms, between "
+      f"camera observations {f['observation_gap_max_ms']} ms ({f['observations_per_s']} per s)")
 print(json.dumps(f))
 PY
 exit "$status"

@@ -286,6 +286,17 @@ class Evaluation:
         inside = (times >= start) & (times <= start + self.duration)
         return inside.sum() / self.duration
 
+    def longest_pause_ms(self, messages, start):
+        """The longest time [ms] between consecutive messages (by stamp) over the clip,
+        its edges included: where a stalled node or camera shows in a run's figures."""
+        times = np.sort([stamp_seconds(m.header.stamp) for m in messages])
+        end = start + self.duration
+        inside = times[(times > start) & (times < end)]
+        before, after = times[times <= start], times[times >= end]
+        edges = np.concatenate([before[-1:] if len(before) else [start], inside,
+                                after[:1] if len(after) else [end]])
+        return round(float(np.diff(edges).max()) * 1000, 1)
+
     def frames_without_face(self, recorder, start):
         """Camera frames during the clip in which the observer found no face (their lips
         are interpolated from the neighbouring frames)."""
@@ -402,6 +413,9 @@ class Evaluation:
             'duration_s': round(self.duration, 2),
             'lip_commands': len(recorder.commands),
             'observations_per_s': round(self.observation_rate(recorder, through, start), 1),
+            'observation_gap_max_ms': self.longest_pause_ms(
+                recorder.landmarks if through == 'camera' else recorder.joints, start),
+            'command_gap_max_ms': self.longest_pause_ms(recorder.commands, start),
             'frames_without_face': (self.frames_without_face(recorder, start)
                                     if through == 'camera' else None),
             'policy_warnings': [line for line in self.policy_log.splitlines()
@@ -578,7 +592,9 @@ def run_problems(result):
     if not r >= MIN_LIVE_VS_OFFLINE:
         problems.append(f'the live jaw commands follow the offline policy with r = {r} '
                         f'(< {MIN_LIVE_VS_OFFLINE}): the policy did not keep up with the audio; '
-                        f'its report: {policy.get("message")}')
+                        f'its report: {policy.get("message")}; the longest pause between lip '
+                        f'commands was {result.get("command_gap_max_ms")} ms (the lips rest '
+                        f'after {COMMAND_GAP * 1000:.0f} ms)')
     return problems + say_problems(result.get('say'), result['duration_s'])
 
 

@@ -36,6 +36,8 @@ def test_e2e_eval_measures_the_running_system(models, tmp_path):
         assert key in figures and key in figures['offline_policy']
     assert figures['bilabial_closure_events'] >= 4  # b, b, b, m, b, m, p
     assert figures['lip_commands'] > 50
+    assert 0 < figures['command_gap_max_ms'] < 1000 * figures['duration_s']
+    assert 0 < figures['observation_gap_max_ms']
     # The running system reproduces the policy: same lip motion, in time within the lag
     # that actuator_lag compensates. Measured 0.8+ on a quiet machine and 0.61 with every core
     # busy (the live loop then holds poses late), so the bound leaves room for a loaded CI.

@@ -1,10 +1,13 @@
 """lip-e2e-eval --source speech without DDS: the graph it starts and how it judges the Say
 goal's figures (the run over DDS is make demo's, in face_bringup/test/test_demo.py)."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from face_common.graphs import graph
-from lip_policy.e2e_eval import parse_args, run_problems, say_problems
+from face_common.time import stamp_seconds
+from lip_policy.e2e_eval import Evaluation, parse_args, run_problems, say_problems
 
 GOOD = {'status': 'succeeded', 'success': True, 'interrupted': False,
         'message': 'played 1 piece(s), 1.17 s', 'seconds_played': 1.174,
@@ -59,3 +62,30 @@ def test_run_problems_include_the_say_goal():
     assert run_problems(result) == ['no Say feedback arrived while the goal played']
     del result['say']
     assert run_problems(result) == []
+
+
+def _stamped(seconds):
+    from builtin_interfaces.msg import Time
+    from std_msgs.msg import Header
+
+    return SimpleNamespace(header=Header(stamp=Time(sec=int(seconds),
+                                                    nanosec=round(seconds % 1 * 1e9))))
+
+
+def test_the_longest_pause_spans_the_clip_and_its_edges():
+    clip = SimpleNamespace(duration=1.0)   # a clip from 10 s to 11 s
+    steady = [_stamped(9.99 + 0.01 * k) for k in range(103)]
+    assert Evaluation.longest_pause_ms(clip, steady, 10.0) == pytest.approx(10.0, abs=0.1)
+    stalled = [m for m in steady if not 10.405 < stamp_seconds(m.header.stamp) < 10.555]
+    assert Evaluation.longest_pause_ms(clip, stalled, 10.0) == pytest.approx(160.0, abs=0.1)
+    late_start = [m for m in steady if stamp_seconds(m.header.stamp) > 10.195]
+    assert Evaluation.longest_pause_ms(clip, late_start, 10.0) == pytest.approx(200.0, abs=0.1)
+    assert Evaluation.longest_pause_ms(clip, [], 10.0) == 1000.0
+
+
+def test_a_jaw_that_strays_from_the_offline_policy_names_the_longest_command_pause():
+    result = {'policy': {'chunks_received': 184, 'chunks_lost': 0, 'message': 'ok'},
+              'live_commands_vs_offline_jaw_r': 0.89, 'command_gap_max_ms': 160.0,
+              'duration_s': 1.0}
+    [problem] = run_problems(result)
+    assert 'r = 0.89' in problem and 'longest pause between lip commands was 160.0 ms' in problem
