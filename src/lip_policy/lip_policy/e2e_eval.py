@@ -278,11 +278,17 @@ class Evaluation:
         rate = chunks[0].sample_rate * chunks[0].channels
         return min(stamp_seconds(m.header.stamp) - m.sequence * size / rate for m in chunks)
 
+    @staticmethod
+    def observations(recorder, through):
+        """The recorded messages the robot's lips are read from: camera landmarks or joint
+        states."""
+        return recorder.landmarks if through == 'camera' else recorder.joints
+
     def observation_rate(self, recorder, through, start):
         """Robot lip observations per second during the clip (camera frames or joint
         states): below about 50 the sync offset is only as fine as their spacing."""
-        messages = recorder.landmarks if through == 'camera' else recorder.joints
-        times = np.array([stamp_seconds(m.header.stamp) for m in messages])
+        times = np.array([stamp_seconds(m.header.stamp)
+                          for m in self.observations(recorder, through)])
         inside = (times >= start) & (times <= start + self.duration)
         return inside.sum() / self.duration
 
@@ -414,7 +420,7 @@ class Evaluation:
             'lip_commands': len(recorder.commands),
             'observations_per_s': round(self.observation_rate(recorder, through, start), 1),
             'observation_gap_max_ms': self.longest_pause_ms(
-                recorder.landmarks if through == 'camera' else recorder.joints, start),
+                self.observations(recorder, through), start),
             'command_gap_max_ms': self.longest_pause_ms(recorder.commands, start),
             'frames_without_face': (self.frames_without_face(recorder, start)
                                     if through == 'camera' else None),
