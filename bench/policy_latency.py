@@ -7,6 +7,10 @@ arrival of the first lip command the node computed after that moment: the node p
 one as soon as a chunk is processed. Its timed commands (command_rate) would be mistaken for
 answers when computed while a chunk is in transit, so the bench runs the node with
 --command-rate 1 Hz by default; pass --command-rate 100 to see the default rate's traffic.
+to_command_stamp_ms_p50 and command_back_ms_p50 split the median latency at the answering
+command's header stamp, which the node takes as it publishes: the chunk's way in over DDS,
+the node's hand-over to its worker, the compute and the message, against the command's
+way back (one machine, one system clock).
 hop_compute_ms_median is the node's own median compute per 10 ms lip frame (model +
 retargeting), printed by the node at shutdown (wall time, so others' work on the machine
 inflates it); hurried_frames the frames the node pushed through without the inverse
@@ -194,19 +198,22 @@ def run(args, models):
 
 
 def latencies(sent, received):
-    """Per sent chunk: ms to the first command computed after it (NaN if none before the next
-    chunk was sent)."""
+    """Per sent chunk: (ms to the first command computed after it, of which ms until the node
+    stamped that command, i.e. DDS in, the node's queue, compute and message; NaN if no
+    command came before the next chunk was sent). The rest is the command's way back."""
     arrivals = np.array([r[0] for r in received])
     stamps = np.array([r[1] for r in received])
-    out = []
+    total, to_stamp = [], []
     for k, t in enumerate(sent):
         later = np.nonzero(stamps >= t)[0]
         limit = sent[k + 1] if k + 1 < len(sent) else np.inf
         if len(later) and stamps[later[0]] < limit:
-            out.append(1000 * (arrivals[later[0]] - t))
+            total.append(1000 * (arrivals[later[0]] - t))
+            to_stamp.append(1000 * (stamps[later[0]] - t))
         else:
-            out.append(np.nan)
-    return np.array(out)
+            total.append(np.nan)
+            to_stamp.append(np.nan)
+    return np.array(total), np.array(to_stamp)
 
 
 def plot(latency, path):
@@ -252,8 +259,10 @@ def main(argv=None):
           f'reference workload {machine["reference_ms"]} ms', file=sys.stderr)
     models = resolve_models(args)
     sent, received, output, rate, cpu = run(args, models)
-    latency = latencies(sent, received)
+    latency, to_stamp = latencies(sent, received)
     answered = latency[np.isfinite(latency)]
+    in_node = to_stamp[np.isfinite(to_stamp)]
+    back = answered - in_node
     match = re.search(r'([0-9.]+) ms per 10 ms frame', output)
     hop_ms = float(match.group(1)) if match else float('nan')
     match = re.search(r'([0-9]+) frames hurried', output)
@@ -263,12 +272,17 @@ def main(argv=None):
     p50, p99 = (float(np.percentile(answered, q)) if len(answered) else float('nan')
                 for q in (50, 99))
     duration = received[-1][0] - received[0][0] if len(received) > 1 else float('nan')
+    split = {name: round(float(np.percentile(x, 50)), 3) if len(x) else None
+             for name, x in (('to_command_stamp_ms_p50', in_node), ('command_back_ms_p50', back))}
     print(f'{len(answered)}/{len(sent)} chunks answered; latency p50 {p50:.2f} ms, p99 '
-          f'{p99:.2f} ms; compute {hop_ms:.3f} ms per 10 ms hop; node CPU {cpu_percent:.1f} % '
-          'of a core per second of audio', file=sys.stderr)
+          f'{p99:.2f} ms (median {split["to_command_stamp_ms_p50"]} ms until the node stamped '
+          f'its command, {split["command_back_ms_p50"]} ms back); compute {hop_ms:.3f} ms per '
+          f'10 ms hop; node CPU {cpu_percent:.1f} % of a core per second of audio',
+          file=sys.stderr)
     print(json.dumps({
         'latency_ms_p50': round(p50, 3), 'latency_ms_p99': round(p99, 3),
         'latency_ms_max': round(float(answered.max()), 3) if len(answered) else None,
+        **split,
         'hop_compute_ms_median': round(hop_ms, 4), 'hurried_frames': hurried,
         'policy_cpu_percent': round(cpu_percent, 1),
         'chunks_sent': len(sent), 'chunks_answered': int(len(answered)),
