@@ -1,6 +1,7 @@
 """End to end on every held-out language: lip-e2e-eval once per language, then the summary.
 
     .venv/bin/python bench/e2e_heldout.py [--through camera] [--languages nl sv ...]
+                                          [--lip-model CKPT] [--self-model CKPT]
 
 The languages are the lip model's held-out ones (excluded_languages in its checkpoint),
 each speaking its sentence of bench/heldout_sentences.yaml through the whole running
@@ -13,7 +14,9 @@ correlation, the largest sync offset, and whether the issue's targets hold (mean
 correlation at least 0.8, every sync offset within +-20 ms). `machine` (bench/machine.py: CPU
 model, load before the run, a reference workload timed in the same run) is printed first
 and goes into that line with the load at the end (load_1min_end): the live figures depend
-on how busy the machine was.
+on how busy the machine was. --self-model runs the policy on another self-model, whose
+metadata (actuator_lag, servo_time_constant) also times the commands: a way to try another
+lead or feed-forward without changing the shipped one.
 """
 
 import argparse
@@ -45,7 +48,8 @@ def run_one(language, text, args):
     out = args.out / f'{language}.json'
     script = pathlib.Path(sys.executable).parent / 'lip-e2e-eval'
     command = [str(script), '--voice', language, '--text', text, '--through', args.through,
-               '--lip-model', str(args.lip_model), '--out', str(out)]
+               '--lip-model', str(args.lip_model), '--self-model', str(args.self_model),
+               '--out', str(out)]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
@@ -86,6 +90,10 @@ def main():
                         help='default: every held-out language of the lip model')
     parser.add_argument('--lip-model', type=pathlib.Path,
                         default=ROOT / 'models' / 'lip_model.pt')
+    parser.add_argument('--self-model', type=pathlib.Path,
+                        default=ROOT / 'models' / 'self_model_sim.pt',
+                        help='self-model checkpoint (its actuator lag and servo time constant '
+                        'time the commands)')
     parser.add_argument('--out', type=pathlib.Path, default=ROOT / 'build' / 'e2e_heldout')
     args = parser.parse_args()
     sentences = yaml.safe_load(SENTENCES.read_text(encoding='utf-8'))
