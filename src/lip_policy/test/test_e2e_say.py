@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from face_common.graphs import graph
-from face_common.time import stamp_seconds
+from face_common.time import seconds_to_stamp, stamp_seconds
 from lip_policy.e2e_eval import Evaluation, parse_args, run_problems, say_problems
 
 GOOD = {'status': 'succeeded', 'success': True, 'interrupted': False,
@@ -65,11 +65,7 @@ def test_run_problems_include_the_say_goal():
 
 
 def _stamped(seconds):
-    from builtin_interfaces.msg import Time
-    from std_msgs.msg import Header
-
-    return SimpleNamespace(header=Header(stamp=Time(sec=int(seconds),
-                                                    nanosec=round(seconds % 1 * 1e9))))
+    return SimpleNamespace(header=SimpleNamespace(stamp=seconds_to_stamp(seconds)))
 
 
 def test_the_longest_pause_spans_the_clip_and_its_edges():
