@@ -31,6 +31,14 @@ from mirror_calibration.dataset import DatasetError, load_dataset
 from mirror_calibration.self_model import SelfModel, SelfModelConfig, save_checkpoint
 
 LIP_SLICE = face_layout.LIPS
+_GAP_UPPER, _GAP_LOWER = (list(side) for side in zip(*face_layout.INNER_LIP_PAIRS))
+
+
+def inner_lip_gaps(landmarks):
+    """(B, 9) vertical gaps along the inner lip contour (face_layout.INNER_LIP_PAIRS) of
+    landmarks (B, P, 3), upper minus lower point's y in the landmarks' own units: where
+    the lips part or touch."""
+    return landmarks[:, _GAP_UPPER, 1] - landmarks[:, _GAP_LOWER, 1]
 
 
 @dataclass
@@ -44,6 +52,7 @@ class FitOptions:
     layers: int = 3
     critic_weight: float = 1.0    # weight of "forward(inverse(lips)) == lips" in the inverse loss
     joint_weight: float = 0.1     # weight of "inverse(lips) == the joints that showed them"
+    gap_weight: float = 0.0       # weight of the inner-lip gaps in the forward model's loss
     validation_fraction: float = 0.1
     seed: int = 0
     eval_every: int = 100         # steps between validation points of the learning curve
@@ -78,6 +87,12 @@ def lip_error_fraction(predicted, target):
     """Per sample: mean lip-point L2 distance / the target's mouth width. (N,) numpy."""
     distance = np.linalg.norm(predicted[:, LIP_SLICE] - target[:, LIP_SLICE], axis=-1)
     return distance.mean(axis=1) / face_layout.mouth_width(target)
+
+
+def gap_error_fraction(predicted, target):
+    """Per sample: mean absolute error of the inner-lip gaps / the target's mouth width."""
+    error = np.abs(inner_lip_gaps(predicted) - inner_lip_gaps(target))
+    return error.mean(axis=1) / face_layout.mouth_width(target)
 
 
 def point_error_fraction(predicted, target):
@@ -133,13 +148,21 @@ def train_forward(model, train, val, options, history, progress):
     # Lips are what the inverse model needs, so they count twice.
     weight = torch.ones(model.config.point_count, 1)
     weight[LIP_SLICE] = 2.0
+    # The inner-lip gaps (standardised, so in units of the lips' spread) also count on
+    # their own, gap_weight times: a point error of a few per cent of mouth width is small
+    # everywhere except between the lips, where it decides whether they meet.
+    gaps = inner_lip_gaps(target)
     rng = np.random.default_rng(options.seed)
     batches = _batches(rng, len(joints), options.batch)
     model.train()
     for step in tqdm(range(1, options.forward_steps + 1), desc='forward model',
                      disable=not progress, file=sys.stderr):
         idx = torch.as_tensor(next(batches))
-        loss = (weight * (model.forward_standardised(joints[idx]) - target[idx]) ** 2).mean()
+        predicted = model.forward_standardised(joints[idx])
+        loss = (weight * (predicted - target[idx]) ** 2).mean()
+        if options.gap_weight:
+            loss = loss + options.gap_weight * (
+                (inner_lip_gaps(predicted) - gaps[idx]) ** 2).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -211,6 +234,8 @@ def fit_self_model(data, face_config, options=None, progress=True):
         'samples_validation': int(len(val.joints)),
         'fit_seconds': round(seconds, 2),
         'forward_lip_error': float(lip_error_fraction(predicted, val.landmarks).mean()),
+        'forward_gap_error': float(gap_error_fraction(predicted, val.landmarks).mean()),
+        'gap_weight': options.gap_weight,
         'mean_predictor_lip_error': float(lip_error_fraction(mean_predictor,
                                                              val.landmarks).mean()),
         'model_round_trip_lip_error': float(_model_round_trip(model, val).mean()),
@@ -271,6 +296,9 @@ def parse_args(argv):
     parser.add_argument('--hidden', type=int, default=defaults.hidden)
     parser.add_argument('--layers', type=int, default=defaults.layers)
     parser.add_argument('--seed', type=int, default=defaults.seed)
+    parser.add_argument('--gap-weight', type=float, default=defaults.gap_weight,
+                        help='weight of the inner-lip gaps in the forward loss (default '
+                        f'{defaults.gap_weight:g}): fits where the lips meet')
     parser.add_argument('--limit', type=int, default=0,
                         help='use only the first N samples of the dataset (0 = all)')
     parser.add_argument('--threads', type=int, default=1,
@@ -280,6 +308,8 @@ def parse_args(argv):
     for name in ('forward_steps', 'inverse_steps', 'hidden', 'layers', 'threads'):
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be at least 1')
+    if not args.gap_weight >= 0:
+        parser.error('--gap-weight must be a number >= 0')
     return args
 
 
@@ -308,7 +338,8 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     options = FitOptions(forward_steps=args.forward_steps, inverse_steps=args.inverse_steps,
-                         hidden=args.hidden, layers=args.layers, seed=args.seed)
+                         hidden=args.hidden, layers=args.layers, seed=args.seed,
+                         gap_weight=args.gap_weight)
     try:
         report = run_fit(args.dataset, args.out, args.face_config, options, args.limit,
                          plots=not args.no_plots)

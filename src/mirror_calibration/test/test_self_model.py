@@ -18,7 +18,13 @@ from face_motor_driver.face_config import default_face_config_path, load_face_co
 from face_msgs import face_layout
 from mirror_calibration.babbling import babble_poses, babbled_actuators
 from mirror_calibration.dataset import DatasetMeta, DatasetWriter
-from mirror_calibration.fit import FitOptions, lip_error_fraction, run_fit
+from mirror_calibration.fit import (
+    FitOptions,
+    gap_error_fraction,
+    inner_lip_gaps,
+    lip_error_fraction,
+    run_fit,
+)
 from mirror_calibration.self_model import LipResponse, SelfModelError, load_checkpoint
 
 FACE = load_face_config(default_face_config_path())
@@ -168,6 +174,39 @@ def test_fit_cli_reports_missing_dataset(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert 'does not exist' in result.stderr
+
+
+def test_inner_lip_gaps_are_the_facing_pairs_vertical_distances():
+    landmarks = np.zeros((2, POINTS, 3))
+    landmarks[:, face_layout.MOUTH_CORNER_RIGHT, 0] = -0.4
+    landmarks[:, face_layout.MOUTH_CORNER_LEFT, 0] = 0.4
+    for k, (upper, lower) in enumerate(face_layout.INNER_LIP_PAIRS):
+        landmarks[0, upper, 1] = 0.1 * k
+        landmarks[0, lower, 1] = -0.05
+        landmarks[1, upper, 1] = landmarks[1, lower, 1] = 0.3   # touching all along
+    gaps = inner_lip_gaps(landmarks)
+    assert gaps.shape == (2, 9)
+    np.testing.assert_allclose(gaps[0], 0.1 * np.arange(9) + 0.05)
+    np.testing.assert_allclose(gaps[1], 0.0)
+    torch_gaps = inner_lip_gaps(torch.as_tensor(landmarks))
+    np.testing.assert_allclose(torch_gaps.numpy(), gaps)
+    # a gap off by d reads d / mouth width, whichever side moved
+    moved = landmarks.copy()
+    moved[:, face_layout.INNER_LIP_PAIRS[4][1], 1] -= 0.08
+    np.testing.assert_allclose(face_layout.mouth_width(landmarks), 0.8)
+    np.testing.assert_allclose(gap_error_fraction(moved, landmarks), 0.08 / 9 / 0.8)
+
+
+def test_gap_weight_is_fitted_reported_and_validated(dataset, fitted, tmp_path):
+    out = tmp_path / 'gap.pt'
+    report = run_fit(dataset, out, options=FitOptions(forward_steps=600, inverse_steps=50,
+                                                      gap_weight=10.0), progress=False)
+    assert report['gap_weight'] == 10.0 and fitted[1]['gap_weight'] == 0.0
+    assert 0 < report['forward_gap_error'] < 0.25 * report['mean_predictor_lip_error']
+    result = subprocess.run([sys.executable, '-m', 'mirror_calibration.fit', str(dataset),
+                             '--out', str(tmp_path / 'm.pt'), '--gap-weight', 'nan'],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and '--gap-weight must be a number >= 0' in result.stderr
 
 
 def _cli(name, *args):
